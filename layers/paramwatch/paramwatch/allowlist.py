@@ -1,0 +1,212 @@
+"""The allowlist: a document with a schema, validated when it loads (c7n's `schema` + `validate()`).
+
+A grant allows a set of principals to read a set of parameters, optionally only from given networks
+and at given hours. Errors name the field and the reason, because a typo in an allowlist either
+pages people all night or hides a real read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from datetime import datetime, time
+from functools import cached_property
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from paramwatch.names import canonical_pattern, covers_subtree, glob_match
+
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Pattern = Annotated[str, Field(min_length=1, max_length=2048)]
+
+
+class AllowlistError(ValueError):
+    """The allowlist document is broken; the message lists every problem with its field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid allowlist:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Hours(_Strict):
+    """Days and a local time window. `end` before `start` is a window across midnight."""
+
+    days: list[Day] = Field(default_factory=lambda: list(DAYS), min_length=1)
+    start: time
+    end: time
+    timezone: str = "UTC"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _hh_mm(cls, value: Any) -> Any:
+        if isinstance(value, str) and len(value) != 5:
+            raise ValueError(f"time must be HH:MM, got {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> Hours:
+        if self.start == self.end:
+            raise ValueError("start and end are equal: the window is empty")
+        return self
+
+    def allows(self, moment: datetime) -> bool:
+        """True when `moment` (aware) falls inside the window, in the window's own time zone."""
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        day, now = DAYS[local.weekday()], local.time().replace(tzinfo=None)
+        if self.start < self.end:
+            return day in self.days and self.start <= now < self.end
+        if now >= self.start:
+            return day in self.days
+        previous = DAYS[(local.weekday() - 1) % 7]
+        return now < self.end and previous in self.days
+
+
+class Grant(_Strict):
+    """Principals that may read parameters, optionally from given networks and at given hours."""
+
+    name: str = Field(min_length=1, max_length=128)
+    principals: list[Pattern] = Field(min_length=1)
+    parameters: list[Pattern] = Field(min_length=1)
+    source_cidrs: list[str] = Field(default_factory=list)
+    vpc_endpoints: list[Annotated[str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list
+    )
+    hours: Hours | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _canonical(cls, value: list[str]) -> list[str]:
+        return [canonical_pattern(p) for p in value]
+
+    @field_validator("source_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for i, cidr in enumerate(value):
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"[{i}] bad CIDR {cidr!r}") from exc
+        return value
+
+    @cached_property
+    def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Parsed `source_cidrs`."""
+        return tuple(ipaddress.ip_network(c, strict=False) for c in self.source_cidrs)
+
+    def allows_principal(self, arn: str) -> bool:
+        """Full-string glob match of a principal ARN, never a substring match."""
+        return any(glob_match(p, arn) for p in self.principals)
+
+    def allows_parameter(self, name: str) -> bool:
+        """True when one of the grant's globs matches the canonical parameter name."""
+        return any(glob_match(p, name) for p in self.parameters)
+
+    def allows_subtree(self, path: str) -> bool:
+        """True when the grant covers everything `GetParametersByPath(path)` may return."""
+        return any(covers_subtree(p, path) for p in self.parameters)
+
+    def allows_network(self, source_ip: str | None, vpc_endpoint: str | None) -> bool:
+        """Source address in `source_cidrs`, or the call came through one of `vpc_endpoints`."""
+        if not self.source_cidrs and not self.vpc_endpoints:
+            return True
+        if vpc_endpoint and vpc_endpoint in self.vpc_endpoints:
+            return True
+        try:
+            address = ipaddress.ip_address(source_ip or "")
+        except ValueError:
+            return False
+        return any(address in net for net in self.networks)
+
+
+class Allowlist(_Strict):
+    """The whole document: version, grants and honeytokens."""
+
+    version: Literal[1]
+    grants: list[Grant] = Field(default_factory=list)
+    honeytokens: list[Pattern] = Field(default_factory=list)
+
+    @field_validator("honeytokens")
+    @classmethod
+    def _canonical(cls, value: list[str]) -> list[str]:
+        return [canonical_pattern(p) for p in value]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Allowlist:
+        seen: set[str] = set()
+        for grant in self.grants:
+            if grant.name in seen:
+                raise ValueError(f"grant name {grant.name!r} is used twice")
+            seen.add(grant.name)
+        return self
+
+    @property
+    def uses_hours(self) -> bool:
+        """True when any grant depends on the time of the read."""
+        return any(g.hours for g in self.grants)
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the allowlist document, for editors and reviewers."""
+    return Allowlist.model_json_schema()
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def validate(document: Any) -> Allowlist:
+    """Validate a parsed document; raise AllowlistError naming every bad field and why."""
+    if not isinstance(document, dict):
+        raise AllowlistError([f"(document): must be a mapping, got {type(document).__name__}"])
+    try:
+        return Allowlist.model_validate(document)
+    except ValidationError as exc:
+        problems = [
+            f"{_where(err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        ]
+        raise AllowlistError(problems) from None
+
+
+def parse(text: str) -> Allowlist:
+    """Parse YAML or JSON text (JSON is YAML) and validate it."""
+    try:
+        document = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as exc:
+        raise AllowlistError([f"(document): not valid YAML or JSON: {exc}"]) from None
+    return validate(document)
+
+
+def to_json(allowlist: Allowlist) -> str:
+    """Serialize for storage in an SSM parameter."""
+    return json.dumps(allowlist.model_dump(mode="json"), separators=(",", ":"))
+
+
+EMPTY = Allowlist(version=1)

@@ -1,0 +1,54 @@
+"""A pydantic model of the CloudTrail record, as found in S3 log files and in EventBridge `detail`.
+
+Powertools ships no CloudTrail model. This one types only the fields paramwatch judges, keeps the
+rest, and rejects a record whose typed fields have the wrong type, so that such a record becomes
+an `invalid-event` finding instead of a crash or a silent skip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+
+class SessionIssuer(_Lenient):
+    type: str | None = None
+    arn: str | None = None
+    account_id: str | None = Field(default=None, alias="accountId")
+    user_name: str | None = Field(default=None, alias="userName")
+
+
+class SessionContext(_Lenient):
+    session_issuer: SessionIssuer | None = Field(default=None, alias="sessionIssuer")
+
+
+class UserIdentity(_Lenient):
+    type: str | None = None
+    principal_id: str | None = Field(default=None, alias="principalId")
+    arn: str | None = None
+    account_id: str | None = Field(default=None, alias="accountId")
+    user_name: str | None = Field(default=None, alias="userName")
+    invoked_by: str | None = Field(default=None, alias="invokedBy")
+    session_context: SessionContext | None = Field(default=None, alias="sessionContext")
+
+
+class CloudTrailRecord(_Lenient):
+    """One CloudTrail record (`Records[i]` in a log file, `detail` in an EventBridge event)."""
+
+    event_id: str = Field(alias="eventID", min_length=1)
+    event_time: str = Field(alias="eventTime")
+    event_source: str = Field(alias="eventSource")
+    event_name: str = Field(alias="eventName")
+    aws_region: str | None = Field(default=None, alias="awsRegion")
+    source_ip_address: str | None = Field(default=None, alias="sourceIPAddress")
+    user_agent: str | None = Field(default=None, alias="userAgent")
+    user_identity: UserIdentity | None = Field(default=None, alias="userIdentity")
+    request_parameters: dict[str, Any] | None = Field(default=None, alias="requestParameters")
+    error_code: str | None = Field(default=None, alias="errorCode")
+    vpc_endpoint_id: str | None = Field(default=None, alias="vpcEndpointId")
+    recipient_account_id: str | None = Field(default=None, alias="recipientAccountId")

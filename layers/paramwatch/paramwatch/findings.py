@@ -1,0 +1,103 @@
+"""Findings: what paramwatch reports, with the fields every alert, log line and replay row share."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class Severity(IntEnum):
+    """Ordered so that `max()` picks the worst."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class Rule(StrEnum):
+    """Every rule that can raise a finding. The value is the stable name used in alerts and metrics."""
+
+    HONEYTOKEN = "honeytoken"
+    ROOT = "root-access"
+    DIRECT_DECRYPT = "direct-decrypt"
+    UNAUTHORIZED = "unauthorized-read"
+    DENIED = "denied-attempt"
+    UNJUDGEABLE = "unjudgeable-read"
+    INVALID_EVENT = "invalid-event"
+    ALLOWLIST_INVALID = "allowlist-invalid"
+
+
+NEXT_STEPS: dict[Rule, str] = {
+    Rule.HONEYTOKEN: (
+        "A decoy was touched: nobody has a reason to read it. Treat the principal's credentials as "
+        "compromised: revoke its sessions, rotate its keys and review what else it did."
+    ),
+    Rule.ROOT: (
+        "The root user read a secret. Confirm with the account owner at once; if nobody did this, "
+        "rotate the root credentials and the secrets read."
+    ),
+    Rule.DIRECT_DECRYPT: (
+        "Someone decrypted a parameter's ciphertext directly with KMS instead of through SSM. Find "
+        "where the ciphertext came from, rotate the secret, and narrow kms:Decrypt on the key."
+    ),
+    Rule.UNAUTHORIZED: (
+        "Confirm with the principal's owner that this read was expected. If it was, add a grant "
+        "(see the README, 'Tuning the allowlist'); if not, rotate the secrets read and revoke access."
+    ),
+    Rule.DENIED: (
+        "A read was refused. Repeated refusals can be enumeration: check what else the principal "
+        "tried in CloudTrail."
+    ),
+    Rule.UNJUDGEABLE: (
+        "paramwatch could not judge this decrypting read (see 'problems'). Review it by hand in "
+        "CloudTrail using the event ID."
+    ),
+    Rule.INVALID_EVENT: (
+        "paramwatch received an event it could not read. Inspect it in CloudTrail or the "
+        "dead-letter queue; a format change may be hiding reads."
+    ),
+    Rule.ALLOWLIST_INVALID: (
+        "The allowlist parameter does not validate, so every read is judged against an empty "
+        "allowlist. Fix it with 'paramwatch check-allowlist' and put-parameter."
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reportable verdict on one CloudTrail event."""
+
+    event_id: str
+    rule: Rule
+    severity: Severity
+    principal: str | None
+    parameters: tuple[str, ...]
+    event_time: str | None
+    source_ip: str | None
+    summary: str
+    event_name: str | None = None
+    identity_type: str | None = None
+    user_agent: str | None = None
+    vpc_endpoint: str | None = None
+    region: str | None = None
+    error_code: str | None = None
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def next_step(self) -> str:
+        """What the person who is paged should do."""
+        return NEXT_STEPS[self.rule]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form: enums as their names, tuples as lists."""
+        data = asdict(self)
+        data["rule"] = str(self.rule)
+        data["severity"] = str(self.severity)
+        data["parameters"] = list(self.parameters)
+        data["problems"] = list(self.problems)
+        return data

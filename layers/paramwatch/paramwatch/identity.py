@@ -1,0 +1,42 @@
+"""Who made a call: the IAM principal that grants are written against.
+
+An assumed-role ARN (`arn:aws:sts::ACCT:assumed-role/NAME/SESSION`) drops the role's path and
+carries a caller-chosen session name, so the principal is the session issuer's ARN instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paramwatch.cloudtrail import UserIdentity
+
+_ISSUED_SESSION_TYPES = frozenset({"AssumedRole", "FederatedUser"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The resolved caller. `arn` is None when CloudTrail gives nothing to judge."""
+
+    arn: str | None
+    type: str
+    account: str | None
+    session: str | None = None
+
+
+def resolve(identity: UserIdentity | None) -> Principal:
+    """Resolve the grant-matching principal of a record's `userIdentity`."""
+    if identity is None:
+        return Principal(arn=None, type="Unknown", account=None)
+    kind = identity.type or "Unknown"
+    account = identity.account_id
+    if kind in _ISSUED_SESSION_TYPES:
+        issuer = identity.session_context.session_issuer if identity.session_context else None
+        session = identity.arn.rsplit("/", 1)[-1] if identity.arn else None
+        arn = issuer.arn if issuer and issuer.arn else None
+        return Principal(arn=arn, type=kind, account=account, session=session)
+    if kind == "AWSService":
+        return Principal(arn=identity.invoked_by, type=kind, account=account)
+    if kind == "AWSAccount":
+        arn = f"arn:aws:iam::{account}:root" if account else None
+        return Principal(arn=arn, type=kind, account=account)
+    return Principal(arn=identity.arn, type=kind, account=account)

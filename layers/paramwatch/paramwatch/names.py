@@ -1,0 +1,94 @@
+"""Parameter names and IAM-style globs.
+
+CloudTrail names the same parameter in several spellings (plain, full ARN, with a version or label
+selector). Judging them consistently needs one canonical spelling, the way IAM policies see it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+SECRETS_MANAGER_PREFIX = "/aws/reference/secretsmanager/"
+
+
+class ParameterNameError(ValueError):
+    """A parameter name that cannot be turned into a canonical name."""
+
+
+def canonical_name(raw: str) -> str:
+    """Return the canonical name: leading slash, no ARN prefix, no `:version`/`:label` selector.
+
+    `foo` and `/foo` share one ARN (`...:parameter/foo`), so IAM cannot tell them apart and neither
+    do we. Parameter names cannot contain `:`, so everything after the first `:` is a selector.
+    """
+    if raw.startswith("arn:"):
+        parts = raw.split(":", 5)
+        if len(parts) != 6 or not parts[5].startswith("parameter/"):
+            raise ParameterNameError(f"not an SSM parameter ARN: {raw!r}")
+        raw = parts[5][len("parameter") :]
+    name = raw.split(":", 1)[0]
+    if not name or name == "/":
+        raise ParameterNameError(f"empty parameter name in {raw!r}")
+    return name if name.startswith("/") else "/" + name
+
+
+def canonical_pattern(pattern: str) -> str:
+    """Canonical form of an allowlist glob, so that `orders/*` and `/orders/*` mean the same."""
+    if pattern.startswith(("/", "*", "?")):
+        return pattern
+    return "/" + pattern
+
+
+def is_secrets_manager_reference(name: str) -> bool:
+    """True when an SSM read of `name` returns a Secrets Manager secret instead of a parameter."""
+    return name.startswith(SECRETS_MANAGER_PREFIX)
+
+
+@lru_cache(maxsize=4096)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Compile an IAM glob: `*` is any run of characters (`/` included), `?` is one character."""
+    out = []
+    for char in pattern:
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        else:
+            out.append(re.escape(char))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def glob_match(pattern: str, value: str) -> bool:
+    """Case-sensitive full match of `value` against an IAM glob."""
+    return glob_regex(pattern).fullmatch(value) is not None
+
+
+def covers_subtree(pattern: str, path: str) -> bool:
+    """True when `pattern` matches every name that `GetParametersByPath(path)` could return.
+
+    A glob matches all names under `path/` exactly when the glob ends in `*` and the part before
+    that `*` matches some prefix of `path/`. Anything else is treated as not covering (fail closed).
+    """
+    if not pattern.endswith("*"):
+        return False
+    head = glob_regex(pattern[:-1])
+    base = path.rstrip("/") + "/"
+    return any(head.fullmatch(base[:i]) for i in range(len(base) + 1))
+
+
+def literal_prefix(pattern: str) -> str:
+    """The part of a glob before its first wildcard."""
+    cut = [i for i in (pattern.find("*"), pattern.find("?")) if i >= 0]
+    return pattern[: min(cut)] if cut else pattern
+
+
+def subtree_may_hold(pattern: str, path: str, *, recursive: bool) -> bool:
+    """True when some name matching `pattern` could be returned by `GetParametersByPath(path)`."""
+    base = path.rstrip("/") + "/"
+    head = literal_prefix(pattern)
+    if head.startswith(base):
+        rest = head[len(base) :]
+        return recursive or "/" not in rest
+    return head != pattern and base.startswith(head)

@@ -1,0 +1,73 @@
+"""Turning findings into text for people: SNS alerts, replay tables and JSON lines.
+
+Every attacker-controlled value goes through `escape.safe` here; the JSON appendix is HTML-safe
+JSON, so a mail or chat client cannot mistake any part of an alert for markup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from paramwatch.escape import ascii_line, safe
+from paramwatch.findings import Finding
+
+SUBJECT_LIMIT = 99
+_HTML_SAFE = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+
+
+def finding_json(finding: Finding) -> str:
+    """One-line JSON with non-ASCII, control characters and `<>&` escaped."""
+    text = json.dumps(finding.to_dict(), ensure_ascii=True, separators=(",", ":"))
+    return text.translate(_HTML_SAFE)
+
+
+def subject(finding: Finding) -> str:
+    """An SNS subject: printable ASCII, under 100 characters, severity and rule first."""
+    who = (finding.principal or "unknown").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    what = finding.parameters[0] if finding.parameters else ""
+    more = f" +{len(finding.parameters) - 1}" if len(finding.parameters) > 1 else ""
+    text = f"paramwatch {str(finding.severity).upper()} {finding.rule}: {who} {what}{more}"
+    return ascii_line(text, SUBJECT_LIMIT)
+
+
+def body(finding: Finding) -> str:
+    """A plain-text alert a person can act on, with the structured finding appended as JSON."""
+    params = "\n".join(f"    - {safe(p)}" for p in finding.parameters) or "    (none named)"
+    lines = [
+        f"Severity:   {str(finding.severity).upper()}",
+        f"Rule:       {finding.rule}",
+        f"Who:        {safe(finding.principal or 'unknown')} ({safe(finding.identity_type or '?')})",
+        f"What:       {safe(finding.event_name or '?')} of",
+        params,
+        f"From:       {safe(finding.source_ip or 'unknown')}"
+        + (f" via {safe(finding.vpc_endpoint)}" if finding.vpc_endpoint else ""),
+        f"When:       {safe(finding.event_time or 'unknown')}",
+        f"User agent: {safe(finding.user_agent or 'unknown', 300)}",
+        f"Event ID:   {safe(finding.event_id)}",
+    ]
+    if finding.error_code:
+        lines.append(f"Error:      {safe(finding.error_code)}")
+    lines += [
+        "",
+        finding.summary,
+        "",
+        f"What to do: {finding.next_step}",
+        "",
+        "Finding (JSON):",
+        finding_json(finding),
+    ]
+    return "\n".join(lines)
+
+
+def table(findings: Iterable[Finding]) -> Iterable[str]:
+    """Rows for a person at a terminal, one finding per row, widest columns last."""
+    yield f"{'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'SOURCE':<16} PRINCIPAL -> PARAMETERS"
+    for f in findings:
+        params = ", ".join(safe(p, 80) for p in f.parameters[:3])
+        if len(f.parameters) > 3:
+            params += f" (+{len(f.parameters) - 3})"
+        yield (
+            f"{str(f.severity).upper():<9} {f.rule:<18} {safe(f.event_time or '-', 25):<26} "
+            f"{safe(f.source_ip or '-', 15):<16} {safe(f.principal or '-')} -> {params}"
+        )

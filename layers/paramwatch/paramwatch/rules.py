@@ -1,0 +1,189 @@
+"""The rules: one Access and the allowlist in, zero or one Finding out.
+
+Pure functions in the style of StreamAlert's `@rule`s and c7n's `conditions.evaluate`: no I/O, no
+clock, no state, so the same verdict comes out in Lambda, in replay and in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from paramwatch.access import Access, is_relevant, to_access
+from paramwatch.allowlist import Allowlist, Grant
+from paramwatch.cloudtrail import CloudTrailRecord
+from paramwatch.escape import safe
+from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.names import glob_match, subtree_may_hold
+
+DENIAL_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedAccess",
+        "KMSInvalidStateException",
+        "IncorrectKeyException",
+        "InvalidCiphertextException",
+    }
+)
+
+
+def _touches_honeytoken(access: Access, allowlist: Allowlist) -> bool:
+    for pattern in allowlist.honeytokens:
+        if any(glob_match(pattern, name) for name in access.parameters):
+            return True
+        if access.path and subtree_may_hold(pattern, access.path, recursive=access.recursive):
+            return True
+    return False
+
+
+def _grant_matches(grant: Grant, access: Access, principal: str) -> bool | None:
+    """True/False when the grant does or does not allow the access; None when time is unknown."""
+    if not grant.allows_principal(principal):
+        return False
+    if access.path is not None and not grant.allows_subtree(access.path):
+        return False
+    if not all(grant.allows_parameter(p) for p in access.parameters):
+        return False
+    if not access.via_ssm and not grant.allows_network(access.source_ip, access.vpc_endpoint):
+        return False
+    if grant.hours is None:
+        return True
+    if access.event_time is None:
+        return None
+    return grant.hours.allows(access.event_time)
+
+
+def granted_by(access: Access, allowlist: Allowlist) -> tuple[Grant | None, bool]:
+    """The first grant that allows the access, and whether a grant failed only on unknown time."""
+    if access.principal.arn is None:
+        return None, False
+    time_unknown = False
+    for grant in allowlist.grants:
+        verdict = _grant_matches(grant, access, access.principal.arn)
+        if verdict:
+            return grant, False
+        time_unknown = time_unknown or verdict is None
+    return None, time_unknown
+
+
+def _what(access: Access) -> str:
+    if access.path is not None:
+        scope = "recursively " if access.recursive else ""
+        return f"everything {scope}under path {safe(access.path)}"
+    names = ", ".join(safe(n, 160) for n in access.parameters[:5])
+    more = f" and {len(access.parameters) - 5} more" if len(access.parameters) > 5 else ""
+    return f"{len(access.parameters)} parameter(s): {names}{more}"
+
+
+def _summary(access: Access, rule: Rule, extra: str) -> str:
+    who = safe(access.principal.arn or "an unknown principal")
+    how = "KMS Decrypt" if access.is_kms else f"SSM {safe(access.event_name)}"
+    how += " (made by SSM)" if access.via_ssm else ""
+    where = safe(access.source_ip or "an unknown address")
+    if access.vpc_endpoint:
+        where += f" via {safe(access.vpc_endpoint)}"
+    verb = "tried to read" if access.error_code else "read"
+    return f"[{rule}] {access.principal.type} {who} {verb} {_what(access)} with {how} from {where}. {extra}"
+
+
+def _finding(access: Access, rule: Rule, severity: Severity, extra: str) -> Finding:
+    return Finding(
+        event_id=access.event_id,
+        rule=rule,
+        severity=severity,
+        principal=access.principal.arn,
+        parameters=access.parameters if access.path is None else (access.path,),
+        event_time=access.event_time.isoformat() if access.event_time else access.raw_event_time,
+        source_ip=access.source_ip,
+        summary=_summary(access, rule, extra),
+        event_name=access.event_name,
+        identity_type=access.principal.type,
+        user_agent=access.user_agent,
+        vpc_endpoint=access.vpc_endpoint,
+        region=access.region,
+        error_code=access.error_code,
+        problems=access.problems,
+    )
+
+
+def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
+    """Judge one normalized access. Order matters: the most severe reason wins."""
+    if _touches_honeytoken(access, allowlist):
+        return _finding(access, Rule.HONEYTOKEN, Severity.CRITICAL, "This is a honeytoken.")
+    if not access.decrypted:
+        return None
+    if access.problems:
+        reason = "; ".join(safe(p, 200) for p in access.problems)
+        return _finding(access, Rule.UNJUDGEABLE, Severity.HIGH, f"Cannot judge: {reason}.")
+    if access.principal.type == "Root":
+        return _finding(access, Rule.ROOT, Severity.HIGH, "The root user should never read secrets.")
+    if access.direct_decrypt:
+        return _finding(
+            access,
+            Rule.DIRECT_DECRYPT,
+            Severity.HIGH,
+            "SSM did not make this Decrypt: the caller held the parameter's ciphertext.",
+        )
+    grant, time_unknown = granted_by(access, allowlist)
+    if access.error_code:
+        if grant is not None and access.error_code not in DENIAL_CODES:
+            return None
+        return _finding(
+            access, Rule.DENIED, Severity.LOW, f"The call failed with {safe(access.error_code)}."
+        )
+    if grant is not None:
+        return None
+    if time_unknown:
+        return _finding(
+            access,
+            Rule.UNJUDGEABLE,
+            Severity.HIGH,
+            "Cannot judge: eventTime is unreadable and a matching grant has hours.",
+        )
+    if access.cross_account:
+        return _finding(
+            access, Rule.UNAUTHORIZED, Severity.HIGH, "No grant allows it; the caller is in another account."
+        )
+    return _finding(access, Rule.UNAUTHORIZED, Severity.MEDIUM, "No grant allows it.")
+
+
+def invalid_event(event_id: str, reason: str) -> Finding:
+    """A finding for an event that could not be read at all: it must not vanish."""
+    return Finding(
+        event_id=event_id,
+        rule=Rule.INVALID_EVENT,
+        severity=Severity.MEDIUM,
+        principal=None,
+        parameters=(),
+        event_time=None,
+        source_ip=None,
+        summary=f"[{Rule.INVALID_EVENT}] An event could not be evaluated: {safe(reason, 300)}",
+        problems=(reason,),
+    )
+
+
+def _event_id_of(record: Any) -> str:
+    event_id = record.get("eventID") if isinstance(record, dict) else None
+    return event_id if isinstance(event_id, str) and event_id else "unknown"
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "record"
+    return f"{exc.error_count()} invalid field(s), first {where}: {first['msg']}"
+
+
+def judge(record: Any, allowlist: Allowlist) -> Finding | None:
+    """Validate, normalize and evaluate one raw CloudTrail record (a dict from JSON)."""
+    if not isinstance(record, dict):
+        return invalid_event("unknown", f"a record must be a JSON object, got {type(record).__name__}")
+    try:
+        parsed = CloudTrailRecord.model_validate(record)
+    except ValidationError as exc:
+        return invalid_event(_event_id_of(record), _describe(exc))
+    if not is_relevant(record):
+        return None
+    return evaluate(to_access(parsed), allowlist)
