@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from datetime import datetime, time
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +28,7 @@ from paramwatch.names import canonical_pattern, covers_subtree, glob_match
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Pattern = Annotated[str, Field(min_length=1, max_length=2048)]
 
 
@@ -195,10 +196,16 @@ def validate(document: Any) -> Allowlist:
         raise AllowlistError(problems) from None
 
 
+@lru_cache(maxsize=8)
 def parse(text: str) -> Allowlist:
-    """Parse YAML or JSON text (JSON is YAML) and validate it."""
+    """Parse JSON or YAML text and validate it. Cached: a warm Lambda parses each version once."""
     try:
-        document = yaml.safe_load(text) if text.strip() else None
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    try:
+        if document is None:
+            document = yaml.load(text, Loader=_YAML_LOADER) if text.strip() else None
     except yaml.YAMLError as exc:
         raise AllowlistError([f"(document): not valid YAML or JSON: {exc}"]) from None
     return validate(document)

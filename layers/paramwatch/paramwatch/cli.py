@@ -14,7 +14,7 @@ from typing import TextIO
 from paramwatch import allowlist as allowlist_mod
 from paramwatch.allowlist import Allowlist, AllowlistError
 from paramwatch.escape import safe
-from paramwatch.findings import Finding
+from paramwatch.findings import Finding, Severity
 from paramwatch.render import finding_json, table
 from paramwatch.replay import Totals, replay
 
@@ -52,7 +52,8 @@ def _cmd_schema(_: argparse.Namespace, out: TextIO, __: TextIO) -> int:
 
 
 def _closing_line(totals: Totals, severities: Counter[str]) -> str:
-    by_severity = ", ".join(f"{n} {s}" for s, n in sorted(severities.items())) or "none"
+    ordered = sorted(severities.items(), key=lambda item: -Severity[item[0].upper()])
+    by_severity = ", ".join(f"{n} {s}" for s, n in ordered) or "none"
     return (
         f"paramwatch: {totals.findings} finding(s) ({by_severity}) in {totals.files} file(s), "
         f"{totals.records} record(s), {totals.relevant} parameter read(s), "
@@ -119,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """Entry point; returns the exit code (0 clean, 1 findings, 2 errors)."""
     args = build_parser().parse_args(argv)
     if out is None:

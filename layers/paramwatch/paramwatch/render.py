@@ -22,6 +22,19 @@ def finding_json(finding: Finding) -> str:
     return text.translate(_HTML_SAFE)
 
 
+def safe_dict(finding: Finding) -> dict[str, object]:
+    """The finding with every string escaped, for structured log lines."""
+
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            return safe(value, 1024)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return {key: clean(value) for key, value in finding.to_dict().items()}
+
+
 def subject(finding: Finding) -> str:
     """An SNS subject: printable ASCII, under 100 characters, severity and rule first."""
     who = (finding.principal or "unknown").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
@@ -69,5 +82,5 @@ def table(findings: Iterable[Finding]) -> Iterable[str]:
             params += f" (+{len(f.parameters) - 3})"
         yield (
             f"{str(f.severity).upper():<9} {f.rule:<18} {safe(f.event_time or '-', 25):<26} "
-            f"{safe(f.source_ip or '-', 15):<16} {safe(f.principal or '-')} -> {params}"
+            f"{safe(f.source_ip or '-', 40):<16} {safe(f.principal or '-')} -> {params}"
         )

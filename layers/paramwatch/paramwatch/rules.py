@@ -119,7 +119,9 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
         reason = "; ".join(safe(p, 200) for p in access.problems)
         return _finding(access, Rule.UNJUDGEABLE, Severity.HIGH, f"Cannot judge: {reason}.")
     if access.principal.type == "Root":
-        return _finding(access, Rule.ROOT, Severity.HIGH, "The root user should never read secrets.")
+        return _finding(
+            access, Rule.ROOT, Severity.HIGH, "The root user should never read secrets."
+        )
     if access.direct_decrypt:
         return _finding(
             access,
@@ -145,7 +147,10 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
         )
     if access.cross_account:
         return _finding(
-            access, Rule.UNAUTHORIZED, Severity.HIGH, "No grant allows it; the caller is in another account."
+            access,
+            Rule.UNAUTHORIZED,
+            Severity.HIGH,
+            "No grant allows it; the caller is in another account.",
         )
     return _finding(access, Rule.UNAUTHORIZED, Severity.MEDIUM, "No grant allows it.")
 
@@ -179,7 +184,9 @@ def _describe(exc: ValidationError) -> str:
 def judge(record: Any, allowlist: Allowlist) -> Finding | None:
     """Validate, normalize and evaluate one raw CloudTrail record (a dict from JSON)."""
     if not isinstance(record, dict):
-        return invalid_event("unknown", f"a record must be a JSON object, got {type(record).__name__}")
+        return invalid_event(
+            "unknown", f"a record must be a JSON object, got {type(record).__name__}"
+        )
     try:
         parsed = CloudTrailRecord.model_validate(record)
     except ValidationError as exc:

@@ -1,0 +1,33 @@
+"""Typed settings for the Lambda handlers, read from a mapping (the environment) and checked once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class SettingsError(ValueError):
+    """A missing or malformed setting; the function cannot run safely without it."""
+
+
+class Settings(BaseModel):
+    """What the evaluator needs to know about its stack."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allowlist_parameter: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-/]+$")
+    alert_topic_arn: str = Field(pattern=r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[\w\-]+$")
+    allowlist_cache_seconds: int = Field(default=60, ge=0, le=3600)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build from environment variables named in upper case (`ALLOWLIST_PARAMETER`, ...)."""
+        raw = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            fields = ", ".join(
+                f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+            )
+            raise SettingsError(f"bad function settings: {fields}") from None
