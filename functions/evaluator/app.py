@@ -46,9 +46,7 @@ def runtime() -> Runtime:
 
 def load_allowlist(settings: Settings) -> tuple[Allowlist, Finding | None]:
     """Fetch the allowlist (cached for the configured TTL); a broken one is judged as empty."""
-    text = parameters.get_parameter(
-        settings.allowlist_parameter, max_age=settings.allowlist_cache_seconds
-    )
+    text = parameters.get_parameter(settings.allowlist_parameter, max_age=settings.allowlist_cache_seconds)
     try:
         return allowlist_mod.parse(text), None
     except AllowlistError as exc:

@@ -16,9 +16,7 @@ from paramwatch.names import HIDDEN, ParameterNameError, canonical_name
 
 SSM_SOURCE = "ssm.amazonaws.com"
 KMS_SOURCE = "kms.amazonaws.com"
-SSM_READS = frozenset(
-    {"GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory"}
-)
+SSM_READS = frozenset({"GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory"})
 SSM_SERVICE_CALLERS = frozenset({"AWS Internal", SSM_SOURCE})
 PARAMETER_ARN_KEY = "PARAMETER_ARN"
 
@@ -52,7 +50,7 @@ class Access:
 
     @property
     def direct_decrypt(self) -> bool:
-        """A Decrypt of a parameter's ciphertext that SSM did not make: the caller held ciphertext."""
+        """A Decrypt of a parameter's ciphertext that SSM did not make: the caller had it."""
         return self.is_kms and not self.via_ssm
 
     @property

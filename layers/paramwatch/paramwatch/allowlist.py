@@ -93,9 +93,7 @@ class Grant(_Strict):
     principals: list[Pattern] = Field(min_length=1)
     parameters: list[Pattern] = Field(min_length=1)
     source_cidrs: list[str] = Field(default_factory=list)
-    vpc_endpoints: list[Annotated[str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")]] = Field(
-        default_factory=list
-    )
+    vpc_endpoints: list[Annotated[str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
     hours: Hours | None = None
 
     @field_validator("parameters")
@@ -190,8 +188,7 @@ def validate(document: Any) -> Allowlist:
         return Allowlist.model_validate(document)
     except ValidationError as exc:
         problems = [
-            f"{_where(err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
+            f"{_where(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
         ]
         raise AllowlistError(problems) from None
 
@@ -205,7 +202,7 @@ def parse(text: str) -> Allowlist:
         document = None
     try:
         if document is None:
-            document = yaml.load(text, Loader=_YAML_LOADER) if text.strip() else None
+            document = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a SafeLoader if text.strip() else None
     except yaml.YAMLError as exc:
         raise AllowlistError([f"(document): not valid YAML or JSON: {exc}"]) from None
     return validate(document)

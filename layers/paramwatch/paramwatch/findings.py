@@ -20,7 +20,7 @@ class Severity(IntEnum):
 
 
 class Rule(StrEnum):
-    """Every rule that can raise a finding. The value is the stable name used in alerts and metrics."""
+    """Every rule that can raise a finding; the value is the name used in alerts and metrics."""
 
     HONEYTOKEN = "honeytoken"
     ROOT = "root-access"

@@ -50,7 +50,7 @@ def _is_record_shaped(record: Any) -> bool:
 
 
 def judge_records(records: Iterable[Any], allowlist: Allowlist) -> tuple[int, list[Finding]]:
-    """Judge the records that are parameter reads; report, never skip, records that are not CloudTrail."""
+    """Judge the parameter reads; report, never skip, records that are not CloudTrail."""
     relevant = 0
     findings: list[Finding] = []
     for record in records:

@@ -119,9 +119,7 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
         reason = "; ".join(safe(p, 200) for p in access.problems)
         return _finding(access, Rule.UNJUDGEABLE, Severity.HIGH, f"Cannot judge: {reason}.")
     if access.principal.type == "Root":
-        return _finding(
-            access, Rule.ROOT, Severity.HIGH, "The root user should never read secrets."
-        )
+        return _finding(access, Rule.ROOT, Severity.HIGH, "The root user should never read secrets.")
     if access.direct_decrypt:
         return _finding(
             access,
@@ -133,9 +131,7 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
     if access.error_code:
         if grant is not None and access.error_code not in DENIAL_CODES:
             return None
-        return _finding(
-            access, Rule.DENIED, Severity.LOW, f"The call failed with {safe(access.error_code)}."
-        )
+        return _finding(access, Rule.DENIED, Severity.LOW, f"The call failed with {safe(access.error_code)}.")
     if grant is not None:
         return None
     if time_unknown:
@@ -184,9 +180,7 @@ def _describe(exc: ValidationError) -> str:
 def judge(record: Any, allowlist: Allowlist) -> Finding | None:
     """Validate, normalize and evaluate one raw CloudTrail record (a dict from JSON)."""
     if not isinstance(record, dict):
-        return invalid_event(
-            "unknown", f"a record must be a JSON object, got {type(record).__name__}"
-        )
+        return invalid_event("unknown", f"a record must be a JSON object, got {type(record).__name__}")
     try:
         parsed = CloudTrailRecord.model_validate(record)
     except ValidationError as exc:

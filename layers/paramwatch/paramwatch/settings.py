@@ -1,4 +1,4 @@
-"""Typed settings for the Lambda handlers, read from a mapping (the environment) and checked once."""
+"""Typed settings for the Lambda handlers, read from the environment and checked once."""
 
 from __future__ import annotations
 
@@ -27,7 +27,5 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            fields = ", ".join(
-                f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-            )
+            fields = ", ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
             raise SettingsError(f"bad function settings: {fields}") from None

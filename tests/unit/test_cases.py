@@ -1,0 +1,40 @@
+"""Every sample event in events/cases/ next to its expected verdict (Panther's ExpectedResult)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import CASES, load_case
+
+from paramwatch.rules import judge
+
+
+def test_there_are_cases_for_every_rule() -> None:
+    rules = {load_case(p)["expected"]["rule"] for p in CASES}
+    assert rules >= {
+        None,
+        "honeytoken",
+        "root-access",
+        "direct-decrypt",
+        "unauthorized-read",
+        "denied-attempt",
+        "unjudgeable-read",
+        "invalid-event",
+    }
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_case_verdict(path: Path, sample_allowlist) -> None:
+    # GIVEN a recorded event and the sample allowlist
+    case = load_case(path)
+    # WHEN the library judges it
+    finding = judge(case["record"], sample_allowlist)
+    # THEN the verdict is the one written next to the event
+    expected = case["expected"]
+    if expected["rule"] is None:
+        assert finding is None, finding.summary
+    else:
+        assert finding is not None, case["description"]
+        assert (str(finding.rule), str(finding.severity)) == (expected["rule"], expected["severity"])
+        assert finding.event_id == case["record"]["eventID"]

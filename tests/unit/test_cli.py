@@ -1,0 +1,141 @@
+"""The `paramwatch` command: replay and check-allowlist, exit codes and unreadable files."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+from support import EVENTS, eventbridge_event, load_case
+
+from paramwatch.cli import main
+
+ALLOWLIST = str(EVENTS / "allowlist.yaml")
+TRAIL = EVENTS / "sample-trail"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def write_trail(path: Path, records: list[dict], *, compress: bool = False) -> Path:
+    data = json.dumps({"Records": records}).encode()
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+def case_record(name: str) -> dict:
+    return load_case(EVENTS / "cases" / f"{name}.json")["record"]
+
+
+def test_replay_sample_trail_reports_findings_as_jsonl() -> None:
+    code, out, err = run("replay", "--allowlist", ALLOWLIST, str(TRAIL))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1
+    expected = [load_case(p) for p in sorted((EVENTS / "cases").glob("*.json"))]
+    expected_ids = {
+        c["record"]["eventID"] for c in expected if c["expected"]["rule"] and c["delivered_by"] is not None
+    }
+    assert {r["event_id"] for r in rows} == expected_ids
+    assert {
+        "event_id",
+        "rule",
+        "severity",
+        "principal",
+        "parameters",
+        "event_time",
+        "source_ip",
+        "summary",
+    } <= set(rows[0])
+    assert "2 file(s)" in err
+
+
+def test_replay_table_format(tmp_path: Path) -> None:
+    trail = write_trail(tmp_path / "t.json", [case_record("root-user")])
+    code, out, _ = run("replay", "--allowlist", ALLOWLIST, "--format", "table", str(trail))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("SEVERITY")
+    assert lines[1].split()[:2] == ["HIGH", "root-access"]
+
+
+def test_replay_clean_trail_exits_zero(tmp_path: Path) -> None:
+    trail = write_trail(tmp_path / "t.json.gz", [case_record("granted-assumed-role")], compress=True)
+    code, out, err = run("replay", "--allowlist", ALLOWLIST, str(trail))
+    assert (code, out) == (0, "")
+    assert "0 finding(s)" in err
+
+
+def test_replay_reads_eventbridge_event_files(tmp_path: Path) -> None:
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps([eventbridge_event(case_record("direct-decrypt"))]))
+    code, out, _ = run("replay", "--allowlist", ALLOWLIST, str(path))
+    assert code == 1
+    assert json.loads(out)["rule"] == "direct-decrypt"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("corrupt.json.gz", b"\x1f\x8b\x08\x00garbage", "corrupt gzip"),
+        ("empty.json", b"", "empty file"),
+        ("notjson.json", b"{nope", "not JSON"),
+        ("other.json", b'{"hello": "world"}', "neither a CloudTrail log file"),
+        ("scalar.json", b"42", "not CloudTrail"),
+    ],
+)
+def test_unreadable_file_is_named_and_others_still_judged(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    write_trail(tmp_path / "good.json", [case_record("root-user")])
+    code, out, err = run("replay", "--allowlist", ALLOWLIST, str(tmp_path))
+    assert code == 2
+    assert json.loads(out)["rule"] == "root-access"
+    error_lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(error_lines) == 1
+    assert name in error_lines[0] and reason in error_lines[0]
+
+
+def test_records_that_are_not_cloudtrail_are_reported(tmp_path: Path) -> None:
+    trail = write_trail(tmp_path / "t.json", [{"foo": 1}, "text"])
+    code, out, _ = run("replay", "--allowlist", ALLOWLIST, str(trail))
+    assert code == 1
+    assert [json.loads(line)["rule"] for line in out.splitlines()] == ["invalid-event", "invalid-event"]
+
+
+def test_parallel_and_serial_replay_agree(tmp_path: Path) -> None:
+    for i in range(6):
+        write_trail(tmp_path / f"f{i}.json", [case_record("root-user"), case_record("granted-assumed-role")])
+    serial = run("replay", "--allowlist", ALLOWLIST, "--workers", "1", str(tmp_path))
+    parallel = run("replay", "--allowlist", ALLOWLIST, "--workers", "2", str(tmp_path))
+    assert serial[:2] == parallel[:2]
+    assert len(serial[1].splitlines()) == 6
+
+
+def test_no_input_files_is_an_error(tmp_path: Path) -> None:
+    code, _, err = run("replay", "--allowlist", ALLOWLIST, str(tmp_path))
+    assert code == 2 and "no input files" in err
+
+
+def test_check_allowlist_ok_and_broken(tmp_path: Path) -> None:
+    code, out, _ = run("check-allowlist", ALLOWLIST)
+    assert code == 0 and "4 grant(s), 1 honeytoken(s)" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "version: 1\ngrants:\n  - {name: g, principals: [p], parameters: [a], source_cidrs: [300.1.1.1/8]}\n"
+    )
+    code, _, err = run("check-allowlist", str(bad))
+    assert code == 2
+    assert f"{bad}: grants[0].source_cidrs: [0] bad CIDR '300.1.1.1/8'" in err
+
+
+def test_replay_with_broken_allowlist_is_an_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ngrants: [{name: g}]\n")
+    code, _, err = run("replay", "--allowlist", str(bad), str(TRAIL))
+    assert code == 2 and "grants[0].principals" in err

@@ -1,0 +1,78 @@
+"""Escaping of attacker-controlled text, and the alert text built from findings."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from paramwatch.escape import safe, unescape
+from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.render import SUBJECT_LIMIT, body, finding_json, safe_dict, subject
+
+MARKUP = set('<>&`*~|[]"')
+
+
+@given(st.text(max_size=300))
+def test_safe_text_is_printable_ascii_without_markup_and_reversible(text: str) -> None:
+    out = safe(text, limit=1000)
+    assert out.isascii()
+    assert all(unicodedata.category(c)[0] != "C" for c in out)
+    assert not MARKUP & set(out.replace('\\"', ""))
+    assert unescape(out) == text
+
+
+def hostile_finding(name: str, agent: str) -> Finding:
+    return Finding(
+        event_id="e1",
+        rule=Rule.UNAUTHORIZED,
+        severity=Severity.MEDIUM,
+        principal="arn:aws:iam::1:user/bob",
+        parameters=(name,),
+        event_time="2026-11-02T10:15:00+00:00",
+        source_ip="203.0.113.9",
+        summary="s",
+        user_agent=agent,
+    )
+
+
+@given(st.text(max_size=200), st.text(max_size=200))
+def test_alert_text_cannot_forge_lines_or_markup(name: str, agent: str) -> None:
+    finding = hostile_finding(name, agent)
+    text = body(finding)
+    # every line the body has is one we wrote: hostile text adds none
+    assert len(text.splitlines()) == len(body(hostile_finding("x", "y")).splitlines())
+    assert "<" not in text and ">" not in text
+    assert text.isascii()
+    subj = subject(finding)
+    assert subj.isascii() and len(subj) < 100 and len(subj) <= SUBJECT_LIMIT
+    assert all(" " <= c <= "~" for c in subj)
+    appendix = json.loads(text.splitlines()[-1])
+    assert appendix["parameters"] == [name]
+    assert appendix["user_agent"] == agent
+
+
+def test_body_says_who_what_where_rule_and_next_step() -> None:
+    text = body(hostile_finding("/orders/db", "aws-cli/2"))
+    for needle in (
+        "arn:aws:iam::1:user/bob",
+        "/orders/db",
+        "203.0.113.9",
+        "unauthorized-read",
+        "What to do:",
+    ):
+        assert needle in text
+
+
+def test_finding_json_is_html_safe() -> None:
+    out = finding_json(hostile_finding("</script>&", "ua"))
+    assert "<" not in out and "&" not in out
+    assert json.loads(out)["parameters"] == ["</script>&"]
+
+
+def test_safe_dict_escapes_every_string() -> None:
+    data = safe_dict(hostile_finding("/a\nb", "ua\u202e"))
+    assert data["parameters"] == ["/a\\u000ab"]
+    assert data["user_agent"] == "ua\\u202e"
