@@ -23,7 +23,7 @@ def finding_json(finding: Finding) -> str:
 
 
 def safe_dict(finding: Finding) -> dict[str, object]:
-    """The finding with every string escaped, for structured log lines."""
+    """The finding with every string escaped, for structured log lines (the summary already is)."""
 
     def clean(value: object) -> object:
         if isinstance(value, str):
@@ -32,7 +32,9 @@ def safe_dict(finding: Finding) -> dict[str, object]:
             return [clean(v) for v in value]
         return value
 
-    return {key: clean(value) for key, value in finding.to_dict().items()}
+    data = {key: clean(value) for key, value in finding.to_dict().items()}
+    data["summary"] = finding.summary
+    return data
 
 
 def subject(finding: Finding) -> str:
