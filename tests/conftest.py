@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import DATASET, EVENTS
 
 from paramwatch.allowlist import Allowlist, parse
+from support import DATASET, EVENTS
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import CASES, load_case
 
 from paramwatch.rules import judge
+from support import CASES, load_case
 
 
 def test_there_are_cases_for_every_rule() -> None:

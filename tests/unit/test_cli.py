@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from support import EVENTS, eventbridge_event, load_case
 
 from paramwatch.cli import main
+from support import EVENTS, eventbridge_event, load_case
 
 ALLOWLIST = str(EVENTS / "allowlist.yaml")
 TRAIL = EVENTS / "sample-trail"

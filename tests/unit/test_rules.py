@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 
 import pytest
-from support import EVENTS, load_case
 
 from paramwatch.allowlist import EMPTY, validate
 from paramwatch.findings import Rule, Severity
 from paramwatch.rules import judge
+from support import EVENTS, load_case
 
 
 def record(case: str) -> dict:
