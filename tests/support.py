@@ -30,3 +30,52 @@ def eventbridge_event(record: dict) -> dict:
         "resources": [],
         "detail": record,
     }
+
+
+ACCOUNT = "111122223333"
+ALICE = {
+    "type": "IAMUser",
+    "principalId": "AIDAEXAMPLE",
+    "arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
+    "accountId": ACCOUNT,
+    "userName": "alice",
+}
+
+
+def ssm_read(event_id: str, names: list[str], time: str = "2026-11-02T10:15:00Z", **extra: object) -> dict:
+    """A GetParameter(s) call with decryption by alice (granted /platform/* in the sample allowlist)."""
+    params = {"name": names[0]} if len(names) == 1 else {"names": names}
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": ALICE,
+        "eventTime": time,
+        "eventSource": "ssm.amazonaws.com",
+        "eventName": "GetParameter" if len(names) == 1 else "GetParameters",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.5",
+        "userAgent": "aws-cli/2.17.0",
+        "requestParameters": {**params, "withDecryption": True},
+        "eventID": event_id,
+        "recipientAccountId": ACCOUNT,
+        **extra,
+    }
+
+
+def kms_decrypt(event_id: str, name: str, time: str = "2026-11-02T10:15:00Z") -> dict:
+    """The Decrypt that SSM makes for alice's read of `name`."""
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {**ALICE, "invokedBy": "AWS Internal"},
+        "eventTime": time,
+        "eventSource": "kms.amazonaws.com",
+        "eventName": "Decrypt",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "AWS Internal",
+        "userAgent": "AWS Internal",
+        "requestParameters": {
+            "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
+            "encryptionContext": {"PARAMETER_ARN": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter{name}"},
+        },
+        "eventID": event_id,
+        "recipientAccountId": ACCOUNT,
+    }

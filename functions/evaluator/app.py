@@ -1,12 +1,14 @@
 """Evaluator: judge one CloudTrail event delivered by EventBridge, then alert and count.
 
-The handler is thin on purpose: the verdict comes from the pure `paramwatch` library in the layer;
-this module only reads the allowlist, publishes alerts and emits metrics.
+The handler is thin on purpose: verdicts come from the pure `paramwatch` library in the layer; this
+module reads the allowlist, gives the detector its DynamoDB memory, publishes alerts and emits
+metrics.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -20,11 +22,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paramwatch import allowlist as allowlist_mod
 from paramwatch.allowlist import Allowlist, AllowlistError
+from paramwatch.detector import Detector, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.render import body, safe_dict, subject
-from paramwatch.rules import judge
 from paramwatch.settings import Settings
+from paramwatch_aws.dynamo_state import DynamoState
 
 logger = Logger()
 metrics = Metrics()
@@ -32,16 +35,19 @@ metrics = Metrics()
 
 @dataclass(frozen=True)
 class Runtime:
-    """What a warm function reuses between invocations: checked settings and the SNS client."""
+    """What a warm function reuses between invocations: checked settings and AWS clients."""
 
     settings: Settings
     sns: Any
+    state: DynamoState
 
 
 @cache
 def runtime() -> Runtime:
     """Built on the first invocation, not at import, so tests and cold starts stay cheap."""
-    return Runtime(settings=Settings.from_env(os.environ), sns=boto3.client("sns"))
+    settings = Settings.from_env(os.environ)
+    table = boto3.resource("dynamodb").Table(settings.state_table)
+    return Runtime(settings=settings, sns=boto3.client("sns"), state=DynamoState(table))
 
 
 def load_allowlist(settings: Settings) -> tuple[Allowlist, Finding | None]:
@@ -65,12 +71,13 @@ def load_allowlist(settings: Settings) -> tuple[Allowlist, Finding | None]:
         return allowlist_mod.EMPTY, problem
 
 
-def publish(rt: Runtime, finding: Finding) -> None:
+def publish(rt: Runtime, verdict: Verdict) -> None:
     """Send one alert. Errors propagate so that Lambda retries the event."""
+    finding = verdict.finding
     rt.sns.publish(
         TopicArn=rt.settings.alert_topic_arn,
         Subject=subject(finding),
-        Message=body(finding),
+        Message=body(finding, verdict.notes),
         MessageAttributes={
             "severity": {"DataType": "String", "StringValue": str(finding.severity)},
             "rule": {"DataType": "String", "StringValue": str(finding.rule)},
@@ -79,30 +86,43 @@ def publish(rt: Runtime, finding: Finding) -> None:
     metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=1)
 
 
-def count_finding(finding: Finding) -> None:
+def count(verdict: Verdict) -> None:
     """One `Findings` data point per finding, by rule and severity (both low-cardinality)."""
-    with single_metric(
-        name="Findings", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
-    ) as metric:
+    finding = verdict.finding
+    with single_metric(name="Findings", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
         metric.add_dimension(name="rule", value=str(finding.rule))
         metric.add_dimension(name="severity", value=str(finding.severity))
     if finding.rule is Rule.INVALID_EVENT:
         metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
+    if not verdict.paged:
+        metrics.add_metric(name="AlertsSuppressed", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.eventID")
 @metrics.log_metrics
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    """Judge the event's CloudTrail record; alert on each finding."""
+    """Judge the event's CloudTrail record; alert on each finding that pages."""
     rt = runtime()
-    allowlist, allowlist_problem = load_allowlist(rt.settings)
+    now = time.time()
+    allowlist, problem = load_allowlist(rt.settings)
+    detector = Detector(allowlist, rt.state, rt.settings.tuning)
     metrics.add_metric(name="EventsEvaluated", unit=MetricUnit.Count, value=1)
     raw = event.raw_event
-    detail = raw.get("detail") if isinstance(raw, dict) else raw
-    findings = [f for f in (allowlist_problem, judge(detail, allowlist)) if f]
-    for finding in findings:
-        logger.warning("finding", extra={"finding": safe_dict(finding)})
-        count_finding(finding)
-        publish(rt, finding)
-    return {"findings": [f.to_dict() for f in findings]}
+    outcome = detector.process(raw.get("detail") if isinstance(raw, dict) else raw, now)
+    verdicts = list(outcome.verdicts)
+    if problem is not None:
+        verdicts.insert(0, detector.pipeline_verdict(problem, now, outcome.begun or "unknown"))
+    try:
+        for verdict in verdicts:
+            logger.warning("finding", extra={"finding": safe_dict(verdict.finding), "paged": verdict.paged})
+            count(verdict)
+            if verdict.paged:
+                publish(rt, verdict)
+    except Exception:
+        if outcome.begun:
+            detector.abandon(outcome.begun)
+        raise
+    if outcome.begun:
+        detector.finish(outcome.begun)
+    return {"verdicts": [v.to_dict() for v in verdicts]}

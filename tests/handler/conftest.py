@@ -16,10 +16,11 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from support import EVENTS
+from support import EVENTS, eventbridge_event, load_case
 
 REGION = "us-east-1"
 ALLOWLIST_NAME = "/paramwatch/test/allowlist"
+STATE_TABLE = "paramwatch-state"
 
 
 @dataclass
@@ -40,9 +41,14 @@ class Stack:
     sqs: Any
     topic_arn: str
     queue_url: str
+    dynamodb: Any
 
     def put_allowlist(self, text: str) -> None:
         self.ssm.put_parameter(Name=ALLOWLIST_NAME, Value=text, Type="String", Overwrite=True)
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item in the state table."""
+        return self.dynamodb.scan(TableName=STATE_TABLE)["Items"]
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every SNS notification that reached the subscribed queue, as SNS envelopes."""
@@ -79,15 +85,24 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Stack:
     sqs = boto3.client("sqs", region_name=REGION)
     topic_arn = sns.create_topic(Name="paramwatch-alerts")["TopicArn"]
     queue_url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    built = Stack(ssm=ssm, sqs=sqs, topic_arn=topic_arn, queue_url=queue_url)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=STATE_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    dynamodb.update_time_to_live(
+        TableName=STATE_TABLE, TimeToLiveSpecification={"AttributeName": "ttl", "Enabled": True}
+    )
+    built = Stack(ssm=ssm, sqs=sqs, topic_arn=topic_arn, queue_url=queue_url, dynamodb=dynamodb)
     built.put_allowlist((EVENTS / "allowlist.yaml").read_text())
     monkeypatch.setenv("ALLOWLIST_PARAMETER", ALLOWLIST_NAME)
     monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
     monkeypatch.setenv("ALLOWLIST_CACHE_SECONDS", "60")
+    monkeypatch.setenv("STATE_TABLE", STATE_TABLE)
     return built
 
 
@@ -141,7 +156,8 @@ def log_lines(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{") and '"_aws"' not in line]
 
 
-def case_event(name: str) -> dict[str, Any]:
-    from support import eventbridge_event, load_case
-
-    return eventbridge_event(load_case(Path(EVENTS / "cases" / f"{name}.json"))["record"])
+def case_event(name: str, event_id: str | None = None, **changes: Any) -> dict[str, Any]:
+    """A verdict case wrapped as EventBridge delivers it, optionally with another eventID."""
+    record = load_case(Path(EVENTS / "cases" / f"{name}.json"))["record"]
+    record = {**record, **changes, **({"eventID": event_id} if event_id else {})}
+    return eventbridge_event(record)

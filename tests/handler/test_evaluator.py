@@ -25,7 +25,7 @@ def test_violation_publishes_one_alert_with_attributes(app, stack, capsys) -> No
     assert "What to do:" in alert["Message"]
     appended = json.loads(alert["Message"].splitlines()[-1])
     assert appended["event_id"] == event["detail"]["eventID"]
-    assert result["findings"][0]["rule"] == "unauthorized-read"
+    assert result["verdicts"][0]["rule"] == "unauthorized-read"
     # AND the metrics say so in EMF
     blobs = emf_records(capsys.readouterr().out)
     assert metric_sum(blobs, "EventsEvaluated") == 1
@@ -35,7 +35,7 @@ def test_violation_publishes_one_alert_with_attributes(app, stack, capsys) -> No
 
 def test_granted_read_sends_nothing(app, stack, capsys) -> None:
     result = app.lambda_handler(case_event("granted-assumed-role"), LambdaContext())
-    assert result == {"findings": []}
+    assert result == {"verdicts": []}
     assert stack.alerts() == []
     blobs = emf_records(capsys.readouterr().out)
     assert metric_sum(blobs, "EventsEvaluated") == 1
@@ -64,8 +64,7 @@ def test_allowlist_is_reloaded_after_the_cache_ttl(app, stack, monkeypatch) -> N
     # GIVEN a zero TTL, so every invocation re-reads the parameter
     monkeypatch.setenv("ALLOWLIST_CACHE_SECONDS", "0")
     app.runtime.cache_clear()
-    event = case_event("wrong-network")
-    assert app.lambda_handler(event, LambdaContext())["findings"]
+    assert app.lambda_handler(case_event("wrong-network", "first"), LambdaContext())["verdicts"]
     # WHEN an operator widens the grant with put-parameter --overwrite
     stack.put_allowlist(
         json.dumps(
@@ -82,22 +81,19 @@ def test_allowlist_is_reloaded_after_the_cache_ttl(app, stack, monkeypatch) -> N
         )
     )
     # THEN the next invocation judges with the new allowlist
-    assert app.lambda_handler(event, LambdaContext())["findings"] == []
+    assert app.lambda_handler(case_event("wrong-network", "second"), LambdaContext())["verdicts"] == []
 
 
 def test_allowlist_is_cached_within_the_ttl(app, stack) -> None:
-    event = case_event("wrong-network")
-    assert app.lambda_handler(event, LambdaContext())["findings"]
-    stack.put_allowlist(
-        '{"version": 1, "grants": [{"name": "all", "principals": ["*"], "parameters": ["*"]}]}'
-    )
-    assert app.lambda_handler(event, LambdaContext())["findings"]
+    assert app.lambda_handler(case_event("wrong-network", "first"), LambdaContext())["verdicts"]
+    stack.put_allowlist('{"version": 1, "grants": [{"name": "all", "principals": ["*"], "parameters": ["*"]}]}')
+    assert app.lambda_handler(case_event("wrong-network", "second"), LambdaContext())["verdicts"]
 
 
 def test_broken_allowlist_is_alerted_and_judged_as_empty(app, stack, capsys) -> None:
     stack.put_allowlist('{"version": 1, "grants": [{"name": "x", "source_cidrs": ["10.0.0.0/99"]}]}')
     result = app.lambda_handler(case_event("granted-assumed-role"), LambdaContext())
-    rules = [f["rule"] for f in result["findings"]]
+    rules = [f["rule"] for f in result["verdicts"]]
     assert rules == ["allowlist-invalid", "unauthorized-read"]
     alerts = stack.alerts()
     assert [a["MessageAttributes"]["rule"]["Value"] for a in alerts] == rules
@@ -116,7 +112,7 @@ def test_broken_allowlist_is_alerted_and_judged_as_empty(app, stack, capsys) -> 
 )
 def test_invalid_event_is_counted_logged_and_alerted(app, stack, capsys, event) -> None:
     result = app.lambda_handler(event, LambdaContext())
-    assert [f["rule"] for f in result["findings"]] == ["invalid-event"]
+    assert [f["rule"] for f in result["verdicts"]] == ["invalid-event"]
     assert len(stack.alerts()) == 1
     out = capsys.readouterr().out
     assert metric_sum(emf_records(out), "InvalidEvents") == 1

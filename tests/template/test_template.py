@@ -82,9 +82,7 @@ def delivered_by(patterns: dict[str, str], record: dict) -> set[str]:
     return {name for name, raw in patterns.items() if EventPattern.load(raw).matches_event(event)}
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in CASES if load_case(p)["delivered_by"] is not None], ids=lambda p: p.stem
-)
+@pytest.mark.parametrize("path", [p for p in CASES if load_case(p)["delivered_by"] is not None], ids=lambda p: p.stem)
 def test_rule_patterns_deliver_exactly_what_needs_judging(path: Path, deployed_patterns) -> None:
     # GIVEN a sample CloudTrail event and the rules as deployed (moto's CloudFormation)
     case = load_case(path)
@@ -126,13 +124,9 @@ def test_kms_decrypts_without_parameter_arn_are_not_delivered(deployed_patterns)
     record = {
         "eventSource": "kms.amazonaws.com",
         "eventName": "Decrypt",
-        "requestParameters": {
-            "encryptionContext": {"SecretARN": "arn:aws:secretsmanager:us-east-1:1:secret:db"}
-        },
+        "requestParameters": {"encryptionContext": {"SecretARN": "arn:aws:secretsmanager:us-east-1:1:secret:db"}},
     }
     assert delivered_by(deployed_patterns, record) == set()
     record["eventName"] = "Encrypt"
-    record["requestParameters"] = {
-        "encryptionContext": {"PARAMETER_ARN": "arn:aws:ssm:us-east-1:1:parameter/a"}
-    }
+    record["requestParameters"] = {"encryptionContext": {"PARAMETER_ARN": "arn:aws:ssm:us-east-1:1:parameter/a"}}
     assert delivered_by(deployed_patterns, record) == set()

@@ -57,9 +57,7 @@ def grant(**extra) -> dict:
 def test_errors_name_field_and_reason(document: dict, field: str, reason: str) -> None:
     with pytest.raises(AllowlistError) as caught:
         validate(document)
-    assert any(p.startswith(f"{field}:") and reason in p for p in caught.value.problems), (
-        caught.value.problems
-    )
+    assert any(p.startswith(f"{field}:") and reason in p for p in caught.value.problems), caught.value.problems
 
 
 def test_all_problems_reported_at_once() -> None:
@@ -110,9 +108,7 @@ def test_network_cidr_or_vpc_endpoint() -> None:
     g = validate(
         {
             "version": 1,
-            "grants": [
-                grant(source_cidrs=["10.0.0.0/8", "2001:db8::/32"], vpc_endpoints=["vpce-0a1b2c3d4e5f60718"])
-            ],
+            "grants": [grant(source_cidrs=["10.0.0.0/8", "2001:db8::/32"], vpc_endpoints=["vpce-0a1b2c3d4e5f60718"])],
         }
     ).grants[0]
     assert g.allows_network("10.9.9.9", None)

@@ -37,9 +37,7 @@ def test_replay_sample_trail_reports_findings_as_jsonl() -> None:
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 1
     expected = [load_case(p) for p in sorted((EVENTS / "cases").glob("*.json"))]
-    expected_ids = {
-        c["record"]["eventID"] for c in expected if c["expected"]["rule"] and c["delivered_by"] is not None
-    }
+    expected_ids = {c["record"]["eventID"] for c in expected if c["expected"]["rule"] and c["delivered_by"] is not None}
     assert {r["event_id"] for r in rows} == expected_ids
     assert {
         "event_id",
@@ -59,8 +57,8 @@ def test_replay_table_format(tmp_path: Path) -> None:
     code, out, _ = run("replay", "--allowlist", ALLOWLIST, "--format", "table", str(trail))
     assert code == 1
     lines = out.splitlines()
-    assert lines[0].startswith("SEVERITY")
-    assert lines[1].split()[:2] == ["HIGH", "root-access"]
+    assert lines[0].split()[:3] == ["PAGE", "SEVERITY", "RULE"]
+    assert lines[1].split()[:3] == ["yes", "HIGH", "root-access"]
 
 
 def test_replay_clean_trail_exits_zero(tmp_path: Path) -> None:
@@ -108,13 +106,24 @@ def test_records_that_are_not_cloudtrail_are_reported(tmp_path: Path) -> None:
     assert [json.loads(line)["rule"] for line in out.splitlines()] == ["invalid-event", "invalid-event"]
 
 
+def with_id(record: dict, event_id: str) -> dict:
+    return {**record, "eventID": event_id}
+
+
 def test_parallel_and_serial_replay_agree(tmp_path: Path) -> None:
     for i in range(6):
-        write_trail(tmp_path / f"f{i}.json", [case_record("root-user"), case_record("granted-assumed-role")])
+        records = [
+            with_id(case_record("root-user"), f"root-{i}"),
+            with_id(case_record("granted-assumed-role"), f"ok-{i}"),
+        ]
+        write_trail(tmp_path / f"f{i}.json", records)
     serial = run("replay", "--allowlist", ALLOWLIST, "--workers", "1", str(tmp_path))
     parallel = run("replay", "--allowlist", ALLOWLIST, "--workers", "2", str(tmp_path))
     assert serial[:2] == parallel[:2]
-    assert len(serial[1].splitlines()) == 6
+    rows = [json.loads(line) for line in serial[1].splitlines()]
+    assert [r["event_id"] for r in rows] == [f"root-{i}" for i in range(6)]
+    # one root read per file, all in one suppression window: the first pages, the rest are held back
+    assert [r["paged"] for r in rows] == [True] + [False] * 5
 
 
 def test_no_input_files_is_an_error(tmp_path: Path) -> None:

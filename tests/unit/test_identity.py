@@ -26,9 +26,7 @@ def test_assumed_role_uses_issuer_with_path_not_session() -> None:
 
 
 def test_assumed_role_without_issuer_has_no_principal() -> None:
-    principal = resolve(
-        identity(type="AssumedRole", arn="arn:aws:sts::1:assumed-role/r/s", sessionContext={})
-    )
+    principal = resolve(identity(type="AssumedRole", arn="arn:aws:sts::1:assumed-role/r/s", sessionContext={}))
     assert principal.arn is None
 
 

@@ -6,7 +6,9 @@ from collections import Counter
 from pathlib import Path
 
 from paramwatch.allowlist import EMPTY, validate
+from paramwatch.detector import Detector
 from paramwatch.replay import replay
+from paramwatch.state import MemoryState
 
 BERT_JAN = validate(
     {
@@ -24,10 +26,10 @@ BERT_JAN = validate(
 
 
 def findings_of(dataset: Path, allowlist) -> list:
-    results = list(replay([dataset], allowlist, workers=2))
+    results = list(replay([dataset], Detector(allowlist, MemoryState()), workers=2))
     assert not [r.error for r in results if r.error]
     assert sum(r.records for r in results) == 2900
-    return [f for r in results for f in r.findings]
+    return [v.finding for r in results for v in r.verdicts if str(v.finding.rule) != "bulk-retrieval"]
 
 
 def test_granted_user_has_no_findings(dataset: Path) -> None:
@@ -41,3 +43,29 @@ def test_with_nobody_granted_every_decrypting_read_is_reported(dataset: Path) ->
     assert by_event == {"GetParameter": 82, "GetParameters": 5, "Decrypt": 122}
     assert {str(f.rule) for f in findings} == {"unauthorized-read"}
     assert len({f.event_id for f in findings}) == len(findings)
+
+
+def verdicts_of(dataset: Path, allowlist) -> list:
+    results = list(replay([dataset], Detector(allowlist, MemoryState()), workers=2))
+    return [v for r in results for v in r.verdicts]
+
+
+def test_stratus_sweep_is_a_high_bulk_finding_even_when_granted(dataset: Path) -> None:
+    # GIVEN bert-jan granted /credentials/* from his network: no single read is a finding
+    paged = [v for v in verdicts_of(dataset, BERT_JAN) if v.paged]
+    # THEN the 42-secret sweep (5 GetParameters in 2 seconds) still pages as a high bulk finding
+    assert paged
+    assert {(str(v.finding.rule), str(v.finding.severity)) for v in paged} == {("bulk-retrieval", "high")}
+    assert any(v.finding.event_time.startswith("2023-07-10T11:58") for v in paged)
+
+
+def test_with_nobody_granted_pages_are_fewer_than_reads(dataset: Path) -> None:
+    verdicts = verdicts_of(dataset, EMPTY)
+    unauthorized = Counter(v.finding.event_name for v in verdicts if str(v.finding.rule) == "unauthorized-read")
+    # every read and every Decrypt is still reported...
+    assert unauthorized == {"GetParameter": 82, "GetParameters": 5, "Decrypt": 122}
+    # ...but the 87 reads and their 122 Decrypts page fewer times than there are reads
+    assert sum(v.paged for v in verdicts) < 87
+    assert all(v.reason for v in verdicts if not v.paged)
+    reasons = Counter(v.reason.split(" ", 1)[0] for v in verdicts if not v.paged)
+    assert reasons["paired"] > 0 and reasons["repeat"] > 0

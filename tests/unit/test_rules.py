@@ -31,16 +31,12 @@ def test_honeytoken_outranks_root(sample_allowlist) -> None:
 
 
 def test_root_is_high_even_when_granted() -> None:
-    allow_all = validate(
-        {"version": 1, "grants": [{"name": "all", "principals": ["*"], "parameters": ["*"]}]}
-    )
+    allow_all = validate({"version": 1, "grants": [{"name": "all", "principals": ["*"], "parameters": ["*"]}]})
     assert judge(record("root-user"), allow_all).severity is Severity.HIGH
 
 
 def test_direct_decrypt_is_high_even_when_granted() -> None:
-    allow_all = validate(
-        {"version": 1, "grants": [{"name": "all", "principals": ["*"], "parameters": ["*"]}]}
-    )
+    allow_all = validate({"version": 1, "grants": [{"name": "all", "principals": ["*"], "parameters": ["*"]}]})
     assert judge(record("direct-decrypt"), allow_all).rule is Rule.DIRECT_DECRYPT
 
 

@@ -146,9 +146,7 @@ def to_access(record: CloudTrailRecord) -> Access:
     params = record.request_parameters or {}
     is_kms = record.event_name == "Decrypt"
     invoked_by = record.user_identity.invoked_by if record.user_identity else None
-    via_ssm = is_kms and (
-        invoked_by in SSM_SERVICE_CALLERS or record.source_ip_address in SSM_SERVICE_CALLERS
-    )
+    via_ssm = is_kms and (invoked_by in SSM_SERVICE_CALLERS or record.source_ip_address in SSM_SERVICE_CALLERS)
     return Access(
         event_id=record.event_id,
         event_name=record.event_name,

@@ -187,9 +187,7 @@ def validate(document: Any) -> Allowlist:
     try:
         return Allowlist.model_validate(document)
     except ValidationError as exc:
-        problems = [
-            f"{_where(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
-        ]
+        problems = [f"{_where(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()]
         raise AllowlistError(problems) from None
 
 

@@ -8,17 +8,32 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from paramwatch import allowlist as allowlist_mod
+from paramwatch import baseline
 from paramwatch.allowlist import Allowlist, AllowlistError
+from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
-from paramwatch.findings import Finding, Severity
-from paramwatch.render import finding_json, table
-from paramwatch.replay import Totals, replay
+from paramwatch.findings import Severity
+from paramwatch.render import table, verdict_json
+from paramwatch.replay import replay
+from paramwatch.state import MemoryState
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass(slots=True)
+class Totals:
+    """Running totals over a replay, for the closing line and the exit code."""
+
+    files: int = 0
+    records: int = 0
+    relevant: int = 0
+    findings: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 def load_allowlist_file(path: str) -> Allowlist:
@@ -51,26 +66,44 @@ def _cmd_schema(_: argparse.Namespace, out: TextIO, __: TextIO) -> int:
     return EXIT_CLEAN
 
 
-def _closing_line(totals: Totals, severities: Counter[str]) -> str:
+def _closing_line(totals: Totals, severities: Counter[str], paged: int) -> str:
     ordered = sorted(severities.items(), key=lambda item: -Severity[item[0].upper()])
     by_severity = ", ".join(f"{n} {s}" for s, n in ordered) or "none"
     return (
-        f"paramwatch: {totals.findings} finding(s) ({by_severity}) in {totals.files} file(s), "
-        f"{totals.records} record(s), {totals.relevant} parameter read(s), "
+        f"paramwatch: {totals.findings} finding(s) ({by_severity}), {paged} would page, in "
+        f"{totals.files} file(s), {totals.records} record(s), {totals.relevant} parameter read(s), "
         f"{len(totals.errors)} unreadable file(s)"
     )
+
+
+def _tuning(args: argparse.Namespace) -> Tuning:
+    fields = {name: getattr(args, name) for name in Tuning.model_fields if getattr(args, name, None) is not None}
+    if args.learn:
+        fields["learning_days"] = Tuning.model_fields["learning_days"].metadata[-1].le
+    return Tuning(**fields)
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         loaded = load_allowlist_file(args.allowlist)
-    except AllowlistError as exc:
-        print(exc, file=err)
+        state = MemoryState()
+        if args.baseline and args.baseline.exists():
+            baseline.load(args.baseline, state)
+        elif args.baseline and not args.learn:
+            raise AllowlistError([f"{args.baseline}: baseline file not found"])
+    except (AllowlistError, ValueError, KeyError, OSError) as exc:
+        print(f"paramwatch: error: {exc}", file=err)
+        return EXIT_ERROR
+    try:
+        detector = Detector(loaded, state, _tuning(args), report_first_seen=not args.learn)
+    except ValueError as exc:
+        print(f"paramwatch: error: {exc}", file=err)
         return EXIT_ERROR
     totals = Totals()
     severities: Counter[str] = Counter()
-    collected: list[Finding] = []
-    for result in replay(args.paths, loaded, workers=args.workers):
+    paged = 0
+    collected: list[Verdict] = []
+    for result in replay(args.paths, detector, workers=args.workers):
         totals.files += 1
         if result.error:
             totals.errors.append(result.error)
@@ -78,17 +111,24 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             continue
         totals.records += result.records
         totals.relevant += result.relevant
-        totals.findings += len(result.findings)
-        severities.update(str(f.severity) for f in result.findings)
+        totals.findings += len(result.verdicts)
+        paged += sum(v.paged for v in result.verdicts)
+        severities.update(str(v.finding.severity) for v in result.verdicts)
         if args.format == "jsonl":
-            for finding in result.findings:
-                print(finding_json(finding), file=out)
+            for verdict in result.verdicts:
+                print(verdict_json(verdict), file=out)
         else:
-            collected.extend(result.findings)
+            collected.extend(result.verdicts)
     if args.format == "table":
         for row in table(collected):
             print(row, file=out)
-    print(_closing_line(totals, severities), file=err)
+    print(_closing_line(totals, severities, paged), file=err)
+    if args.learn and args.baseline:
+        count = baseline.save(state, args.baseline)
+        print(
+            f"paramwatch: baseline of {count} (principal, parameter) pair(s) written to {args.baseline}",
+            file=err,
+        )
     if totals.files == 0:
         print("paramwatch: error: no input files found", file=err)
         return EXIT_ERROR
@@ -97,11 +137,20 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_FINDINGS if totals.findings else EXIT_CLEAN
 
 
+def _cmd_suggest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    state = MemoryState()
+    try:
+        baseline.load(args.baseline, state)
+    except (ValueError, KeyError, OSError) as exc:
+        print(f"paramwatch: error: {exc}", file=err)
+        return EXIT_ERROR
+    print(baseline.suggest(baseline.export_pairs(state)), end="", file=out)
+    return EXIT_CLEAN
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, exposed for tests and for `--help`."""
-    parser = argparse.ArgumentParser(
-        prog="paramwatch", description="Watch who reads SSM Parameter Store secrets."
-    )
+    parser = argparse.ArgumentParser(prog="paramwatch", description="Watch who reads SSM Parameter Store secrets.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     rep = sub.add_parser("replay", help="judge CloudTrail log files against an allowlist")
@@ -109,7 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
     rep.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     rep.add_argument("paths", nargs="+", help="log files (.json, .json.gz) or folders of them")
+    rep.add_argument("--baseline", type=Path, help="first-seen baseline file to read (and with --learn, write)")
+    rep.add_argument("--learn", action="store_true", help="record (principal, parameter) pairs, report none as new")
+    for name, info in Tuning.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        rep.add_argument(flag, type=int, dest=name, help=f"default {info.default}")
     rep.set_defaults(func=_cmd_replay)
+
+    suggest = sub.add_parser("suggest-allowlist", help="propose grants from a baseline built with --learn")
+    suggest.add_argument("--baseline", type=Path, required=True)
+    suggest.set_defaults(func=_cmd_suggest)
 
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")
     check.add_argument("file")

@@ -30,6 +30,9 @@ class Rule(StrEnum):
     UNJUDGEABLE = "unjudgeable-read"
     INVALID_EVENT = "invalid-event"
     ALLOWLIST_INVALID = "allowlist-invalid"
+    BULK = "bulk-retrieval"
+    FIRST_SEEN = "first-seen"
+    DENIED_BURST = "denied-burst"
 
 
 NEXT_STEPS: dict[Rule, str] = {
@@ -50,8 +53,7 @@ NEXT_STEPS: dict[Rule, str] = {
         "(see the README, 'Tuning the allowlist'); if not, rotate the secrets read and revoke access."
     ),
     Rule.DENIED: (
-        "A read was refused. Repeated refusals can be enumeration: check what else the principal "
-        "tried in CloudTrail."
+        "A read was refused. Repeated refusals can be enumeration: check what else the principal tried in CloudTrail."
     ),
     Rule.UNJUDGEABLE: (
         "paramwatch could not judge this decrypting read (see 'problems'). Review it by hand in "
@@ -64,6 +66,19 @@ NEXT_STEPS: dict[Rule, str] = {
     Rule.ALLOWLIST_INVALID: (
         "The allowlist parameter does not validate, so every read is judged against an empty "
         "allowlist. Fix it with 'paramwatch check-allowlist' and put-parameter."
+    ),
+    Rule.BULK: (
+        "One principal decrypted many distinct secrets in a short time, the pattern of a secrets "
+        "sweep (Stratus Red Team: ssm-retrieve-securestring-parameters). Even if each read was "
+        "granted, confirm the job with its owner; if unexpected, revoke the credentials and rotate."
+    ),
+    Rule.FIRST_SEEN: (
+        "This principal read this secret for the first time since paramwatch started learning. "
+        "If it is a new deployment, add or widen a grant; otherwise ask its owner why."
+    ),
+    Rule.DENIED_BURST: (
+        "Many refused reads in a short time look like enumeration of secret names. Check the "
+        "principal's other calls in CloudTrail and whether its credentials leaked."
     ),
 }
 

@@ -8,18 +8,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from paramwatch.escape import ascii_line, safe
 from paramwatch.findings import Finding
+
+if TYPE_CHECKING:
+    from paramwatch.detector import Verdict
 
 SUBJECT_LIMIT = 99
 _HTML_SAFE = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
 
 
+def _safe_json(data: dict[str, object]) -> str:
+    return json.dumps(data, ensure_ascii=True, separators=(",", ":")).translate(_HTML_SAFE)
+
+
 def finding_json(finding: Finding) -> str:
     """One-line JSON with non-ASCII, control characters and `<>&` escaped."""
-    text = json.dumps(finding.to_dict(), ensure_ascii=True, separators=(",", ":"))
-    return text.translate(_HTML_SAFE)
+    return _safe_json(finding.to_dict())
+
+
+def verdict_json(verdict: Verdict) -> str:
+    """A finding with `paged`, `reason`, `held_back` and `notes`, as one HTML-safe JSON line."""
+    return _safe_json(verdict.to_dict())
 
 
 def safe_dict(finding: Finding) -> dict[str, object]:
@@ -46,7 +58,7 @@ def subject(finding: Finding) -> str:
     return ascii_line(text, SUBJECT_LIMIT)
 
 
-def body(finding: Finding) -> str:
+def body(finding: Finding, notes: Iterable[str] = ()) -> str:
     """A plain-text alert a person can act on, with the structured finding appended as JSON."""
     params = "\n".join(f"    - {safe(p)}" for p in finding.parameters) or "    (none named)"
     lines = [
@@ -63,9 +75,9 @@ def body(finding: Finding) -> str:
     ]
     if finding.error_code:
         lines.append(f"Error:      {safe(finding.error_code)}")
+    lines += ["", finding.summary]
+    lines += [f"Note: {note}" for note in notes]
     lines += [
-        "",
-        finding.summary,
         "",
         f"What to do: {finding.next_step}",
         "",
@@ -75,14 +87,16 @@ def body(finding: Finding) -> str:
     return "\n".join(lines)
 
 
-def table(findings: Iterable[Finding]) -> Iterable[str]:
+def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
     """Rows for a person at a terminal, one finding per row, widest columns last."""
-    yield f"{'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'SOURCE':<16} PRINCIPAL -> PARAMETERS"
-    for f in findings:
+    yield f"{'PAGE':<5} {'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'SOURCE':<16} PRINCIPAL -> PARAMETERS"
+    for v in verdicts:
+        f = v.finding
         params = ", ".join(safe(p, 80) for p in f.parameters[:3])
         if len(f.parameters) > 3:
             params += f" (+{len(f.parameters) - 3})"
         yield (
-            f"{str(f.severity).upper():<9} {f.rule:<18} {safe(f.event_time or '-', 25):<26} "
+            f"{'yes' if v.paged else 'no':<5} {str(f.severity).upper():<9} {f.rule:<18} "
+            f"{safe(f.event_time or '-', 25):<26} "
             f"{safe(f.source_ip or '-', 40):<16} {safe(f.principal or '-')} -> {params}"
         )

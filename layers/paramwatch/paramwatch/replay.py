@@ -1,6 +1,8 @@
-"""Replay: judge CloudTrail archives offline, one file at a time, both cores busy.
+"""Replay: judge CloudTrail archives offline, the backtest a user runs before deploying.
 
-This is the backtest a user runs before deploying, and the main local job.
+Reading and parsing files (the expensive part) runs in one process per core and keeps only the
+parameter reads; the detector then runs in this process over those reads, in file order, with the
+same stateful detections as Lambda, so a backtest raises the alerts production would raise.
 """
 
 from __future__ import annotations
@@ -8,87 +10,82 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from paramwatch.access import is_relevant
-from paramwatch.allowlist import Allowlist
-from paramwatch.findings import Finding
-from paramwatch.rules import invalid_event, judge
+from paramwatch.detector import Detector, Verdict
+from paramwatch.rules import invalid_event
 from paramwatch.sources import SourceError, expand, read_records
 
 _PARALLEL_FROM = 4
 
 
 @dataclass(frozen=True, slots=True)
+class FileReads:
+    """What one file holds for the detector: its parameter reads, or why it could not be read."""
+
+    path: str
+    records: int = 0
+    reads: tuple[Any, ...] = ()
+    malformed: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FileResult:
-    """What one file gave: its findings, how many records it held, or why it could not be read."""
+    """One file's verdicts, record counts, or error."""
 
     path: str
     records: int = 0
     relevant: int = 0
-    findings: tuple[Finding, ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
     error: str | None = None
 
 
-@dataclass(slots=True)
-class Totals:
-    """Running totals over a replay, for the closing line and the exit code."""
-
-    files: int = 0
-    records: int = 0
-    relevant: int = 0
-    findings: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
 def _is_record_shaped(record: Any) -> bool:
-    return isinstance(record, dict) and all(
-        isinstance(record.get(key), str) for key in ("eventSource", "eventName")
-    )
+    return isinstance(record, dict) and all(isinstance(record.get(key), str) for key in ("eventSource", "eventName"))
 
 
-def judge_records(records: Iterable[Any], allowlist: Allowlist) -> tuple[int, list[Finding]]:
-    """Judge the parameter reads; report, never skip, records that are not CloudTrail."""
-    relevant = 0
-    findings: list[Finding] = []
-    for record in records:
-        if not _is_record_shaped(record):
-            findings.append(invalid_event("unknown", "record lacks eventSource/eventName"))
-            continue
-        if not is_relevant(record):
-            continue
-        relevant += 1
-        finding = judge(record, allowlist)
-        if finding is not None:
-            findings.append(finding)
-    return relevant, findings
-
-
-def judge_file(path: Path, allowlist: Allowlist) -> FileResult:
-    """Read and judge one file; a file that cannot be read becomes an error, not an exception."""
+def select_reads(path: Path) -> FileReads:
+    """Read one file and keep the parameter reads; a file that cannot be read becomes an error."""
     try:
         records = read_records(path)
     except SourceError as exc:
-        return FileResult(path=str(path), error=f"{path}: {exc}")
-    relevant, findings = judge_records(records, allowlist)
-    return FileResult(str(path), len(records), relevant, tuple(findings))
+        return FileReads(path=str(path), error=f"{path}: {exc}")
+    reads = []
+    malformed = 0
+    for record in records:
+        if not _is_record_shaped(record):
+            malformed += 1
+        elif is_relevant(record):
+            reads.append(record)
+    return FileReads(str(path), len(records), tuple(reads), malformed)
 
 
-def _worker_judge(args: tuple[Path, Allowlist]) -> FileResult:
-    return judge_file(*args)
-
-
-def replay(
-    paths: Iterable[str | Path], allowlist: Allowlist, workers: int | None = None
-) -> Iterator[FileResult]:
-    """Judge every file, yielding results in file order. Uses a process per core for many files."""
-    files = list(expand(paths))
-    workers = workers or os.cpu_count() or 1
+def _selected(files: list[Path], workers: int) -> Iterator[FileReads]:
     if workers < 2 or len(files) < _PARALLEL_FROM:
-        for path in files:
-            yield judge_file(path, allowlist)
+        yield from map(select_reads, files)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_worker_judge, ((p, allowlist) for p in files), chunksize=1)
+        yield from pool.map(select_reads, files, chunksize=1)
+
+
+def replay(paths: Iterable[str | Path], detector: Detector, workers: int | None = None) -> Iterator[FileResult]:
+    """Judge every file in order, yielding each file's verdicts."""
+    files = list(expand(paths))
+    for selected in _selected(files, workers or os.cpu_count() or 1):
+        if selected.error:
+            yield FileResult(selected.path, error=selected.error)
+            continue
+        verdicts = [
+            Verdict(invalid_event("unknown", "record lacks eventSource/eventName"), paged=True)
+            for _ in range(selected.malformed)
+        ]
+        for record in selected.reads:
+            outcome = detector.process(record, now=0.0)
+            verdicts += outcome.verdicts
+            if outcome.begun:
+                detector.finish(outcome.begun)
+        yield FileResult(selected.path, selected.records, len(selected.reads), tuple(verdicts))

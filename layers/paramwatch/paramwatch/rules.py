@@ -177,14 +177,22 @@ def _describe(exc: ValidationError) -> str:
     return f"{exc.error_count()} invalid field(s), first {where}: {first['msg']}"
 
 
-def judge(record: Any, allowlist: Allowlist) -> Finding | None:
-    """Validate, normalize and evaluate one raw CloudTrail record (a dict from JSON)."""
+def parse_record(record: Any) -> CloudTrailRecord | Finding:
+    """Validate a raw record; a record that cannot be read becomes an `invalid-event` finding."""
     if not isinstance(record, dict):
-        return invalid_event("unknown", f"a record must be a JSON object, got {type(record).__name__}")
+        kind = type(record).__name__
+        return invalid_event("unknown", f"a record must be a JSON object, got {kind}")
     try:
-        parsed = CloudTrailRecord.model_validate(record)
+        return CloudTrailRecord.model_validate(record)
     except ValidationError as exc:
         return invalid_event(_event_id_of(record), _describe(exc))
+
+
+def judge(record: Any, allowlist: Allowlist) -> Finding | None:
+    """Validate, normalize and evaluate one raw CloudTrail record (a dict from JSON), statelessly."""
+    parsed = parse_record(record)
+    if isinstance(parsed, Finding):
+        return parsed
     if not is_relevant(record):
         return None
     return evaluate(to_access(parsed), allowlist)

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from paramwatch.detector import Tuning
+
 
 class SettingsError(ValueError):
     """A missing or malformed setting; the function cannot run safely without it."""
@@ -19,6 +21,18 @@ class Settings(BaseModel):
     allowlist_parameter: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-/]+$")
     alert_topic_arn: str = Field(pattern=r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[\w\-]+$")
     allowlist_cache_seconds: int = Field(default=60, ge=0, le=3600)
+    state_table: str = Field(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")
+    suppression_minutes: int = Tuning.model_fields["suppression_minutes"]
+    bulk_threshold: int = Tuning.model_fields["bulk_threshold"]
+    bulk_window_minutes: int = Tuning.model_fields["bulk_window_minutes"]
+    denied_threshold: int = Tuning.model_fields["denied_threshold"]
+    denied_window_minutes: int = Tuning.model_fields["denied_window_minutes"]
+    learning_days: int = Tuning.model_fields["learning_days"]
+
+    @property
+    def tuning(self) -> Tuning:
+        """The detections' knobs, taken from the same environment."""
+        return Tuning(**{name: getattr(self, name) for name in Tuning.model_fields if name in type(self).model_fields})
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

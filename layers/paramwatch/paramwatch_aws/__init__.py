@@ -1,0 +1,1 @@
+"""AWS adapters for the pure `paramwatch` library. Only the Lambda handlers import this package."""
