@@ -148,3 +148,47 @@ def test_replay_with_broken_allowlist_is_an_error(tmp_path: Path) -> None:
     bad.write_text("version: 1\ngrants: [{name: g}]\n")
     code, _, err = run("replay", "--allowlist", str(bad), str(TRAIL))
     assert code == 2 and "grants[0].principals" in err
+
+
+def test_jsonl_rows_say_whether_they_page(tmp_path: Path) -> None:
+    from support import kms_decrypt, ssm_read
+
+    trail = write_trail(tmp_path / "t.json", [ssm_read("s", ["/billing/k"]), kms_decrypt("k", "/billing/k")])
+    write_trail(tmp_path / "u.json", [ssm_read("s", ["/billing/k"])])  # redelivered in another file
+    code, out, err = run("replay", "--allowlist", ALLOWLIST, str(trail), str(tmp_path / "u.json"))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1
+    assert [(r["event_id"], r["paged"]) for r in rows] == [("s", True), ("k", False)]
+    assert rows[0]["reason"] is None and rows[1]["reason"].startswith("paired with event s")
+    assert "2 finding(s) (2 medium), 1 would page" in err
+
+
+def test_learn_then_suggest_allowlist(tmp_path: Path) -> None:
+    from support import ssm_read
+
+    past = write_trail(
+        tmp_path / "past.json",
+        [ssm_read(f"p{i}", [name]) for i, name in enumerate(["/platform/a", "/platform/b", "/platform/c/d"])],
+    )
+    base = tmp_path / "baseline.json"
+    code, _, err = run("replay", "--allowlist", ALLOWLIST, "--learn", "--baseline", str(base), str(past))
+    assert code == 0 and "baseline of 3 (principal, parameter) pair(s)" in err
+    code, out, _ = run("suggest-allowlist", "--baseline", str(base))
+    assert code == 0
+    import yaml
+
+    from paramwatch.allowlist import validate
+
+    proposed = validate(yaml.safe_load(out))
+    assert proposed.grants[0].principals == ["arn:aws:iam::111122223333:user/alice"]
+    assert set(proposed.grants[0].parameters) == {"/platform/*", "/platform/c/d"}
+    # AND a later replay with that baseline reports only pairs it has not seen
+    later = write_trail(tmp_path / "later.json", [ssm_read("n1", ["/platform/a"]), ssm_read("n2", ["/platform/new"])])
+    code, out, _ = run("replay", "--allowlist", ALLOWLIST, "--baseline", str(base), "--learning-days", "0", str(later))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["rule"], r["parameters"]) for r in rows] == [("first-seen", ["/platform/new"])]
+
+
+def test_tuning_flags_are_validated(tmp_path: Path) -> None:
+    code, _, err = run("replay", "--allowlist", ALLOWLIST, "--bulk-threshold", "1", str(TRAIL))
+    assert code == 2 and "bulk_threshold" in err
