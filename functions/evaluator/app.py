@@ -25,8 +25,9 @@ from paramwatch.allowlist import Allowlist, AllowlistError
 from paramwatch.detector import Detector, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
-from paramwatch.render import body, safe_dict, subject
+from paramwatch.render import safe_dict
 from paramwatch.settings import Settings
+from paramwatch_aws.alerts import AlertSender, Delivery
 from paramwatch_aws.dynamo_state import DynamoState
 
 logger = Logger()
@@ -38,7 +39,7 @@ class Runtime:
     """What a warm function reuses between invocations: checked settings and AWS clients."""
 
     settings: Settings
-    sns: Any
+    alerts: AlertSender
     state: DynamoState
 
 
@@ -47,7 +48,25 @@ def runtime() -> Runtime:
     """Built on the first invocation, not at import, so tests and cold starts stay cheap."""
     settings = Settings.from_env(os.environ)
     table = boto3.resource("dynamodb").Table(settings.state_table)
-    return Runtime(settings=settings, sns=boto3.client("sns"), state=DynamoState(table))
+    alerts = AlertSender(
+        sns=boto3.client("sns"),
+        sqs=boto3.client("sqs"),
+        topic_arn=settings.alert_topic_arn,
+        failure_queue_url=settings.failure_queue_url,
+    )
+    return Runtime(settings=settings, alerts=alerts, state=DynamoState(table))
+
+
+def describe(raw: Any) -> dict[str, str]:
+    """What a debug log may say about an event: its identity, escaped, never its body.
+
+    Raw events are never logged (`log_event=False` even if POWERTOOLS_LOGGER_LOG_EVENT is set):
+    they hold attacker-controlled text, and a future CloudTrail field could hold a value.
+    """
+    detail = raw.get("detail") if isinstance(raw, dict) else None
+    if not isinstance(detail, dict):
+        return {"shape": type(raw).__name__}
+    return {key: safe(detail.get(key), 200) for key in ("eventID", "eventSource", "eventName")}
 
 
 def load_allowlist(settings: Settings) -> tuple[Allowlist, Finding | None]:
@@ -71,19 +90,20 @@ def load_allowlist(settings: Settings) -> tuple[Allowlist, Finding | None]:
         return allowlist_mod.EMPTY, problem
 
 
-def publish(rt: Runtime, verdict: Verdict) -> None:
-    """Send one alert. Errors propagate so that Lambda retries the event."""
-    finding = verdict.finding
-    rt.sns.publish(
-        TopicArn=rt.settings.alert_topic_arn,
-        Subject=subject(finding),
-        Message=body(finding, verdict.notes),
-        MessageAttributes={
-            "severity": {"DataType": "String", "StringValue": str(finding.severity)},
-            "rule": {"DataType": "String", "StringValue": str(finding.rule)},
-        },
-    )
-    metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=1)
+def publish(rt: Runtime, verdict: Verdict, event_id: str | None) -> None:
+    """Send (or park) one alert, at most once per event and rule, even across retries."""
+    marker = f"sent#{event_id}#{verdict.finding.rule}" if event_id else None
+    if marker and rt.state.count(marker):
+        logger.info("alert already sent by an earlier attempt", extra={"rule": str(verdict.finding.rule)})
+        return
+    delivery = rt.alerts.send(verdict)
+    if marker:
+        rt.state.increment(marker, time.time() + 86400)
+    if delivery is Delivery.PARKED:
+        logger.error("alert refused by SNS for good; parked in the failure queue")
+        metrics.add_metric(name="AlertsParked", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=1)
 
 
 def count(verdict: Verdict) -> None:
@@ -98,7 +118,7 @@ def count(verdict: Verdict) -> None:
         metrics.add_metric(name="AlertsSuppressed", unit=MetricUnit.Count, value=1)
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.eventID")
+@logger.inject_lambda_context(correlation_id_path="detail.eventID", log_event=False)
 @metrics.log_metrics
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
@@ -109,6 +129,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     detector = Detector(allowlist, rt.state, rt.settings.tuning)
     metrics.add_metric(name="EventsEvaluated", unit=MetricUnit.Count, value=1)
     raw = event.raw_event
+    logger.debug("event received", extra={"event": describe(raw)})
     outcome = detector.process(raw.get("detail") if isinstance(raw, dict) else raw, now)
     verdicts = list(outcome.verdicts)
     if problem is not None:
@@ -118,7 +139,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
             logger.warning("finding", extra={"finding": safe_dict(verdict.finding), "paged": verdict.paged})
             count(verdict)
             if verdict.paged:
-                publish(rt, verdict)
+                publish(rt, verdict, outcome.begun)
     except Exception:
         if outcome.begun:
             detector.abandon(outcome.begun)

@@ -42,6 +42,7 @@ class Stack:
     topic_arn: str
     queue_url: str
     dynamodb: Any
+    failure_queue_url: str
 
     def put_allowlist(self, text: str) -> None:
         self.ssm.put_parameter(Name=ALLOWLIST_NAME, Value=text, Type="String", Overwrite=True)
@@ -52,15 +53,22 @@ class Stack:
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every SNS notification that reached the subscribed queue, as SNS envelopes."""
+        return self.drain(self.queue_url)
+
+    def parked(self) -> list[dict[str, Any]]:
+        """Every record in the failure queue."""
+        return self.drain(self.failure_queue_url)
+
+    def drain(self, queue_url: str) -> list[dict[str, Any]]:
         out = []
         while True:
-            got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            got = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
             messages = got.get("Messages", [])
             if not messages:
                 return out
             for message in messages:
                 out.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @pytest.fixture
@@ -97,12 +105,21 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Stack:
     dynamodb.update_time_to_live(
         TableName=STATE_TABLE, TimeToLiveSpecification={"AttributeName": "ttl", "Enabled": True}
     )
-    built = Stack(ssm=ssm, sqs=sqs, topic_arn=topic_arn, queue_url=queue_url, dynamodb=dynamodb)
+    failure_queue_url = sqs.create_queue(QueueName="failures")["QueueUrl"]
+    built = Stack(
+        ssm=ssm,
+        sqs=sqs,
+        topic_arn=topic_arn,
+        queue_url=queue_url,
+        dynamodb=dynamodb,
+        failure_queue_url=failure_queue_url,
+    )
     built.put_allowlist((EVENTS / "allowlist.yaml").read_text())
     monkeypatch.setenv("ALLOWLIST_PARAMETER", ALLOWLIST_NAME)
     monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
     monkeypatch.setenv("ALLOWLIST_CACHE_SECONDS", "60")
     monkeypatch.setenv("STATE_TABLE", STATE_TABLE)
+    monkeypatch.setenv("FAILURE_QUEUE_URL", failure_queue_url)
     return built
 
 

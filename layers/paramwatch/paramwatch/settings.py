@@ -21,6 +21,7 @@ class Settings(BaseModel):
     allowlist_parameter: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-/]+$")
     alert_topic_arn: str = Field(pattern=r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[\w\-]+$")
     allowlist_cache_seconds: int = Field(default=60, ge=0, le=3600)
+    failure_queue_url: str = Field(pattern=r"^https://\S+$")
     state_table: str = Field(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")
     suppression_minutes: int = Tuning.model_fields["suppression_minutes"]
     bulk_threshold: int = Tuning.model_fields["bulk_threshold"]
