@@ -148,6 +148,37 @@ def _cmd_suggest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_CLEAN
 
 
+def _cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import boto3  # only this command talks to AWS; replay and checks stay offline
+
+    from paramwatch_aws.redrive import Redriver, RedriveReport
+
+    session = boto3.Session(region_name=args.region)
+    outputs = {}
+    if args.stack:
+        stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    function = args.function or outputs.get("EvaluatorFunctionName")
+    queues = args.queue or [outputs[k] for k in ("RulesDeadLetterQueueUrl", "FailureQueueUrl") if k in outputs]
+    if not function or not queues:
+        print("paramwatch: error: give --stack, or --function and --queue", file=err)
+        return EXIT_ERROR
+    redriver = Redriver(
+        sqs=session.client("sqs"),
+        lambda_client=session.client("lambda"),
+        sns=session.client("sns"),
+        function_name=function,
+    )
+    report = RedriveReport()
+    for queue in queues:
+        redriver.drain(queue, report, limit=args.limit)
+    for kind, number in sorted(report.handled.items()):
+        print(f"{number} {kind}", file=out)
+    for line in report.left:
+        print(f"paramwatch: left in queue: {safe(line)}", file=err)
+    return EXIT_ERROR if report.left else EXIT_CLEAN
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, exposed for tests and for `--help`."""
     parser = argparse.ArgumentParser(prog="paramwatch", description="Watch who reads SSM Parameter Store secrets.")
@@ -172,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-allowlist", help="validate an allowlist file")
     check.add_argument("file")
     check.set_defaults(func=_cmd_check)
+
+    redrive = sub.add_parser("redrive", help="re-process the dead-letter and failure queues of a deployed stack")
+    redrive.add_argument("--stack", help="stack name; its outputs name the function and the queues")
+    redrive.add_argument("--function", help="evaluator function name (instead of --stack)")
+    redrive.add_argument("--queue", action="append", help="queue URL (repeatable; instead of --stack)")
+    redrive.add_argument("--region", default=None)
+    redrive.add_argument("--limit", type=int, default=1000, help="messages per queue at most")
+    redrive.set_defaults(func=_cmd_redrive)
 
     schema = sub.add_parser("schema", help="print the allowlist's JSON Schema")
     schema.set_defaults(func=_cmd_schema)

@@ -1,0 +1,80 @@
+"""Re-process what sits in the dead-letter and failure queues once the cause is fixed.
+
+Three kinds of record can be parked:
+- an alert SNS refused for good (`paramwatch-parked-alert`): published again as it was;
+- a Lambda on-failure destination record (`requestPayload`): the event, handed back to the
+  evaluator, which judges it again (its delivery record makes a repeat harmless);
+- an EventBridge dead-letter message (the event itself): handed to the evaluator the same way.
+A record is deleted only after it was handled; anything else stays and is reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from paramwatch_aws.alerts import PARKED_KIND
+
+
+@dataclass
+class RedriveReport:
+    """What a redrive did, by kind of record."""
+
+    handled: Counter[str] = field(default_factory=Counter)
+    left: list[str] = field(default_factory=list)
+
+
+def _event_of(record: Any) -> dict[str, Any] | None:
+    if isinstance(record, dict) and isinstance(record.get("requestPayload"), dict):
+        return record["requestPayload"]
+    if isinstance(record, dict) and "detail-type" in record and "detail" in record:
+        return record
+    return None
+
+
+@dataclass(frozen=True)
+class Redriver:
+    """Drains one queue into the evaluator (events) and the alert topic (parked alerts)."""
+
+    sqs: Any
+    lambda_client: Any
+    sns: Any
+    function_name: str
+
+    def drain(self, queue_url: str, report: RedriveReport, limit: int = 1000) -> RedriveReport:
+        """Handle up to `limit` messages of `queue_url`, deleting each one that was handled."""
+        seen = 0
+        while seen < limit:
+            got = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60)
+            messages = got.get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                seen += 1
+                kind = self._handle(message["Body"])
+                if kind is None:
+                    report.left.append(f"{queue_url}: message {message['MessageId']} is not a paramwatch record")
+                    continue
+                report.handled[kind] += 1
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return report
+
+    def _handle(self, body: str) -> str | None:
+        try:
+            record = json.loads(body)
+        except ValueError:
+            return None
+        if isinstance(record, dict) and record.get("kind") == PARKED_KIND:
+            self.sns.publish(**record["publish"])
+            return "alert republished"
+        event = _event_of(record)
+        if event is None:
+            return None
+        answer = self.lambda_client.invoke(
+            FunctionName=self.function_name, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
+        )
+        if answer.get("FunctionError"):
+            raise RuntimeError(f"the evaluator failed again on a parked event: {answer['Payload'].read()[:500]!r}")
+        return "event re-evaluated"

@@ -1,0 +1,80 @@
+"""`paramwatch redrive`: parked alerts are republished, parked events go back to the evaluator."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from conftest import REGION
+from paramwatch.cli import main
+from support import eventbridge_event, ssm_read
+
+
+@pytest.fixture
+def deployed(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        iam = boto3.client("iam")
+        role = iam.create_role(RoleName="evaluator", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        boto3.client("lambda").create_function(
+            FunctionName="paramwatch-evaluator",
+            Runtime="python3.13",
+            Role=role,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+        )
+        sqs, sns = boto3.client("sqs"), boto3.client("sns")
+        topic = sns.create_topic(Name="alerts")["TopicArn"]
+        inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+        yield {
+            "sqs": sqs,
+            "topic": topic,
+            "inbox": inbox,
+            "failures": sqs.create_queue(QueueName="failures")["QueueUrl"],
+            "dlq": sqs.create_queue(QueueName="rules-dlq")["QueueUrl"],
+        }
+
+
+def test_redrive_republishes_alerts_and_reinvokes_events(deployed) -> None:
+    # GIVEN a parked alert, a Lambda destination record and an EventBridge dead letter
+    event = eventbridge_event(ssm_read("parked-1", ["/billing/key"]))
+    parked_alert = {
+        "kind": "paramwatch-parked-alert",
+        "error": "KMSDisabled: injected",
+        "publish": {"TopicArn": deployed["topic"], "Subject": "paramwatch HIGH root-access: root /x", "Message": "body"},
+        "verdict": {"event_id": "e9", "rule": "root-access"},
+    }
+    sqs = deployed["sqs"]
+    sqs.send_message(QueueUrl=deployed["failures"], MessageBody=json.dumps(parked_alert))
+    sqs.send_message(QueueUrl=deployed["failures"], MessageBody=json.dumps({"requestPayload": event}))
+    sqs.send_message(QueueUrl=deployed["dlq"], MessageBody=json.dumps(event))
+    sqs.send_message(QueueUrl=deployed["dlq"], MessageBody="not ours")
+    out, err = io.StringIO(), io.StringIO()
+    # WHEN redrive runs over both queues
+    code = main(
+        ["redrive", "--function", "paramwatch-evaluator", "--queue", deployed["failures"], "--queue", deployed["dlq"]],
+        out=out,
+        err=err,
+    )
+    # THEN the alert is published again, both events were handed back, and the foreign message stays
+    assert "1 alert republished" in out.getvalue() and "2 event re-evaluated" in out.getvalue()
+    inbox = sqs.receive_message(QueueUrl=deployed["inbox"], MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"])["Subject"] for m in inbox] == ["paramwatch HIGH root-access: root /x"]
+    assert code == 2 and "not a paramwatch record" in err.getvalue()
+    assert "Messages" not in sqs.receive_message(QueueUrl=deployed["failures"])
+    attributes = sqs.get_queue_attributes(QueueUrl=deployed["dlq"], AttributeNames=["All"])["Attributes"]
+    assert int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"]) == 1
+
+
+def test_redrive_needs_a_target(deployed) -> None:
+    err = io.StringIO()
+    assert main(["redrive"], out=io.StringIO(), err=err) == 2
+    assert "--stack" in err.getvalue()
