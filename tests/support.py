@@ -16,9 +16,10 @@ def load_case(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def eventbridge_event(record: dict) -> dict:
+def eventbridge_event(record: object) -> dict:
     """Wrap a CloudTrail record the way EventBridge delivers it."""
-    source = str(record.get("eventSource", "unknown.amazonaws.com")).split(".")[0]
+    source = record.get("eventSource", "unknown") if isinstance(record, dict) else "unknown"
+    source = str(source).split(".")[0]
     return {
         "version": "0",
         "id": "7bf73129-1428-4cd3-a780-95db273d1602",

@@ -49,7 +49,11 @@ def test_redrive_republishes_alerts_and_reinvokes_events(deployed) -> None:
     parked_alert = {
         "kind": "paramwatch-parked-alert",
         "error": "KMSDisabled: injected",
-        "publish": {"TopicArn": deployed["topic"], "Subject": "paramwatch HIGH root-access: root /x", "Message": "body"},
+        "publish": {
+            "TopicArn": deployed["topic"],
+            "Subject": "paramwatch HIGH root-access: root /x",
+            "Message": "body",
+        },
         "verdict": {"event_id": "e9", "rule": "root-access"},
     }
     sqs = deployed["sqs"]
@@ -71,7 +75,9 @@ def test_redrive_republishes_alerts_and_reinvokes_events(deployed) -> None:
     assert code == 2 and "not a paramwatch record" in err.getvalue()
     assert "Messages" not in sqs.receive_message(QueueUrl=deployed["failures"])
     attributes = sqs.get_queue_attributes(QueueUrl=deployed["dlq"], AttributeNames=["All"])["Attributes"]
-    assert int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"]) == 1
+    assert (
+        int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"]) == 1
+    )
 
 
 def test_redrive_needs_a_target(deployed) -> None:

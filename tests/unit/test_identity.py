@@ -66,3 +66,13 @@ def test_cross_account_principal_keeps_its_account() -> None:
 
 def test_missing_identity() -> None:
     assert resolve(None).arn is None
+
+
+def test_a_session_arn_is_never_the_principal_whatever_the_type_says() -> None:
+    # found by the fuzzer: an unknown identity type carrying an assumed-role session ARN
+    session = "arn:aws:sts::1:assumed-role/orders-api/attacker-chosen"
+    with_issuer = identity(
+        type="\x80", arn=session, sessionContext={"sessionIssuer": {"arn": "arn:aws:iam::1:role/app/orders-api"}}
+    )
+    assert resolve(with_issuer).arn == "arn:aws:iam::1:role/app/orders-api"
+    assert resolve(identity(type="SomethingNew", arn=session)).arn is None

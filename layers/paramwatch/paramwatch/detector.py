@@ -186,7 +186,7 @@ class Detector:
             if flag.owner != access.event_id:
                 continue
             summary = (
-                f"[{Rule.BULK}] {access.principal.type} {safe(access.principal.arn)} decrypted more than "
+                f"[{Rule.BULK}] {safe(access.principal.type)} {safe(access.principal.arn)} decrypted more than "
                 f"{t.bulk_threshold} distinct parameters within {t.bulk_window_minutes} minutes "
                 f"(window from {_iso(start)})."
             )
@@ -209,7 +209,7 @@ class Detector:
             if flag.owner != access.event_id:
                 continue
             summary = (
-                f"[{Rule.DENIED_BURST}] {access.principal.type} {safe(access.principal.arn)} had "
+                f"[{Rule.DENIED_BURST}] {safe(access.principal.type)} {safe(access.principal.arn)} had "
                 f"{t.denied_threshold} or more refused parameter reads within "
                 f"{t.denied_window_minutes} minutes (window from {_iso(start)})."
             )
@@ -232,7 +232,7 @@ class Detector:
         if not new or learning or not self.report_first_seen:
             return []
         summary = (
-            f"[{Rule.FIRST_SEEN}] {access.principal.type} {safe(access.principal.arn)} read "
+            f"[{Rule.FIRST_SEEN}] {safe(access.principal.type)} {safe(access.principal.arn)} read "
             f"{len(new)} parameter(s) it had never read before."
         )
         finding = replace(_derived(access, Rule.FIRST_SEEN, Severity.LOW, summary), parameters=tuple(new))

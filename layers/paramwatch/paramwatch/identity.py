@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from paramwatch.cloudtrail import UserIdentity
 
 _ISSUED_SESSION_TYPES = frozenset({"AssumedRole", "FederatedUser"})
+_SESSION_RESOURCES = ("assumed-role/", "federated-user/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,7 @@ def resolve(identity: UserIdentity | None) -> Principal:
         return Principal(arn=None, type="Unknown", account=None)
     kind = identity.type or "Unknown"
     account = identity.account_id
-    if kind in _ISSUED_SESSION_TYPES:
+    if kind in _ISSUED_SESSION_TYPES or _is_session_arn(identity.arn):
         issuer = identity.session_context.session_issuer if identity.session_context else None
         session = identity.arn.rsplit("/", 1)[-1] if identity.arn else None
         arn = issuer.arn if issuer and issuer.arn else None
@@ -40,3 +41,9 @@ def resolve(identity: UserIdentity | None) -> Principal:
         arn = f"arn:aws:iam::{account}:root" if account else None
         return Principal(arn=arn, type=kind, account=account)
     return Principal(arn=identity.arn, type=kind, account=account)
+
+
+def _is_session_arn(arn: str | None) -> bool:
+    """True for an STS session ARN, whatever the identity type claims: sessions are never principals."""
+    parts = (arn or "").split(":", 5)
+    return len(parts) == 6 and parts[2] == "sts" and parts[5].startswith(_SESSION_RESOURCES)

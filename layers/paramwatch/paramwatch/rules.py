@@ -86,7 +86,7 @@ def _summary(access: Access, rule: Rule, extra: str) -> str:
     if access.vpc_endpoint:
         where += f" via {safe(access.vpc_endpoint)}"
     verb = "tried to read" if access.error_code else "read"
-    return f"[{rule}] {access.principal.type} {who} {verb} {_what(access)} with {how} from {where}. {extra}"
+    return f"[{rule}] {safe(access.principal.type)} {who} {verb} {_what(access)} with {how} from {where}. {extra}"
 
 
 def _finding(access: Access, rule: Rule, severity: Severity, extra: str) -> Finding:

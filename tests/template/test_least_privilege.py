@@ -1,0 +1,149 @@
+"""Least privilege, checked on the template as CloudFormation sees it after the SAM transform."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conftest import resources_of
+
+# Actions that have no resource-level permissions, where "*" is the only possible Resource.
+NO_RESOURCE_LEVEL = frozenset({"cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+KEY_POLICY = "AWS::KMS::Key"
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(template: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(resource, kind, statement) for every policy statement in the template."""
+    out = []
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        kind = resource["Type"]
+        documents = []
+        if kind == "AWS::IAM::Role":
+            documents += [p["PolicyDocument"] for p in props.get("Policies", [])]
+        if kind in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"}:
+            documents.append(props["PolicyDocument"])
+        if kind == KEY_POLICY:
+            documents.append(props["KeyPolicy"])
+        for document in documents:
+            out += [(name, kind, s) for s in as_list(document["Statement"])]
+    return out
+
+
+def test_the_template_has_policies_to_check(translated) -> None:
+    kinds = {kind for _, kind, _ in statements(translated)}
+    assert kinds >= {"AWS::IAM::Role", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", KEY_POLICY}
+
+
+def test_no_action_has_a_wildcard(translated) -> None:
+    for name, _, statement in statements(translated):
+        for action in as_list(statement.get("Action", [])):
+            assert "*" not in action, f"{name}: {action}"
+        assert "NotAction" not in statement, name
+
+
+def test_resource_star_only_where_unavoidable(translated) -> None:
+    for name, kind, statement in statements(translated):
+        if "*" not in as_list(statement.get("Resource", [])):
+            continue
+        if kind == KEY_POLICY:
+            continue  # in a key policy, "*" means "this key"
+        assert set(as_list(statement["Action"])) <= NO_RESOURCE_LEVEL, f"{name}: {statement}"
+
+
+def test_no_role_relies_on_managed_policies(translated) -> None:
+    for name, role in resources_of(translated, "AWS::IAM::Role").items():
+        assert not role["Properties"].get("ManagedPolicyArns"), name
+
+
+def evaluator_statements(translated) -> list[dict[str, Any]]:
+    function = resources_of(translated, "AWS::Lambda::Function")["EvaluatorFunction"]
+    role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    role = translated["Resources"][role_name]
+    return [s for p in role["Properties"]["Policies"] for s in as_list(p["PolicyDocument"]["Statement"])]
+
+
+def test_evaluator_may_do_exactly_what_it_needs(translated) -> None:
+    actions = {a for s in evaluator_statements(translated) for a in as_list(s["Action"])}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "ssm:GetParameter",
+        "sns:Publish",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "sqs:SendMessage",
+    }
+
+
+def test_evaluator_reads_only_its_own_allowlist_and_decrypts_nothing(translated) -> None:
+    for statement in evaluator_statements(translated):
+        actions = as_list(statement["Action"])
+        assert not [a for a in actions if a.startswith("kms:")]
+        if any(a.startswith("ssm:") for a in actions):
+            assert actions == ["ssm:GetParameter"]
+            (resource,) = as_list(statement["Resource"])
+            assert resource["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/allowlist")
+
+
+@pytest.mark.parametrize("kind", ["AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup"])
+def test_every_resource_that_can_be_encrypted_is(translated, kind: str) -> None:
+    found = resources_of(translated, kind)
+    assert found
+    for name, resource in found.items():
+        props = resource["Properties"]
+        encrypted = {
+            "AWS::SQS::Queue": props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId"),
+            "AWS::SNS::Topic": props.get("KmsMasterKeyId"),
+            "AWS::DynamoDB::Table": props.get("SSESpecification", {}).get("SSEEnabled"),
+            "AWS::Logs::LogGroup": props.get("KmsKeyId"),
+        }[kind]
+        assert encrypted, name
+
+
+def test_operations_topic_uses_a_key_cloudwatch_may_use(translated) -> None:
+    topic = translated["Resources"]["OperationsTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] != "alias/aws/sns"
+    key_policy = translated["Resources"]["PipelineKey"]["Properties"]["KeyPolicy"]
+    cloudwatch = [s for s in key_policy["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch and {"kms:GenerateDataKey", "kms:Decrypt"} <= set(cloudwatch[0]["Action"])
+
+
+def test_every_rule_target_retries_and_has_a_dead_letter_queue(translated) -> None:
+    for name, rule in resources_of(translated, "AWS::Events::Rule").items():
+        for target in rule["Properties"]["Targets"]:
+            assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0, name
+            assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["RulesDeadLetterQueue", "Arn"]}, name
+
+
+def test_every_function_has_async_retries_and_an_on_failure_destination(translated) -> None:
+    functions = resources_of(translated, "AWS::Lambda::Function")
+    configs = resources_of(translated, "AWS::Lambda::EventInvokeConfig")
+    assert len(configs) == len(functions)
+    for config in configs.values():
+        props = config["Properties"]
+        assert props["MaximumRetryAttempts"] >= 1
+        assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+
+
+def test_pipeline_alarms_go_to_the_operations_topic(translated) -> None:
+    alarms = resources_of(translated, "AWS::CloudWatch::Alarm")
+    metrics = set()
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "OperationsTopic"}]
+        metrics.add(props.get("MetricName") or props["Metrics"][1]["MetricStat"]["Metric"]["MetricName"])
+    assert metrics == {
+        "Errors",
+        "Throttles",
+        "ApproximateNumberOfMessagesVisible",
+        "InvalidEvents",
+        "FailedInvocations",
+    }
