@@ -28,6 +28,7 @@ from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.render import safe_dict
 from paramwatch.settings import Settings
 from paramwatch_aws.alerts import AlertSender, Delivery
+from paramwatch_aws.cached_state import CachedState
 from paramwatch_aws.dynamo_state import DynamoState
 
 logger = Logger()
@@ -40,7 +41,7 @@ class Runtime:
 
     settings: Settings
     alerts: AlertSender
-    state: DynamoState
+    state: CachedState
 
 
 @cache
@@ -54,7 +55,7 @@ def runtime() -> Runtime:
         topic_arn=settings.alert_topic_arn,
         failure_queue_url=settings.failure_queue_url,
     )
-    return Runtime(settings=settings, alerts=alerts, state=DynamoState(table))
+    return Runtime(settings=settings, alerts=alerts, state=CachedState(DynamoState(table)))
 
 
 def describe(raw: Any) -> dict[str, str]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 
+import botocore.handlers
 import pytest
+from aws_lambda_powertools.utilities import parameters
 
 from conftest import LambdaContext
 from paramwatch.allowlist import parse
@@ -65,7 +68,7 @@ def test_every_item_expires(app, stack) -> None:
     # windows expire relative to event time (2026-11-02 here), delivery records relative to now
     assert all(int(item["ttl"]["N"]) > 0 for item in items)
     deliveries = [item for item in items if item["pk"]["S"].startswith("event#")]
-    assert len(deliveries) == 3
+    assert len(deliveries) == 2  # the allowed read (t-3) has nothing to deduplicate
     assert all(time.time() < int(item["ttl"]["N"]) <= time.time() + 86400 for item in deliveries)
 
 
@@ -109,3 +112,30 @@ def test_replay_module_is_used_by_the_backtest() -> None:
         replay([EVENTS / "sample-trail"], Detector(parse((EVENTS / "allowlist.yaml").read_text()), MemoryState()))
     )
     assert sum(r.relevant for r in results) == 36
+
+
+def test_a_repeated_allowed_read_makes_no_aws_call(aws, stack, monkeypatch) -> None:
+    # GIVEN a counter on every request any new botocore client sends (ahead of moto's own hook)
+    sent: list[str] = []
+
+    def count(request, **_):
+        sent.append(request.url)
+
+    monkeypatch.setattr(
+        botocore.handlers, "BUILTIN_HANDLERS", [("before-send", count), *botocore.handlers.BUILTIN_HANDLERS]
+    )
+    app = importlib.import_module("evaluator.app")
+    app.runtime.cache_clear()
+    parameters.clear_caches()
+    try:
+        # WHEN alice reads her granted parameter once (warming up), and then again
+        invoke(app, ssm_read("warm-1", ["/platform/grafana"], time="2026-11-02T10:15:00Z"))
+        assert sent, "the first read must reach AWS (allowlist, state)"
+        sent.clear()
+        for i in range(5):
+            invoke(app, ssm_read(f"warm-{i + 2}", ["/platform/grafana"], time=f"2026-11-02T10:16:0{i}Z"))
+        # THEN the repeated reads cost no AWS call: allowlist cached, state remembered, metrics on stdout
+        assert sent == []
+    finally:
+        app.runtime.cache_clear()
+        parameters.clear_caches()

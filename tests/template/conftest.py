@@ -71,7 +71,11 @@ def deployed_patterns(translated: dict[str, Any]) -> dict[str, str]:
         rule["Properties"].pop("Targets", None)
         mini["Resources"][name] = rule
     with mock_aws():
-        boto3.client("cloudformation").create_stack(StackName="paramwatch", TemplateBody=json.dumps(mini))
+        cloudformation = boto3.client("cloudformation")
+        cloudformation.create_stack(StackName="paramwatch", TemplateBody=json.dumps(mini))
+        physical = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cloudformation.describe_stack_resources(StackName="paramwatch")["StackResources"]
+        }
         events = boto3.client("events")
-        found = events.list_rules()["Rules"]
-        return {name: next(r["EventPattern"] for r in found if f"-{name}-" in r["Name"]) for name in rules}
+        return {name: events.describe_rule(Name=physical[name].split("/")[-1])["EventPattern"] for name in rules}

@@ -72,6 +72,7 @@ class Verdict:
     held_back: int = 0
     notes: tuple[str, ...] = ()
     units: tuple[str, ...] = ()
+    holds: tuple[tuple[str, float], ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The finding's fields plus `paged`, `reason`, `held_back` and `notes`."""
@@ -117,11 +118,19 @@ class Detector:
     report_first_seen: bool = True
 
     def process(self, record: Any, now: float) -> Outcome:
-        """All verdicts for one record. A repeated eventID gives none; a busy one raises."""
+        """All verdicts for one record. A repeated eventID gives none; a busy one raises.
+
+        Judging comes first and every state operation it makes is idempotent for the event, so
+        only an event with verdicts needs a delivery record: a read that is fine costs no write
+        for deduplication.
+        """
         parsed = parse_record(record)
         if isinstance(parsed, Finding):
             return Outcome([Verdict(parsed, paged=True)])
         if not is_relevant(record):
+            return Outcome([])
+        verdicts = self._judge(parsed)
+        if not verdicts:
             return Outcome([])
         event_id = parsed.event_id
         delivery = self.state.begin(event_id, now, now + self.tuning.dedup_hours * 3600)
@@ -129,7 +138,8 @@ class Detector:
             return Outcome([])
         if delivery is Delivery.BUSY:
             raise EventInProgress(f"event {event_id} is being processed by another invocation")
-        return Outcome(self._judge(parsed), begun=event_id)
+        self._hold_back(verdicts)
+        return Outcome(verdicts, begun=event_id)
 
     def finish(self, event_id: str) -> None:
         """Call once the verdicts were acted on (alerts sent)."""
@@ -155,7 +165,15 @@ class Detector:
 
     def pipeline_verdict(self, finding: Finding, now: float, event_id: str) -> Verdict:
         """Page a problem of the pipeline itself (a broken allowlist) once per suppression window."""
-        return self._page("pipeline", _Candidate(finding, finding.parameters or ("*",), now, f"{event_id}#pipeline"))
+        verdict = self._page("pipeline", _Candidate(finding, finding.parameters or ("*",), now, f"{event_id}#pipeline"))
+        self._hold_back([verdict])
+        return verdict
+
+    def _hold_back(self, verdicts: list[Verdict]) -> None:
+        """Count repeats that did not page, once the event is known not to be a redelivery."""
+        for verdict in verdicts:
+            for key, expires in verdict.holds:
+                self.state.increment(key, expires)
 
     # -- candidates ---------------------------------------------------------------------------
 
@@ -275,8 +293,6 @@ class Detector:
                     reason=f"paired with event {holder.owner}, the {holder.note['side']} side of the same read",
                     notes=candidate.notes,
                 )
-        for base, _ in holders:
-            self.state.increment(f"held#{base}#{bucket}", expires + size)
         first = holders[0][1].owner.split("#", 1)[0]
         minutes = self.tuning.suppression_minutes
         return Verdict(
@@ -284,6 +300,7 @@ class Detector:
             paged=False,
             reason=f"repeat within the {minutes}-minute window of the alert for event {first}",
             notes=candidate.notes,
+            holds=tuple((f"held#{base}#{bucket}", expires + size) for base, _ in holders),
         )
 
 

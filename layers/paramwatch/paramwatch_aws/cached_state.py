@@ -1,0 +1,64 @@
+"""A warm Lambda's memory of what cannot change: claims already made and set members already added.
+
+Claims never change hands before they expire, and sets only grow, so a read that repeats what this
+container already saw needs no DynamoDB call at all. Everything else goes to the wrapped state.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from paramwatch.state import Claim, Delivery, State
+
+
+class CachedState:
+    """`State` in front of another `State`, with a bounded least-recently-used memory."""
+
+    def __init__(self, inner: State, max_entries: int = 50_000) -> None:
+        self._inner = inner
+        self._max = max_entries
+        self._claims: OrderedDict[str, Claim] = OrderedDict()
+        self._sets: OrderedDict[str, tuple[frozenset[str], int]] = OrderedDict()
+
+    def _remember(self, cache: OrderedDict, key: str, value: object) -> None:
+        cache[key] = value
+        cache.move_to_end(key)
+        if len(cache) > self._max:
+            cache.popitem(last=False)
+
+    def begin(self, event_id: str, now: float, expires: float) -> Delivery:
+        return self._inner.begin(event_id, now, expires)
+
+    def finish(self, event_id: str) -> None:
+        self._inner.finish(event_id)
+
+    def abandon(self, event_id: str) -> None:
+        self._inner.abandon(event_id)
+
+    def claim(self, key: str, claim: Claim, expires: float) -> Claim:
+        known = self._claims.get(key)
+        if known is not None:
+            self._claims.move_to_end(key)
+            return known
+        holder = self._inner.claim(key, claim, expires)
+        self._remember(self._claims, key, holder)
+        return holder
+
+    def add_members(self, key: str, members: Iterable[str], expires: float) -> int:
+        wanted = frozenset(members)
+        known, size = self._sets.get(key, (frozenset(), 0))
+        if wanted <= known and key in self._sets:
+            # Nothing new: the stored set already holds these, and only an addition can cross a
+            # threshold, so the size last seen is as good as the current one for the caller.
+            self._sets.move_to_end(key)
+            return size
+        size = self._inner.add_members(key, wanted, expires)
+        self._remember(self._sets, key, (known | wanted, size))
+        return size
+
+    def increment(self, key: str, expires: float) -> int:
+        return self._inner.increment(key, expires)
+
+    def count(self, key: str) -> int:
+        return self._inner.count(key)
