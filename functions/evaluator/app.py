@@ -13,11 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paramwatch import allowlist as allowlist_mod
@@ -47,6 +44,8 @@ class Runtime:
 @cache
 def runtime() -> Runtime:
     """Built on the first invocation, not at import, so tests and cold starts stay cheap."""
+    import boto3  # imported with the first client, off the module-import path
+
     settings = Settings.from_env(os.environ)
     table = boto3.resource("dynamodb").Table(settings.state_table)
     alerts = AlertSender(
@@ -72,6 +71,8 @@ def describe(raw: Any) -> dict[str, str]:
 
 def load_allowlist(settings: Settings) -> tuple[Allowlist, Finding | None]:
     """Fetch the allowlist (cached for the configured TTL); a broken one is judged as empty."""
+    from aws_lambda_powertools.utilities import parameters  # imports boto3: off the import path
+
     text = parameters.get_parameter(settings.allowlist_parameter, max_age=settings.allowlist_cache_seconds)
     try:
         return allowlist_mod.parse(text), None
@@ -121,17 +122,15 @@ def count(verdict: Verdict) -> None:
 
 @logger.inject_lambda_context(correlation_id_path="detail.eventID", log_event=False)
 @metrics.log_metrics
-@event_source(data_class=EventBridgeEvent)
-def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Judge the event's CloudTrail record; alert on each finding that pages."""
     rt = runtime()
     now = time.time()
     allowlist, problem = load_allowlist(rt.settings)
     detector = Detector(allowlist, rt.state, rt.settings.tuning)
     metrics.add_metric(name="EventsEvaluated", unit=MetricUnit.Count, value=1)
-    raw = event.raw_event
-    logger.debug("event received", extra={"event": describe(raw)})
-    outcome = detector.process(raw.get("detail") if isinstance(raw, dict) else raw, now)
+    logger.debug("event received", extra={"event": describe(event)})
+    outcome = detector.process(event.get("detail") if isinstance(event, dict) else event, now)
     verdicts = list(outcome.verdicts)
     if problem is not None:
         verdicts.insert(0, detector.pipeline_verdict(problem, now, outcome.begun or "unknown"))

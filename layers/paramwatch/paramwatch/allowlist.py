@@ -12,9 +12,7 @@ import json
 from datetime import datetime, time
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,7 +26,6 @@ from paramwatch.names import canonical_pattern, covers_subtree, glob_match
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Pattern = Annotated[str, Field(min_length=1, max_length=2048)]
 
 
@@ -62,6 +59,8 @@ class Hours(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only allowlists with hours need it
+
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -76,6 +75,8 @@ class Hours(_Strict):
 
     def allows(self, moment: datetime) -> bool:
         """True when `moment` (aware) falls inside the window, in the window's own time zone."""
+        from zoneinfo import ZoneInfo
+
         local = moment.astimezone(ZoneInfo(self.timezone))
         day, now = DAYS[local.weekday()], local.time().replace(tzinfo=None)
         if self.start < self.end:
@@ -197,18 +198,19 @@ def parse(text: str) -> Allowlist:
     try:
         document = json.loads(text)
     except ValueError:
-        document = None
-    try:
-        if document is None:
-            document = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a SafeLoader if text.strip() else None
-    except yaml.YAMLError as exc:
-        raise AllowlistError([f"(document): not valid YAML or JSON: {exc}"]) from None
+        document = _parse_yaml(text) if text.strip() else None
     return validate(document)
 
 
-def to_json(allowlist: Allowlist) -> str:
-    """Serialize for storage in an SSM parameter."""
-    return json.dumps(allowlist.model_dump(mode="json"), separators=(",", ":"))
+def _parse_yaml(text: str) -> Any:
+    """YAML for files people write; the stored parameter is JSON, so Lambda never imports yaml."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as exc:
+        raise AllowlistError([f"(document): not valid YAML or JSON: {exc}"]) from None
 
 
 EMPTY = Allowlist(version=1)
