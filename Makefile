@@ -8,7 +8,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: demo test lint setup
+.PHONY: demo test lint setup bench
 
 setup: $(STAMP)
 
@@ -37,3 +37,7 @@ $(CHECKOV_STAMP):
 
 test: lint $(CHECKOV_STAMP)
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest
+
+# Benchmarks (not tests): generates a busy day of CloudTrail logs and prints a table of figures.
+bench: $(STAMP)
+	PYTHONPATH=functions:tests $(BIN)/python bench/run.py

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -80,3 +82,53 @@ def kms_decrypt(event_id: str, name: str, time: str = "2026-11-02T10:15:00Z") ->
         "eventID": event_id,
         "recipientAccountId": ACCOUNT,
     }
+
+
+class _NoManagedPolicies:
+    """The translator asks IAM for managed policy ARNs only when a template names them by name."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def translate_template(path: Path) -> dict[str, Any]:
+    """Run the real SAM translator, with local code paths replaced by S3 URIs as `sam deploy` does."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse(path.read_text())
+    for resource in template["Resources"].values():
+        for key in ("CodeUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = "s3://bucket/key"
+    return transform(template, {}, _NoManagedPolicies())
+
+
+def deploy_rule_patterns(translated: dict[str, Any]) -> dict[str, str]:
+    """Each EventBridge rule's pattern with parameters and intrinsics resolved by moto's CloudFormation.
+
+    Only the rules (without targets) are deployed, with the template's default parameters.
+    """
+    import boto3
+    from moto import mock_aws
+
+    rules = {n: r for n, r in translated["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
+    mini = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": translated["Parameters"],
+        "Conditions": translated.get("Conditions", {}),
+        "Resources": {},
+    }
+    for name, rule in rules.items():
+        rule = copy.deepcopy(rule)
+        rule["Properties"].pop("Targets", None)
+        mini["Resources"][name] = rule
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+        cloudformation.create_stack(StackName="paramwatch", TemplateBody=json.dumps(mini))
+        physical = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cloudformation.describe_stack_resources(StackName="paramwatch")["StackResources"]
+        }
+        events = boto3.client("events", region_name="us-east-1")
+        return {name: events.describe_rule(Name=physical[name].split("/")[-1])["EventPattern"] for name in rules}

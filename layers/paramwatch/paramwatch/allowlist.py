@@ -163,10 +163,22 @@ class Allowlist(_Strict):
             seen.add(grant.name)
         return self
 
-    @property
-    def uses_hours(self) -> bool:
-        """True when any grant depends on the time of the read."""
-        return any(g.hours for g in self.grants)
+    @cached_property
+    def _by_principal(self) -> tuple[dict[str, list[int]], list[int]]:
+        exact: dict[str, list[int]] = {}
+        wild: list[int] = []
+        for index, grant in enumerate(self.grants):
+            if any("*" in p or "?" in p for p in grant.principals):
+                wild.append(index)
+            else:
+                for principal in grant.principals:
+                    exact.setdefault(principal, []).append(index)
+        return exact, wild
+
+    def grants_for(self, principal: str) -> list[Grant]:
+        """The grants whose principal patterns may match, in document order, without scanning all."""
+        exact, wild = self._by_principal
+        return [self.grants[i] for i in sorted({*exact.get(principal, ()), *wild})]
 
 
 def schema() -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """A pydantic model of the CloudTrail record, as found in S3 log files and in EventBridge `detail`.
 
-Powertools ships no CloudTrail model. This one types only the fields paramwatch judges, keeps the
-rest, and rejects a record whose typed fields have the wrong type, so that such a record becomes
-an `invalid-event` finding instead of a crash or a silent skip.
+Powertools ships no CloudTrail model. This one types only the fields paramwatch judges, ignores the
+rest (copying it would cost time on every event), and rejects a record whose typed fields have the
+wrong type, so that such a record becomes an `invalid-event` finding instead of a crash or a skip.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
 class SessionIssuer(_Lenient):

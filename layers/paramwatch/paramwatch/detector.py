@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from paramwatch.access import Access, is_relevant, to_access
 from paramwatch.allowlist import Allowlist
-from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.rules import DENIAL_CODES, evaluate, parse_record
@@ -48,6 +47,26 @@ class Tuning(BaseModel):
     learning_days: int = Field(default=7, ge=0, le=365)
     baseline_days: int = Field(default=180, ge=1, le=3650)
     dedup_hours: int = Field(default=24, ge=1, le=720)
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A record after the stateless part of judging, which may run in another process."""
+
+    invalid: Finding | None = None
+    access: Access | None = None
+    primary: Finding | None = None
+
+
+def prejudge(record: Any, allowlist: Allowlist) -> Judged | None:
+    """Validate, normalize and apply the stateless rules; None for a record that is no read."""
+    parsed = parse_record(record)
+    if isinstance(parsed, Finding):
+        return Judged(invalid=parsed)
+    if not is_relevant(record):
+        return None
+    access = to_access(parsed)
+    return Judged(access=access, primary=evaluate(access, allowlist))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,21 +137,23 @@ class Detector:
     report_first_seen: bool = True
 
     def process(self, record: Any, now: float) -> Outcome:
-        """All verdicts for one record. A repeated eventID gives none; a busy one raises.
+        """All verdicts for one record. A repeated eventID gives none; a busy one raises."""
+        return self.process_judged(prejudge(record, self.allowlist), now)
 
-        Judging comes first and every state operation it makes is idempotent for the event, so
-        only an event with verdicts needs a delivery record: a read that is fine costs no write
-        for deduplication.
+    def process_judged(self, judged: Judged | None, now: float) -> Outcome:
+        """The stateful part of `process`, for a record `prejudge` already handled.
+
+        Every state operation of judging is idempotent for the event, so only an event with
+        verdicts needs a delivery record: a read that is fine costs no write for deduplication.
         """
-        parsed = parse_record(record)
-        if isinstance(parsed, Finding):
-            return Outcome([Verdict(parsed, paged=True)])
-        if not is_relevant(record):
+        if judged is None:
             return Outcome([])
-        verdicts = self._judge(parsed)
+        if judged.invalid is not None:
+            return Outcome([Verdict(judged.invalid, paged=True)])
+        verdicts = self._judge(judged.access, judged.primary)
         if not verdicts:
             return Outcome([])
-        event_id = parsed.event_id
+        event_id = judged.access.event_id
         delivery = self.state.begin(event_id, now, now + self.tuning.dedup_hours * 3600)
         if delivery is Delivery.DONE:
             return Outcome([])
@@ -149,9 +170,7 @@ class Detector:
         """Call when acting on the verdicts failed, before re-raising."""
         self.state.abandon(event_id)
 
-    def _judge(self, record: CloudTrailRecord) -> list[Verdict]:
-        access = to_access(record)
-        primary = evaluate(access, self.allowlist)
+    def _judge(self, access: Access, primary: Finding | None) -> list[Verdict]:
         candidates: list[_Candidate] = []
         if primary is not None:
             candidates.append(self._primary(access, primary))

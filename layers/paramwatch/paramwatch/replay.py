@@ -1,8 +1,8 @@
 """Replay: judge CloudTrail archives offline, the backtest a user runs before deploying.
 
-Reading and parsing files (the expensive part) runs in one process per core and keeps only the
-parameter reads; the detector then runs in this process over those reads, in file order, with the
-same stateful detections as Lambda, so a backtest raises the alerts production would raise.
+Reading, parsing and the stateless rules (the expensive part) run in one process per core and keep
+only the parameter reads; the stateful detections then run in this process over those reads, in
+file order, exactly as in Lambda, so a backtest raises the alerts production would raise.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
-from paramwatch.access import is_relevant
-from paramwatch.detector import Detector, Verdict
-from paramwatch.rules import invalid_event
-from paramwatch.sources import SourceError, expand, read_records
+from paramwatch.allowlist import Allowlist
+from paramwatch.detector import Detector, Judged, Verdict, prejudge
+from paramwatch.rules import invalid_event, needs_judging
+from paramwatch.sources import SourceError, expand, select
 
 _PARALLEL_FROM = 4
 
@@ -28,7 +28,7 @@ class FileReads:
 
     path: str
     records: int = 0
-    reads: tuple[Any, ...] = ()
+    reads: tuple[Judged | None, ...] = ()
     malformed: int = 0
     error: str | None = None
 
@@ -44,38 +44,29 @@ class FileResult:
     error: str | None = None
 
 
-def _is_record_shaped(record: Any) -> bool:
-    return isinstance(record, dict) and all(isinstance(record.get(key), str) for key in ("eventSource", "eventName"))
-
-
-def select_reads(path: Path) -> FileReads:
-    """Read one file and keep the parameter reads; a file that cannot be read becomes an error."""
+def select_reads(path: Path, allowlist: Allowlist) -> FileReads:
+    """Read one file and keep what the rules would deliver; a file that cannot be read is an error."""
     try:
-        records = read_records(path)
+        selection = select(path, partial(needs_judging, allowlist=allowlist))
     except SourceError as exc:
         return FileReads(path=str(path), error=f"{path}: {exc}")
-    reads = []
-    malformed = 0
-    for record in records:
-        if not _is_record_shaped(record):
-            malformed += 1
-        elif is_relevant(record):
-            reads.append(record)
-    return FileReads(str(path), len(records), tuple(reads), malformed)
+    judged = tuple(prejudge(record, allowlist) for record in selection.selected)
+    return FileReads(str(path), selection.records, judged, selection.malformed)
 
 
-def _selected(files: list[Path], workers: int) -> Iterator[FileReads]:
+def _selected(files: list[Path], allowlist: Allowlist, workers: int) -> Iterator[FileReads]:
+    select = partial(select_reads, allowlist=allowlist)
     if workers < 2 or len(files) < _PARALLEL_FROM:
-        yield from map(select_reads, files)
+        yield from map(select, files)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(select_reads, files, chunksize=1)
+        yield from pool.map(select, files, chunksize=1)
 
 
 def replay(paths: Iterable[str | Path], detector: Detector, workers: int | None = None) -> Iterator[FileResult]:
     """Judge every file in order, yielding each file's verdicts."""
     files = list(expand(paths))
-    for selected in _selected(files, workers or os.cpu_count() or 1):
+    for selected in _selected(files, detector.allowlist, workers or os.cpu_count() or 1):
         if selected.error:
             yield FileResult(selected.path, error=selected.error)
             continue
@@ -83,8 +74,8 @@ def replay(paths: Iterable[str | Path], detector: Detector, workers: int | None 
             Verdict(invalid_event("unknown", "record lacks eventSource/eventName"), paged=True)
             for _ in range(selected.malformed)
         ]
-        for record in selected.reads:
-            outcome = detector.process(record, now=0.0)
+        for judged in selected.reads:
+            outcome = detector.process_judged(judged, now=0.0)
             verdicts += outcome.verdicts
             if outcome.begun:
                 detector.finish(outcome.begun)

@@ -10,12 +10,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from paramwatch.access import Access, is_relevant, to_access
+from paramwatch.access import SSM_SOURCE, Access, is_relevant, to_access
 from paramwatch.allowlist import Allowlist, Grant
 from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
-from paramwatch.names import glob_match, subtree_may_hold
+from paramwatch.names import HIDDEN, ParameterNameError, canonical_name, glob_match, subtree_may_hold
 
 DENIAL_CODES = frozenset(
     {
@@ -30,12 +30,47 @@ DENIAL_CODES = frozenset(
 )
 
 
-def _touches_honeytoken(access: Access, allowlist: Allowlist) -> bool:
+def touches_honeytoken(access: Access, allowlist: Allowlist) -> bool:
     for pattern in allowlist.honeytokens:
         if any(glob_match(pattern, name) for name in access.parameters):
             return True
         if access.path and subtree_may_hold(pattern, access.path, recursive=access.recursive):
             return True
+    return False
+
+
+def needs_judging(record: dict[str, Any], allowlist: Allowlist) -> bool:
+    """Cheap pre-filter on a raw record: what the template's rules would deliver for judging.
+
+    A read that may expose plaintext (SSM with decryption, a Decrypt naming a parameter), or an
+    undecrypted SSM read that may touch a honeytoken. Replay runs this on every record of an
+    archive, before any model validation.
+    """
+    if not is_relevant(record):
+        return False
+    params = record.get("requestParameters")
+    if record.get("eventSource") != SSM_SOURCE or not isinstance(params, dict):
+        return True
+    if params.get("withDecryption") is True:
+        return True
+    return bool(allowlist.honeytokens) and _may_touch_honeytoken(params, allowlist)
+
+
+def _may_touch_honeytoken(params: dict[str, Any], allowlist: Allowlist) -> bool:
+    names = params.get("names") if isinstance(params.get("names"), list) else [params.get("name")]
+    path = params.get("path")
+    for raw in [*names, path]:
+        if raw is None:
+            continue
+        if not isinstance(raw, str) or raw == HIDDEN:
+            return True
+        try:
+            name = canonical_name(raw) if raw != "/" else raw
+        except ParameterNameError:
+            return True
+        for pattern in allowlist.honeytokens:
+            if glob_match(pattern, name) or (raw is path and subtree_may_hold(pattern, name, recursive=True)):
+                return True
     return False
 
 
@@ -61,7 +96,7 @@ def granted_by(access: Access, allowlist: Allowlist) -> tuple[Grant | None, bool
     if access.principal.arn is None:
         return None, False
     time_unknown = False
-    for grant in allowlist.grants:
+    for grant in allowlist.grants_for(access.principal.arn):
         verdict = _grant_matches(grant, access, access.principal.arn)
         if verdict:
             return grant, False
@@ -111,7 +146,7 @@ def _finding(access: Access, rule: Rule, severity: Severity, extra: str) -> Find
 
 def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
     """Judge one normalized access. Order matters: the most severe reason wins."""
-    if _touches_honeytoken(access, allowlist):
+    if touches_honeytoken(access, allowlist):
         return _finding(access, Rule.HONEYTOKEN, Severity.CRITICAL, "This is a honeytoken.")
     if not access.decrypted:
         return None
