@@ -156,14 +156,14 @@ def _noise(rng: random.Random, moment: float) -> dict:
     return _record(rng, moment, source, name, _identity(rng.choice(APPS), rng), params, f"10.1.{rng.randrange(250)}.9")
 
 
-def generate(folder: Path, files: int, records_per_file: int, seed: int = 7) -> list[Path]:
+def generate(folder: Path, files: int, records_per_file: int, seed: int = 7) -> tuple[list[Path], int]:
     """A busy day: mostly unrelated calls, ~8% secret reads with their Decrypts, 1% of reads violating."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     rng = random.Random(seed)
     start = 1793577600.0  # 2026-11-02T00:00:00Z
-    paths = []
+    paths, total = [], 0
     for index in range(files):
         records: list[dict] = []
         while len(records) < records_per_file:
@@ -175,7 +175,8 @@ def generate(folder: Path, files: int, records_per_file: int, seed: int = 7) -> 
         path = folder / f"{ACCOUNT}_CloudTrail_eu-central-1_20261102T{index:04d}Z_{index:08x}.json.gz"
         path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode(), compresslevel=6))
         paths.append(path)
-    return paths
+        total += len(records)
+    return paths, total
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -247,6 +248,19 @@ def import_cost(statement: str, repeat: int) -> float:
         POWERTOOLS_METRICS_NAMESPACE="paramwatch",
     )
     return wall([sys.executable, "-c", statement], repeat, env=env)
+
+
+def handler_rss() -> int:
+    """Resident memory of a process that imported the handler module, in MiB."""
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT / "functions"),
+        POWERTOOLS_SERVICE_NAME="paramwatch",
+        POWERTOOLS_METRICS_NAMESPACE="paramwatch",
+    )
+    code = "import resource, boto3, evaluator.app\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return int(done.stdout) // 1024
 
 
 def per_event(allowlist_json: str, events: int) -> dict[str, float]:
@@ -393,8 +407,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     allowlist = OUT / "allowlist.json"
     allowlist.write_text(json.dumps(ALLOWLIST))
-    paths = generate(OUT / "day", args.files, args.records_per_file)
-    records = args.files * args.records_per_file
+    paths, records = generate(OUT / "day", args.files, args.records_per_file)
     size = sum(p.stat().st_size for p in paths) / 2**20
     raw = sum(len(gzip.decompress(p.read_bytes())) for p in paths) / 2**20
     rows: list[tuple[str, str, str, str]] = []
@@ -428,6 +441,11 @@ def main() -> None:
                 f"{me / smallest[0]:.2f}x",
             )
         )
+
+    rss = handler_rss()
+    rows.append(
+        ("handler process RSS after import", f"{rss} MiB", "smallest Lambda size: 128 MB", f"{rss / 128:.2f} of 128 MB")
+    )
 
     base = import_cost("pass", 7)
     boto = import_cost("import boto3", 7) - base

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from paramwatch import allowlist as allowlist_mod
-from paramwatch import baseline
+from paramwatch import baseline, cost
 from paramwatch.allowlist import Allowlist, AllowlistError
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
@@ -179,6 +179,38 @@ def _cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_ERROR if report.left else EXIT_CLEAN
 
 
+def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.reads_per_second < 0 or not 0 <= args.violation_share <= 1:
+        print("paramwatch: error: --reads-per-second must be >= 0 and --violation-share in [0, 1]", file=err)
+        return EXIT_ERROR
+    prices = cost.load_prices()
+    workload = cost.Workload(
+        reads_per_second=args.reads_per_second,
+        violation_share=args.violation_share,
+        customer_managed_key=args.customer_managed_key,
+        higher_throughput=args.higher_throughput,
+        memory_mb=args.memory_mb,
+    )
+    print(
+        f"{workload.reads_per_month:,.0f} secret reads a month (30 days) at {args.reads_per_second:g}/s, "
+        f"{args.violation_share:.2%} violating; prices {prices['region']} of {prices['date']}",
+        file=out,
+    )
+    for title, lines in (
+        ("paramwatch", cost.monitor_lines(workload, prices)),
+        ("already paid by the watched workload", cost.workload_lines(workload, prices)),
+    ):
+        print(f"\n{title}:", file=out)
+        for line in lines:
+            print(f"  {line.item:<52} {line.quantity:>16,.1f} {line.unit:<13} {line.monthly:>10,.2f} USD", file=out)
+        print(f"  {'total':<83} {sum(line.monthly for line in lines):>10,.2f} USD", file=out)
+    ranking = cost.cheapest_memory(workload, prices)
+    print("\nLambda requests and duration by memory size (cheapest first):", file=out)
+    for size, monthly in ranking:
+        print(f"  {size:>5} MB {monthly:>12,.2f} USD", file=out)
+    return EXIT_CLEAN
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, exposed for tests and for `--help`."""
     parser = argparse.ArgumentParser(prog="paramwatch", description="Watch who reads SSM Parameter Store secrets.")
@@ -211,6 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--region", default=None)
     redrive.add_argument("--limit", type=int, default=1000, help="messages per queue at most")
     redrive.set_defaults(func=_cmd_redrive)
+
+    price = sub.add_parser("cost", help="estimate the monthly bill of paramwatch next to the workload's own")
+    price.add_argument("--reads-per-second", type=float, required=True, help="decrypted secret reads per second")
+    price.add_argument("--violation-share", type=float, default=0.01, help="share of reads that violate (0..1)")
+    price.add_argument("--customer-managed-key", action="store_true", help="SecureStrings use a customer-managed key")
+    price.add_argument("--higher-throughput", action="store_true", help="Parameter Store higher throughput is on")
+    price.add_argument("--memory-mb", type=int, default=256, help="evaluator memory size")
+    price.set_defaults(func=_cmd_cost)
 
     schema = sub.add_parser("schema", help="print the allowlist's JSON Schema")
     schema.set_defaults(func=_cmd_schema)

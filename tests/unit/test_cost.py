@@ -1,0 +1,72 @@
+"""The cost model's arithmetic."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from paramwatch import cost
+from paramwatch.cli import main
+
+PRICES = cost.load_prices()
+
+
+def test_ten_reads_a_second_is_about_25_9_million_a_month_not_864_million() -> None:
+    workload = cost.Workload(reads_per_second=10)
+    assert workload.reads_per_month == 25_920_000
+    assert workload.reads_per_month != pytest.approx(864_000_000, rel=0.5)
+
+
+def test_price_table_is_dated_and_sourced() -> None:
+    assert PRICES["date"] and PRICES["region"]
+    assert {"lambda", "eventbridge", "sns", "dynamodb", "cloudwatch", "kms", "ssm"} <= set(PRICES["sources"])
+
+
+def test_kms_requests_beyond_the_free_tier() -> None:
+    (line,) = cost.workload_lines(cost.Workload(reads_per_second=10), PRICES)
+    assert line.quantity == 25_920_000 - 20_000
+    assert line.monthly == pytest.approx(25_900_000 / 10_000 * 0.03)
+
+
+def test_customer_managed_key_and_higher_throughput_add_their_lines() -> None:
+    lines = cost.workload_lines(
+        cost.Workload(reads_per_second=1, customer_managed_key=True, higher_throughput=True), PRICES
+    )
+    by_item = {line.item: line.monthly for line in lines}
+    assert by_item["KMS customer-managed key"] == 1.0
+    assert by_item["SSM higher-throughput API interactions"] == pytest.approx(2_592_000 / 10_000 * 0.05)
+
+
+def test_lambda_requests_count_both_sides_of_each_read() -> None:
+    lines = {line.item: line for line in cost.monitor_lines(cost.Workload(reads_per_second=10), PRICES)}
+    assert lines["Lambda requests"].quantity == 51_840_000
+    assert lines["Lambda requests"].monthly == pytest.approx(51.84 * 0.20)
+    assert lines["EventBridge, AWS management events"].monthly == 0
+
+
+@pytest.mark.parametrize(
+    ("cpu_ms", "io_ms", "memory_mb", "billed"),
+    [(0.35, 0, 1769, 1), (0.35, 0, 256, 3), (0.35, 0, 128, 5), (1.7, 40, 256, 52), (0.0, 0, 256, 1)],
+)
+def test_billed_milliseconds(cpu_ms: float, io_ms: float, memory_mb: int, billed: int) -> None:
+    assert cost.billed_ms(cpu_ms, io_ms, memory_mb) == billed
+
+
+def test_cheapest_memory_is_ranked() -> None:
+    ranking = cost.cheapest_memory(cost.Workload(reads_per_second=10), PRICES)
+    assert [monthly for _, monthly in ranking] == sorted(monthly for _, monthly in ranking)
+    assert len(ranking) == 5
+
+
+def test_cost_command_prints_both_bills() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["cost", "--reads-per-second", "10"], out=out, err=err) == 0
+    text = out.getvalue()
+    assert text.startswith("25,920,000 secret reads a month")
+    assert "already paid by the watched workload" in text and "77.70 USD" in text
+
+
+def test_cost_command_rejects_a_share_above_one() -> None:
+    err = io.StringIO()
+    assert main(["cost", "--reads-per-second", "1", "--violation-share", "2"], out=io.StringIO(), err=err) == 2
