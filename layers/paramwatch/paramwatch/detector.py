@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +25,7 @@ from paramwatch.access import Access, is_relevant, to_access
 from paramwatch.allowlist import Allowlist
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
-from paramwatch.rules import DENIAL_CODES, evaluate, parse_record
+from paramwatch.rules import DENIAL_CODES, evaluate, finding_for, parse_record
 from paramwatch.state import Claim, Delivery, State
 
 PAIR_SECONDS = 5
@@ -207,27 +207,32 @@ class Detector:
     def _successful_read(self, access: Access) -> bool:
         return access.decrypted and not access.error_code and bool(access.parameters)
 
+    def _raised_windows(
+        self, access: Access, kind: str, members: list[str], size: float, over: Callable[[int], bool]
+    ) -> Iterator[tuple[int, float]]:
+        """The (grid, start) of each window this event takes over its threshold, once per window."""
+        for grid, start in _windows(access.event_time.timestamp(), size):
+            key = f"{kind}#{access.principal.arn}#{grid}#{int(start)}"
+            expires = start + 3 * size
+            if not over(self.state.add_members(key, members, expires)):
+                continue
+            if self.state.claim(f"{key}#raised", Claim(access.event_id), expires).owner == access.event_id:
+                yield grid, start
+
     def _bulk(self, access: Access) -> list[_Candidate]:
         if not self._successful_read(access):
             return []
         t = self.tuning
         size = t.bulk_window_minutes * 60
-        out = []
         members = [_digest(p) for p in access.parameters]
-        for grid, start in _windows(access.event_time.timestamp(), size):
-            key = f"bulk#{access.principal.arn}#{grid}#{int(start)}"
-            expires = start + 3 * size
-            if self.state.add_members(key, members, expires) <= t.bulk_threshold:
-                continue
-            flag = self.state.claim(f"{key}#raised", Claim(access.event_id), expires)
-            if flag.owner != access.event_id:
-                continue
+        out = []
+        for grid, start in self._raised_windows(access, "bulk", members, size, lambda n: n > t.bulk_threshold):
             summary = (
                 f"[{Rule.BULK}] {safe(access.principal.type)} {safe(access.principal.arn)} decrypted more than "
                 f"{t.bulk_threshold} distinct parameters within {t.bulk_window_minutes} minutes "
                 f"(window from {_iso(start)})."
             )
-            finding = _derived(access, Rule.BULK, Severity.HIGH, summary)
+            finding = finding_for(access, Rule.BULK, Severity.HIGH, summary)
             out.append(_Candidate(finding, ("*",), start + size, f"{access.event_id}#bulk{grid}"))
         return out
 
@@ -237,20 +242,14 @@ class Detector:
         t = self.tuning
         size = t.denied_window_minutes * 60
         out = []
-        for grid, start in _windows(access.event_time.timestamp(), size):
-            key = f"denied#{access.principal.arn}#{grid}#{int(start)}"
-            expires = start + 3 * size
-            if self.state.add_members(key, [access.event_id], expires) < t.denied_threshold:
-                continue
-            flag = self.state.claim(f"{key}#raised", Claim(access.event_id), expires)
-            if flag.owner != access.event_id:
-                continue
+        over = lambda n: n >= t.denied_threshold  # noqa: E731 - reads as the rule it is
+        for grid, start in self._raised_windows(access, "denied", [access.event_id], size, over):
             summary = (
                 f"[{Rule.DENIED_BURST}] {safe(access.principal.type)} {safe(access.principal.arn)} had "
                 f"{t.denied_threshold} or more refused parameter reads within "
                 f"{t.denied_window_minutes} minutes (window from {_iso(start)})."
             )
-            finding = _derived(access, Rule.DENIED_BURST, Severity.MEDIUM, summary)
+            finding = finding_for(access, Rule.DENIED_BURST, Severity.MEDIUM, summary)
             out.append(_Candidate(finding, ("*",), start + size, f"{access.event_id}#denied{grid}"))
         return out
 
@@ -272,7 +271,7 @@ class Detector:
             f"[{Rule.FIRST_SEEN}] {safe(access.principal.type)} {safe(access.principal.arn)} read "
             f"{len(new)} parameter(s) it had never read before."
         )
-        finding = replace(_derived(access, Rule.FIRST_SEEN, Severity.LOW, summary), parameters=tuple(new))
+        finding = replace(finding_for(access, Rule.FIRST_SEEN, Severity.LOW, summary), parameters=tuple(new))
         return [_Candidate(finding, tuple(new), moment, f"{access.event_id}#first-seen")]
 
     def _learning(self, moment: float) -> bool:
@@ -332,22 +331,3 @@ def _near(holder: Claim, moment: float) -> bool:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
-
-
-def _derived(access: Access, rule: Rule, severity: Severity, summary: str) -> Finding:
-    return Finding(
-        event_id=access.event_id,
-        rule=rule,
-        severity=severity,
-        principal=access.principal.arn,
-        parameters=access.parameters,
-        event_time=access.event_time.isoformat() if access.event_time else access.raw_event_time,
-        source_ip=access.source_ip,
-        summary=summary,
-        event_name=access.event_name,
-        identity_type=access.principal.type,
-        user_agent=access.user_agent,
-        vpc_endpoint=access.vpc_endpoint,
-        region=access.region,
-        error_code=access.error_code,
-    )

@@ -124,7 +124,8 @@ def _summary(access: Access, rule: Rule, extra: str) -> str:
     return f"[{rule}] {safe(access.principal.type)} {who} {verb} {_what(access)} with {how} from {where}. {extra}"
 
 
-def _finding(access: Access, rule: Rule, severity: Severity, extra: str) -> Finding:
+def finding_for(access: Access, rule: Rule, severity: Severity, summary: str) -> Finding:
+    """A finding about one access; `summary` must already be escaped."""
     return Finding(
         event_id=access.event_id,
         rule=rule,
@@ -133,7 +134,7 @@ def _finding(access: Access, rule: Rule, severity: Severity, extra: str) -> Find
         parameters=access.parameters if access.path is None else (access.path,),
         event_time=access.event_time.isoformat() if access.event_time else access.raw_event_time,
         source_ip=access.source_ip,
-        summary=_summary(access, rule, extra),
+        summary=summary,
         event_name=access.event_name,
         identity_type=access.principal.type,
         user_agent=access.user_agent,
@@ -142,6 +143,10 @@ def _finding(access: Access, rule: Rule, severity: Severity, extra: str) -> Find
         error_code=access.error_code,
         problems=access.problems,
     )
+
+
+def _finding(access: Access, rule: Rule, severity: Severity, extra: str) -> Finding:
+    return finding_for(access, rule, severity, _summary(access, rule, extra))
 
 
 def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
