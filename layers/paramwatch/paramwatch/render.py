@@ -95,6 +95,7 @@ def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
         params = ", ".join(safe(p, 80) for p in f.parameters[:3])
         if len(f.parameters) > 3:
             params += f" (+{len(f.parameters) - 3})"
+        params = params or "(none named)"
         yield (
             f"{'yes' if v.paged else 'no':<5} {str(f.severity).upper():<9} {f.rule:<18} "
             f"{safe(f.event_time or '-', 25):<26} "
