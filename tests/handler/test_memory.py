@@ -13,6 +13,7 @@ from conftest import LambdaContext
 from paramwatch.allowlist import parse
 from paramwatch.detector import Detector, EventInProgress, Tuning
 from paramwatch.replay import replay
+from paramwatch.sources import select
 from paramwatch.state import MemoryState
 from support import EVENTS, eventbridge_event, kms_decrypt, ssm_read
 
@@ -101,9 +102,7 @@ def test_replay_raises_the_alerts_production_raises(app, stack) -> None:
 
 
 def _records(path):
-    from paramwatch.sources import read_records
-
-    return read_records(path)
+    return select(path, lambda record: True).selected
 
 
 def test_replay_module_is_used_by_the_backtest() -> None:

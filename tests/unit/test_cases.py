@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from paramwatch.rules import judge
+from paramwatch.detector import judge
 from support import CASES, load_case
 
 

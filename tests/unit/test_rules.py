@@ -7,8 +7,8 @@ import copy
 import pytest
 
 from paramwatch.allowlist import EMPTY, validate
+from paramwatch.detector import judge
 from paramwatch.findings import Rule, Severity
-from paramwatch.rules import judge
 from support import EVENTS, load_case
 
 
@@ -86,3 +86,11 @@ def test_getparametersbypath_without_decryption_is_not_reported(sample_allowlist
     rec = record("by-path-too-wide")
     rec["requestParameters"]["withDecryption"] = False
     assert judge(rec, sample_allowlist) is None
+
+
+def test_a_secrets_manager_reference_is_named_as_such() -> None:
+    rec = record("secretsmanager-reference-in-hours")
+    rec["eventTime"] = "2026-11-07T10:00:00Z"  # a Saturday: outside the grant's hours
+    finding = judge(rec, validate({"version": 1}))
+    assert finding.parameters == ("/aws/reference/secretsmanager/ci/deploy-token",)
+    assert "(Secrets Manager secret ci/deploy-token)" in finding.summary

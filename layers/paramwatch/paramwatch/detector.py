@@ -69,6 +69,12 @@ def prejudge(record: Any, allowlist: Allowlist) -> Judged | None:
     return Judged(access=access, primary=evaluate(access, allowlist))
 
 
+def judge(record: Any, allowlist: Allowlist) -> Finding | None:
+    """The stateless verdict on one raw record: an invalid-event finding, a rule's finding, or None."""
+    judged = prejudge(record, allowlist)
+    return None if judged is None else judged.invalid or judged.primary
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The verdicts on one record, and the event whose work must then be finished or abandoned."""

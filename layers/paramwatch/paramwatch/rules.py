@@ -10,12 +10,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from paramwatch.access import SSM_SOURCE, Access, is_relevant, to_access
+from paramwatch.access import SSM_SOURCE, Access, is_relevant
 from paramwatch.allowlist import Allowlist, Grant
 from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
-from paramwatch.names import HIDDEN, ParameterNameError, canonical_name, glob_match, subtree_may_hold
+from paramwatch.names import (
+    HIDDEN,
+    SECRETS_MANAGER_PREFIX,
+    ParameterNameError,
+    canonical_name,
+    glob_match,
+    is_secrets_manager_reference,
+    subtree_may_hold,
+)
 
 DENIAL_CODES = frozenset(
     {
@@ -108,9 +116,16 @@ def _what(access: Access) -> str:
     if access.path is not None:
         scope = "recursively " if access.recursive else ""
         return f"everything {scope}under path {safe(access.path)}"
-    names = ", ".join(safe(n, 160) for n in access.parameters[:5])
+    names = ", ".join(_named(n) for n in access.parameters[:5])
     more = f" and {len(access.parameters) - 5} more" if len(access.parameters) > 5 else ""
     return f"{len(access.parameters)} parameter(s): {names}{more}"
+
+
+def _named(name: str) -> str:
+    """A parameter name for a sentence, saying when it is really a Secrets Manager secret."""
+    if is_secrets_manager_reference(name):
+        return f"{safe(name, 160)} (Secrets Manager secret {safe(name[len(SECRETS_MANAGER_PREFIX) :], 120)})"
+    return safe(name, 160)
 
 
 def _summary(access: Access, rule: Rule, extra: str) -> str:
@@ -226,13 +241,3 @@ def parse_record(record: Any) -> CloudTrailRecord | Finding:
         return CloudTrailRecord.model_validate(record)
     except ValidationError as exc:
         return invalid_event(_event_id_of(record), _describe(exc))
-
-
-def judge(record: Any, allowlist: Allowlist) -> Finding | None:
-    """Validate, normalize and evaluate one raw CloudTrail record (a dict from JSON), statelessly."""
-    parsed = parse_record(record)
-    if isinstance(parsed, Finding):
-        return parsed
-    if not is_relevant(record):
-        return None
-    return evaluate(to_access(parsed), allowlist)

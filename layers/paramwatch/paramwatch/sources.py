@@ -109,11 +109,6 @@ def records_of(document: Any) -> list[Any]:
     raise SourceError(f"top-level JSON is a {type(document).__name__}, not CloudTrail")
 
 
-def read_records(path: Path) -> list[Any]:
-    """All records of one file; raise SourceError naming the reason when it cannot be read."""
-    return records_of(_decode(_bytes_of(path), path))
-
-
 def _is_record_shaped(record: Any) -> bool:
     return isinstance(record, dict) and all(isinstance(record.get(key), str) for key in ("eventSource", "eventName"))
 
