@@ -311,8 +311,10 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
         boto3.client("ssm").put_parameter(Name="/paramwatch/bench/allowlist", Value=allowlist_json, Type="String")
         sns = boto3.client("sns")
         stubber = Stubber(sns)
+        settings = Settings.from_env(os.environ)
         runtime = app.Runtime(
-            settings=Settings.from_env(os.environ),
+            settings=settings,
+            tuning=settings.tuning,
             alerts=AlertSender(sns=sns, sqs=None, topic_arn=os.environ["ALERT_TOPIC_ARN"], failure_queue_url=""),
             state=CachedState(MemoryState()),
         )

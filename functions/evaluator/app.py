@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paramwatch import allowlist as allowlist_mod
 from paramwatch.allowlist import Allowlist, AllowlistError
-from paramwatch.detector import Detector, Verdict
+from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.render import safe_dict
@@ -37,6 +37,7 @@ class Runtime:
     """What a warm function reuses between invocations: checked settings and AWS clients."""
 
     settings: Settings
+    tuning: Tuning
     alerts: AlertSender
     state: CachedState
 
@@ -54,7 +55,8 @@ def runtime() -> Runtime:
         topic_arn=settings.alert_topic_arn,
         failure_queue_url=settings.failure_queue_url,
     )
-    return Runtime(settings=settings, alerts=alerts, state=CachedState(DynamoState(table)))
+    state = CachedState(DynamoState(table))
+    return Runtime(settings=settings, tuning=settings.tuning, alerts=alerts, state=state)
 
 
 def describe(raw: Any) -> dict[str, str]:
@@ -127,7 +129,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     rt = runtime()
     now = time.time()
     allowlist, problem = load_allowlist(rt.settings)
-    detector = Detector(allowlist, rt.state, rt.settings.tuning)
+    detector = Detector(allowlist, rt.state, rt.tuning)
     metrics.add_metric(name="EventsEvaluated", unit=MetricUnit.Count, value=1)
     logger.debug("event received", extra={"event": describe(event)})
     outcome = detector.process(event.get("detail") if isinstance(event, dict) else event, now)
