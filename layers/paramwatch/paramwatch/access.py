@@ -61,9 +61,10 @@ class Access:
 
 
 def is_relevant(record: dict[str, Any]) -> bool:
-    """Cheap pre-filter on a raw record: an SSM read or a Decrypt that names a parameter.
+    """Cheap test on a raw record: an SSM read or a Decrypt that names a parameter.
 
-    Replay calls this on every record of an archive, so it avoids model validation.
+    It runs on every record of an archive (through `rules.needs_judging`), so it avoids model
+    validation.
     """
     source = record.get("eventSource")
     name = record.get("eventName")

@@ -78,25 +78,19 @@ def _closing_line(totals: Totals, severities: Counter[str], paged: int) -> str:
 
 def _tuning(args: argparse.Namespace) -> Tuning:
     fields = {name: getattr(args, name) for name in Tuning.model_fields if getattr(args, name, None) is not None}
-    if args.learn:
-        fields["learning_days"] = Tuning.model_fields["learning_days"].metadata[-1].le
     return Tuning(**fields)
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    try:
+    try:  # AllowlistError and pydantic's ValidationError are ValueErrors
         loaded = load_allowlist_file(args.allowlist)
         state = MemoryState()
         if args.baseline and args.baseline.exists():
             baseline.load(args.baseline, state)
         elif args.baseline and not args.learn:
-            raise AllowlistError([f"{args.baseline}: baseline file not found"])
-    except (AllowlistError, ValueError, KeyError, OSError) as exc:
-        print(f"paramwatch: error: {exc}", file=err)
-        return EXIT_ERROR
-    try:
+            raise ValueError(f"{args.baseline}: baseline file not found")
         detector = Detector(loaded, state, _tuning(args), report_first_seen=not args.learn)
-    except ValueError as exc:
+    except (ValueError, KeyError, OSError) as exc:
         print(f"paramwatch: error: {exc}", file=err)
         return EXIT_ERROR
     totals = Totals()

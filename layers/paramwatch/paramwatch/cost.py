@@ -179,5 +179,6 @@ def cheapest_memory(
     costs = []
     for size in sizes:
         sized = Workload(**{**w.__dict__, "memory_mb": size})
-        costs.append((size, sum(line.monthly for line in monitor_lines(sized, p)[:2])))
+        lambda_lines = [line for line in monitor_lines(sized, p) if line.item.startswith("Lambda")]
+        costs.append((size, sum(line.monthly for line in lambda_lines)))
     return sorted(costs, key=lambda item: item[1])

@@ -213,51 +213,58 @@ class Detector:
     def _successful_read(self, access: Access) -> bool:
         return access.decrypted and not access.error_code and bool(access.parameters)
 
-    def _raised_windows(
-        self, access: Access, kind: str, members: list[str], size: float, over: Callable[[int], bool]
-    ) -> Iterator[tuple[int, float]]:
-        """The (grid, start) of each window this event takes over its threshold, once per window."""
+    def _window_findings(
+        self,
+        access: Access,
+        rule: Rule,
+        severity: Severity,
+        members: list[str],
+        minutes: int,
+        over: Callable[[int], bool],
+        what: str,
+    ) -> list[_Candidate]:
+        """One finding for each window this event takes over its threshold; a window raises once."""
+        size = minutes * 60
+        out = []
         for grid, start in _windows(access.event_time.timestamp(), size):
-            key = f"{kind}#{access.principal.arn}#{grid}#{int(start)}"
+            key = f"{rule}#{access.principal.arn}#{grid}#{int(start)}"
             expires = start + 3 * size
             if not over(self.state.add_members(key, members, expires)):
                 continue
-            if self.state.claim(f"{key}#raised", Claim(access.event_id), expires).owner == access.event_id:
-                yield grid, start
+            if self.state.claim(f"{key}#raised", Claim(access.event_id), expires).owner != access.event_id:
+                continue
+            summary = (
+                f"[{rule}] {safe(access.principal.type)} {safe(access.principal.arn)} {what} within "
+                f"{minutes} minutes (window from {_iso(start)})."
+            )
+            finding = finding_for(access, rule, severity, summary)
+            out.append(_Candidate(finding, ("*",), start + size, f"{access.event_id}#{rule}{grid}"))
+        return out
 
     def _bulk(self, access: Access) -> list[_Candidate]:
         if not self._successful_read(access):
             return []
         t = self.tuning
-        size = t.bulk_window_minutes * 60
         members = [_digest(p) for p in access.parameters]
-        out = []
-        for grid, start in self._raised_windows(access, "bulk", members, size, lambda n: n > t.bulk_threshold):
-            summary = (
-                f"[{Rule.BULK}] {safe(access.principal.type)} {safe(access.principal.arn)} decrypted more than "
-                f"{t.bulk_threshold} distinct parameters within {t.bulk_window_minutes} minutes "
-                f"(window from {_iso(start)})."
-            )
-            finding = finding_for(access, Rule.BULK, Severity.HIGH, summary)
-            out.append(_Candidate(finding, ("*",), start + size, f"{access.event_id}#bulk{grid}"))
-        return out
+        what = f"decrypted more than {t.bulk_threshold} distinct parameters"
+        return self._window_findings(
+            access, Rule.BULK, Severity.HIGH, members, t.bulk_window_minutes, lambda n: n > t.bulk_threshold, what
+        )
 
     def _denied_burst(self, access: Access) -> list[_Candidate]:
         if access.error_code not in ENUMERATION_CODES:
             return []
         t = self.tuning
-        size = t.denied_window_minutes * 60
-        out = []
-        over = lambda n: n >= t.denied_threshold  # noqa: E731 - reads as the rule it is
-        for grid, start in self._raised_windows(access, "denied", [access.event_id], size, over):
-            summary = (
-                f"[{Rule.DENIED_BURST}] {safe(access.principal.type)} {safe(access.principal.arn)} had "
-                f"{t.denied_threshold} or more refused parameter reads within "
-                f"{t.denied_window_minutes} minutes (window from {_iso(start)})."
-            )
-            finding = finding_for(access, Rule.DENIED_BURST, Severity.MEDIUM, summary)
-            out.append(_Candidate(finding, ("*",), start + size, f"{access.event_id}#denied{grid}"))
-        return out
+        what = f"had {t.denied_threshold} or more refused parameter reads"
+        return self._window_findings(
+            access,
+            Rule.DENIED_BURST,
+            Severity.MEDIUM,
+            [access.event_id],
+            t.denied_window_minutes,
+            lambda n: n >= t.denied_threshold,
+            what,
+        )
 
     def _first_seen(self, access: Access) -> list[_Candidate]:
         if not self._successful_read(access):
@@ -266,8 +273,8 @@ class Detector:
         learning = self._learning(moment)
         expires = moment + self.tuning.baseline_days * DAY
         new = []
+        mine = Claim(access.event_id, {"time": access.event_time.isoformat()})
         for name in access.parameters:
-            mine = Claim(access.event_id, {"time": access.event_time.isoformat()})
             holder = self.state.claim(f"{PAIR_PREFIX}{access.principal.arn}#{name}", mine, expires)
             if holder.owner == access.event_id:
                 new.append(name)
