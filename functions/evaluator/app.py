@@ -71,6 +71,13 @@ def describe(raw: Any) -> dict[str, str]:
     return {key: safe(detail.get(key), 200) for key in ("eventID", "eventSource", "eventName")}
 
 
+def correlation_id(event: Any) -> str | None:
+    """The CloudTrail eventID for every log line, escaped: it comes from the event, unchecked."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    event_id = detail.get("eventID") if isinstance(detail, dict) else None
+    return safe(event_id, 128) if isinstance(event_id, str) else None
+
+
 def load_allowlist(settings: Settings) -> tuple[Allowlist, Finding | None]:
     """Fetch the allowlist (cached for the configured TTL); a broken one is judged as empty."""
     from aws_lambda_powertools.utilities import parameters  # imports boto3: off the import path
@@ -122,10 +129,11 @@ def count(verdict: Verdict) -> None:
         metrics.add_metric(name="AlertsSuppressed", unit=MetricUnit.Count, value=1)
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.eventID", log_event=False)
+@logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Judge the event's CloudTrail record; alert on each finding that pages."""
+    logger.set_correlation_id(correlation_id(event))
     rt = runtime()
     now = time.time()
     allowlist, problem = load_allowlist(rt.settings)

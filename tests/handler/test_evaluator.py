@@ -124,3 +124,14 @@ def test_missing_settings_fail_loudly(app, stack, monkeypatch) -> None:
     app.runtime.cache_clear()
     with pytest.raises(ValueError, match="ALERT_TOPIC_ARN"):
         app.lambda_handler(case_event("root-user"), LambdaContext())
+
+
+def test_a_hostile_event_id_cannot_split_a_log_line(app, stack, capsys) -> None:
+    # found by the handler fuzz test: the correlation id came straight from the event
+    event = case_event("wrong-network", "evil\x85\u2028id\n{")
+    app.lambda_handler(event, LambdaContext())
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert all(json.loads(line) for line in lines)
+    finding_log = next(json.loads(line) for line in lines if '"finding"' in line and '"_aws"' not in line)
+    assert finding_log["correlation_id"] == "evil\\u0085\\u2028id\\u000a{"
