@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from moto.events.models import EventPattern
 
-from conftest import TEMPLATE, raw_template, resources_of
+from sam_template import TEMPLATE, raw_template, resources_of
 from support import CASES, ROOT, eventbridge_event, load_case
 
 SAM = str(Path(sys.executable).parent / "sam")
