@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 CASES = sorted((EVENTS / "cases").glob("*.json"))
-DATASET = ROOT.parent / "shared" / "datasets" / "invictus-sigma-aws" / "CloudTrail"
+# ../shared/datasets from the repository root; PARAMWATCH_DATASET points elsewhere (a git worktree).
+DATASET = (
+    Path(os.environ.get("PARAMWATCH_DATASET", ROOT.parent / "shared" / "datasets"))
+    / "invictus-sigma-aws"
+    / "CloudTrail"
+)
 
 
 def load_case(path: Path) -> dict:

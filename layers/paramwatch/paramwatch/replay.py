@@ -16,7 +16,7 @@ from pathlib import Path
 
 from paramwatch.allowlist import Allowlist
 from paramwatch.detector import Detector, Judged, Verdict, prejudge
-from paramwatch.rules import invalid_event, needs_judging
+from paramwatch.rules import needs_judging
 from paramwatch.sources import SourceError, expand, select
 
 _PARALLEL_FROM = 4
@@ -70,13 +70,11 @@ def replay(paths: Iterable[str | Path], detector: Detector, workers: int | None 
         if selected.error:
             yield FileResult(selected.path, error=selected.error)
             continue
-        verdicts = [
-            Verdict(invalid_event("unknown", "record lacks eventSource/eventName"), paged=True)
-            for _ in range(selected.malformed)
-        ]
+        verdicts: list[Verdict] = []
         for judged in selected.reads:
             outcome = detector.process_judged(judged, now=0.0)
             verdicts += outcome.verdicts
             if outcome.begun:
                 detector.finish(outcome.begun)
-        yield FileResult(selected.path, selected.records, len(selected.reads), tuple(verdicts))
+        relevant = len(selected.reads) - selected.malformed  # malformed records are judged, but are no reads
+        yield FileResult(selected.path, selected.records, relevant, tuple(verdicts))

@@ -6,6 +6,7 @@ clock, no state, so the same verdict comes out in Lambda, in replay and in tests
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,10 +17,7 @@ from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.names import (
-    HIDDEN,
     SECRETS_MANAGER_PREFIX,
-    ParameterNameError,
-    canonical_name,
     glob_match,
     is_secrets_manager_reference,
     subtree_may_hold,
@@ -48,11 +46,11 @@ def touches_honeytoken(access: Access, allowlist: Allowlist) -> bool:
 
 
 def needs_judging(record: dict[str, Any], allowlist: Allowlist) -> bool:
-    """Cheap pre-filter on a raw record: what the template's rules would deliver for judging.
+    """Cheap pre-filter on a raw record: exactly what the template's rules would deliver.
 
     A read that may expose plaintext (SSM with decryption, a Decrypt naming a parameter), or an
-    undecrypted SSM read that may touch a honeytoken. Replay runs this on every record of an
-    archive, before any model validation.
+    undecrypted SSM read that HoneytokenReadRule delivers. Replay runs this on every record of an
+    archive, before any model validation, so that it judges what production judges.
     """
     if not is_relevant(record):
         return False
@@ -61,25 +59,27 @@ def needs_judging(record: dict[str, Any], allowlist: Allowlist) -> bool:
         return True
     if params.get("withDecryption") is True:
         return True
-    return bool(allowlist.honeytokens) and _may_touch_honeytoken(params, allowlist)
+    return any(_honeytoken_rule_delivers(params, prefix) for prefix in _rule_prefixes(allowlist))
 
 
-def _may_touch_honeytoken(params: dict[str, Any], allowlist: Allowlist) -> bool:
+def _rule_prefixes(allowlist: Allowlist) -> list[str]:
+    """The HoneytokenPrefix behind each honeytoken glob the template writes (`/decoy/*` from `/decoy/`).
+
+    Other globs, added to the stored allowlist by hand, match only decrypted reads in production.
+    """
+    return [
+        p[:-1] for p in allowlist.honeytokens if p.startswith("/") and p.endswith("/*") and not set(p[:-1]) & set("*?")
+    ]
+
+
+def _honeytoken_rule_delivers(params: dict[str, Any], prefix: str) -> bool:
+    """HoneytokenReadRule's pattern: a name (or ARN) with the prefix, or a path starting with it."""
     names = params.get("names") if isinstance(params.get("names"), list) else [params.get("name")]
+    arn = re.compile("arn:.*:parameter" + re.escape(prefix) + ".*", re.S)
+    if any(isinstance(n, str) and (n.startswith(prefix) or arn.fullmatch(n)) for n in names):
+        return True
     path = params.get("path")
-    for raw in [*names, path]:
-        if raw is None:
-            continue
-        if not isinstance(raw, str) or raw == HIDDEN:
-            return True
-        try:
-            name = canonical_name(raw) if raw != "/" else raw
-        except ParameterNameError:
-            return True
-        for pattern in allowlist.honeytokens:
-            if glob_match(pattern, name) or (raw is path and subtree_may_hold(pattern, name, recursive=True)):
-                return True
-    return False
+    return isinstance(path, str) and path.startswith(prefix.rstrip("/"))
 
 
 def _grant_matches(grant: Grant, access: Access, principal: str) -> bool | None:

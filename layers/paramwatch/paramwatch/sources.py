@@ -117,7 +117,8 @@ def select(path: Path, wanted: Callable[[dict[str, Any]], bool]) -> Selection:
     """The records of a file that `wanted` accepts, judging from source, name and parameters only.
 
     Records that are not CloudTrail-shaped (no text eventSource and eventName) are counted as
-    malformed, never dropped silently.
+    malformed and selected too, never dropped silently: judging makes each an invalid-event
+    finding, with its eventID when it has one, as the handler would.
     """
     data = _bytes_of(path)
     try:
@@ -130,9 +131,11 @@ def select(path: Path, wanted: Callable[[dict[str, Any]], bool]) -> Selection:
             head = _HEAD.decode(raw)
         except msgspec.DecodeError:  # not an object at all
             malformed += 1
+            selected.append(_JSON.decode(raw))
             continue
         if not (isinstance(head.eventSource, str) and isinstance(head.eventName, str)):
             malformed += 1
+            selected.append(_JSON.decode(raw))
             continue
         light = {"eventSource": head.eventSource, "eventName": head.eventName}
         if head.eventSource in ("ssm.amazonaws.com", "kms.amazonaws.com"):
@@ -147,6 +150,7 @@ def _select_decoded(records: list[Any], wanted: Callable[[dict[str, Any]], bool]
     for record in records:
         if not _is_record_shaped(record):
             malformed += 1
+            selected.append(record)
         elif wanted(record):
             selected.append(record)
     return Selection(len(records), selected, malformed)
