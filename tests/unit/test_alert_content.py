@@ -49,7 +49,7 @@ def test_other_roles_show_their_session_name_but_no_person(sample_allowlist) -> 
     assert (finding.session_name, finding.sso_user) == ("i-0abc123", None)
     text = body(finding)
     assert "Session:    i-0abc123" in text and "Person:" not in text
-    assert "Region:     us-east-1" in text
+    assert "Where:      account 111122223333, us-east-1" in text
 
 
 def test_a_role_merely_named_like_sso_in_its_session_is_not_a_person(sample_allowlist) -> None:

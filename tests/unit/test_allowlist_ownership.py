@@ -96,6 +96,17 @@ def test_duplicate_grant_name_fails_closed_naming_both_pieces() -> None:
     assert caught.value.problems == ["team-b.yaml: grant name 'shared' is also defined in team-a.yaml"]
 
 
+def test_account_names_merge_and_a_renamed_account_is_a_conflict() -> None:
+    a = {"version": 1, "accounts": {"111122223333": "prod"}}
+    b = {"version": 1, "accounts": {"111122223333": "prod", "444455556666": "partner"}}
+    merged = merge([Piece("a.yaml", json.dumps(a)), Piece("b.yaml", json.dumps(b))])
+    assert merged.accounts == {"111122223333": "prod", "444455556666": "partner"}
+    c = {"version": 1, "accounts": {"111122223333": "staging"}}
+    with pytest.raises(AllowlistError) as caught:
+        merge([Piece("a.yaml", json.dumps(a)), Piece("c.yaml", json.dumps(c))])
+    assert caught.value.problems == ["c.yaml: account 111122223333 is named 'staging' here but 'prod' in a.yaml"]
+
+
 def test_every_bad_piece_is_named() -> None:
     with pytest.raises(AllowlistError) as caught:
         merge([Piece("a.yaml", '{"version": 2}'), Piece("b.yaml", doc(grant("ok"))), Piece("c.yaml", "[1]")])

@@ -52,12 +52,17 @@ def merge_with_origins(pieces: tuple[Piece, ...]) -> Merged:
         except AllowlistError as exc:
             problems += [f"{piece.source}: {p}" for p in exc.problems]
     origins: dict[str, str] = {}
+    names: dict[str, tuple[str, str]] = {}
     for source, allowlist in parsed:
         for grant in allowlist.grants:
             if grant.name in origins:
                 problems.append(f"{source}: grant name {grant.name!r} is also defined in {origins[grant.name]}")
             else:
                 origins[grant.name] = source
+        for account, name in allowlist.accounts.items():
+            known = names.setdefault(account, (name, source))
+            if known[0] != name:
+                problems.append(f"{source}: account {account} is named {name!r} here but {known[0]!r} in {known[1]}")
     if problems:
         raise AllowlistError(problems)
     if len(parsed) == 1:
@@ -66,6 +71,7 @@ def merge_with_origins(pieces: tuple[Piece, ...]) -> Merged:
         version=1,
         grants=[grant for _, allowlist in parsed for grant in allowlist.grants],
         honeytokens=list(dict.fromkeys(h for _, allowlist in parsed for h in allowlist.honeytokens)),
+        accounts={account: name for account, (name, _) in names.items()},
     )
     return Merged(merged, origins)
 

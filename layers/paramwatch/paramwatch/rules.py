@@ -131,6 +131,7 @@ def finding_for(access: Access, rule: Rule, severity: Severity, summary: str) ->
         problems=access.problems,
         session_name=access.principal.session,
         sso_user=access.principal.sso_user,
+        account=access.account,
     )
 
 
