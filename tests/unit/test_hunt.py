@@ -9,16 +9,16 @@ from datetime import date
 import pytest
 import sqlglot
 from sqlglot import exp
-from support import EVENTS
 
 from paramwatch import hunt
 from paramwatch.allowlist import Allowlist, Grant, validate
-from paramwatch.cli import load_allowlist_file, main
+from paramwatch.cli import load_allowlist, main
 from paramwatch.hunt import HuntError, Scope, build_query, untranslated
 from paramwatch.sql import DUCKDB, TRINO, SqlError, like_body, literal
 from paramwatch.trail_table import REGIONS, TrailLocation, ddl
+from support import EVENTS
 
-SAMPLE = load_allowlist_file(str(EVENTS / "allowlist.yaml"))
+SAMPLE = load_allowlist([str(EVENTS / "allowlist.yaml")]).allowlist
 
 # The column names of the documented CloudTrail table (Athena User Guide, "Create the table for
 # CloudTrail logs in Athena using partition projection"), in order.
@@ -116,20 +116,20 @@ def test_duckdb_text_differs_only_in_shims() -> None:
 class FutureGrant(Grant):
     """A grant with a condition hunt has not been taught: it must refuse, not ignore it."""
 
-    via_services: list[str] = []
+    via_services: tuple[str, ...] = ()
 
 
-def future_allowlist(via: list[str]) -> Allowlist:
+def future_allowlist(via: tuple[str, ...]) -> Allowlist:
     grant = FutureGrant(name="g", principals=["arn:aws:iam::1:user/a"], parameters=["/a/*"], via_services=via)
     return Allowlist(version=1, grants=[grant])
 
 
 def test_an_untranslated_grant_field_is_refused() -> None:
-    assert untranslated(future_allowlist([])) == []  # unset: nothing to translate
-    problems = untranslated(future_allowlist(["cloudformation.amazonaws.com"]))
+    assert untranslated(future_allowlist(())) == []  # unset: nothing to translate
+    problems = untranslated(future_allowlist(("cloudformation.amazonaws.com",)))
     assert problems == ["grants[0] ('g').via_services"]
     with pytest.raises(HuntError, match="via_services"):
-        build_query(future_allowlist(["cloudformation.amazonaws.com"]), TRINO)
+        build_query(future_allowlist(("cloudformation.amazonaws.com",)), TRINO)
 
 
 def test_cli_refuses_with_one_line_and_exit_2(monkeypatch, tmp_path) -> None:

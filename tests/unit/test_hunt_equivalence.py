@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from paramwatch.allowlist import Allowlist, validate
-from paramwatch.cli import load_allowlist_file
+from paramwatch.cli import load_allowlist
 from paramwatch.detector import Detector, Tuning
 from paramwatch.findings import Rule
 from paramwatch.hunt import PER_EVENT_RULES, BulkRule, Scope
@@ -78,7 +78,7 @@ def test_bundled_cases_agree(tmp_path) -> None:
     records = [load_case(p)["record"] for p in CASES]
     path = write_log(tmp_path, records)
     # WHEN hunt and replay judge it, THEN they report the same (event, rule) pairs
-    per_event, _ = assert_same(load_allowlist_file(str(SAMPLE_ALLOWLIST)), [path])
+    per_event, _ = assert_same(load_allowlist([str(SAMPLE_ALLOWLIST)]).allowlist, [path])
     expected = {
         (load_case(p)["record"]["eventID"], load_case(p)["expected"]["rule"])
         for p in CASES
@@ -88,14 +88,14 @@ def test_bundled_cases_agree(tmp_path) -> None:
 
 
 def test_sample_trail_agrees() -> None:
-    per_event, _ = assert_same(load_allowlist_file(str(SAMPLE_ALLOWLIST)), [EVENTS / "sample-trail"])
+    per_event, _ = assert_same(load_allowlist([str(SAMPLE_ALLOWLIST)]).allowlist, [EVENTS / "sample-trail"])
     assert len(per_event) >= 20
 
 
 @pytest.mark.skipif(not DATASET.is_dir(), reason="real CloudTrail dataset not present")
 def test_real_logs_agree_with_bulk() -> None:
     # The Stratus Red Team logs hold a sweep of 42 SecureStrings: per-event rules and bulk agree
-    per_event, windows = assert_same(load_allowlist_file(str(SAMPLE_ALLOWLIST)), [DATASET])
+    per_event, windows = assert_same(load_allowlist([str(SAMPLE_ALLOWLIST)]).allowlist, [DATASET])
     assert per_event and windows
 
 
@@ -263,3 +263,48 @@ def test_hostile_names_are_literals_not_syntax(tmp_path) -> None:
     assert by_name["/preXfix/deep"] == "unauthorized-read"
     assert by_name["/decoy_'%\\--1"] == "honeytoken"
     assert by_name["/decoyX'%\\--1"] == by_name["/decoy_'X\\--1"] == "unauthorized-read"
+
+
+def test_account_wildcards_accounts_lists_and_expiry_agree(tmp_path) -> None:
+    # GIVEN a role named in every account (wildcard in the account field), a grant limited to
+    # listed accounts, and a grant that expired, with reads from callers that test each edge
+    allowlist = validate(
+        {
+            "version": 1,
+            "grants": [
+                {"name": "any-account", "principals": ["arn:aws:iam::*:role/backup"], "parameters": ["/b/*"]},
+                {
+                    "name": "listed",
+                    "principals": ["arn:aws:iam::*:user/*"],
+                    "parameters": ["/l/*"],
+                    "accounts": ["111122223333"],
+                },
+                {
+                    "name": "old",
+                    "principals": ["arn:aws:iam::111122223333:user/alice"],
+                    "parameters": ["/o/*"],
+                    "expires": "2026-11-02",
+                },
+            ],
+        }
+    )
+    callers = [
+        "arn:aws:iam::111122223333:role/backup",
+        "arn:aws:iam::444455556666:role/backup",
+        "arn:aws:iam::1:2:role/backup",  # a wildcard account never spans a ':'
+        "arn:aws:iam::111122223333:role/x/role/backup",
+        "arn:aws:iam::111122223333:user/alice",
+        "arn:aws:iam::444455556666:user/alice",
+    ]
+    records = []
+    for i, arn in enumerate(callers):
+        for j, name in enumerate(("/b/x", "/l/x", "/o/x")):
+            for k, when in enumerate((datetime(2026, 11, 1, 23, 59, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))):
+                record = _read(f"c{i}-{j}-{k}", name, when, "10.0.0.1")
+                record["userIdentity"] = {"type": "IAMUser", "arn": arn, "accountId": arn.split(":")[4]}
+                records.append(record)
+    path = write_log(tmp_path, records)
+    per_event, _ = assert_same(allowlist, [path], BulkRule(threshold=10000))
+    allowed = {r["eventID"] for r in records} - {e for e, _ in per_event}
+    assert {"c0-0-0", "c1-0-0", "c4-1-0", "c4-2-0"} <= allowed
+    assert not {"c2-0-0", "c3-0-0", "c5-1-0", "c4-2-1"} & allowed

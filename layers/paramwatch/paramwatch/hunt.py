@@ -40,10 +40,24 @@ NOT_IN_SQL = {
     Rule.INVALID_EVENT: "records that fail the CloudTrail schema: `replay`",
 }
 # The fields each model may set for hunt to run. Adding a field to Grant (or Hours, or Allowlist)
-# without adding its SQL form below makes hunt refuse allowlists that use it.
+# without adding its SQL form below makes hunt refuse allowlists that use it. Labels that never
+# change a verdict (owner, reason, the names of accounts) count as translated.
 TRANSLATED: dict[type[BaseModel], frozenset[str]] = {
-    Allowlist: frozenset({"version", "grants", "honeytokens"}),
-    Grant: frozenset({"name", "principals", "parameters", "source_cidrs", "vpc_endpoints", "hours"}),
+    Allowlist: frozenset({"version", "grants", "honeytokens", "accounts"}),
+    Grant: frozenset(
+        {
+            "name",
+            "owner",
+            "reason",
+            "expires",
+            "principals",
+            "parameters",
+            "source_cidrs",
+            "vpc_endpoints",
+            "hours",
+            "accounts",
+        }
+    ),
     Hours: frozenset({"days", "start", "end", "timezone"}),
 }
 _SEVERITY = {
@@ -57,6 +71,8 @@ _SEVERITY = {
 _SESSION_ARN = r"^[^:]*:[^:]*:sts:[^:]*:[^:]*:(assumed-role|federated-user)/"
 _PARAMETER_ARN = r"^arn:[^:]*:[^:]*:[^:]*:[^:]*:parameter/"
 _PARAMETER_ARN_NAME = r"^arn:[^:]*:[^:]*:[^:]*:[^:]*:parameter(/[^:]*)"
+_ARN_WITH_ACCOUNT = r"^arn:[^:]*:[^:]*:[^:]*:[^:]*:"
+_REGEX_SPECIAL = frozenset("\\.^$|?*+()[]{}")
 
 
 class HuntError(ValueError):
@@ -168,12 +184,39 @@ class _Builder:
         after = sorted(d % 7 + 1 for d in days)  # the days whose previous day is allowed
         return f"(({secs} >= {start} AND {day} IN ({_ints(days)})) OR ({secs} < {end} AND {day} IN ({_ints(after)})))"
 
+    def principal(self, pattern: str) -> str:
+        """`names.principal_match`: a LIKE, or a regex when the ARN's account field has a wildcard
+        (which then matches within that field only)."""
+        parts = pattern.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn" or not any(c in parts[4] for c in "*?"):
+            return like("principal", pattern)
+        account = "".join("[^:/]*" if c == "*" else "[^:/]" if c == "?" else _regex_literal(c) for c in parts[4])
+        head = ":".join(_glob_regex(p) for p in parts[:4])
+        return self.d.regex("principal", f"^{head}:{account}:{_glob_regex(parts[5])}$")
+
+    def grant_accounts(self, grant: Grant) -> str:
+        """`accounts`: the principal ARN's account field must be listed (service names never are)."""
+        if not grant.accounts:
+            return "TRUE"
+        field = f"CASE WHEN {self.d.regex('principal', _ARN_WITH_ACCOUNT)} THEN split_part(principal, ':', 5) END"
+        return f"COALESCE({in_list(field, grant.accounts)}, FALSE)"
+
+    def grant_time(self, grant: Grant) -> str:
+        """Expiry and hours, for a read whose time is known."""
+        parts = []
+        if grant.expires is not None:
+            parts.append(f"ts < {self.d.time(datetime.combine(grant.expires, time(), UTC))}")
+        if grant.hours is not None:
+            parts.append(self.hours(grant.hours))
+        return _all(parts)
+
     def grant_static(self, index: int, grant: Grant) -> str:
-        """Everything of `_grant_matches` but the hours: principal, path, names, network."""
+        """Everything of `matching.failed_condition` but time: principal, path, names, network."""
         subtree = _any([like("path_base", p[:-1], suffix="%") for p in grant.parameters if p.endswith("*")])
         return _all(
             [
-                _any([like("principal", p) for p in grant.principals]),
+                self.grant_accounts(grant),
+                _any([self.principal(p) for p in grant.principals]),
                 f"(path IS NULL OR {subtree})",
                 f"COALESCE(missed_{index}, 0) = 0",
                 f"(via_ssm OR {self.network(grant)})",
@@ -305,17 +348,14 @@ class _Builder:
   FROM paths r LEFT JOIN per_read p ON p.eventid = r.eventid
 )"""
         statics = [self.grant_static(i, g) for i, g in enumerate(self.grants)]
+        timed = [g.hours is not None or g.expires is not None for g in self.grants]
         granted = _any(
             [
-                f"COALESCE({s} AND ts IS NOT NULL AND {self.hours(g.hours)}, FALSE)"
-                if g.hours
-                else f"COALESCE({s}, FALSE)"
-                for s, g in zip(statics, self.grants, strict=True)
+                f"COALESCE({s} AND ts IS NOT NULL AND {self.grant_time(g)}, FALSE)" if t else f"COALESCE({s}, FALSE)"
+                for s, g, t in zip(statics, self.grants, timed, strict=True)
             ]
         )
-        unknown = _any(
-            [f"COALESCE({s} AND ts IS NULL, FALSE)" for s, g in zip(statics, self.grants, strict=True) if g.hours]
-        )
+        unknown = _any([f"COALESCE({s} AND ts IS NULL, FALSE)" for s, t in zip(statics, timed, strict=True) if t])
         problems = (
             "(principal IS NULL OR bad_names > 0 "
             "OR (eventname = 'GetParameters' AND no_names) "
@@ -370,13 +410,13 @@ class _Builder:
         final = f"""SELECT rule, {severity} AS severity, eventid AS event_id, eventtime AS event_time, principal,
   identity_type, eventname AS event_name, CASE WHEN path IS NULL THEN parameters ELSE ARRAY[path] END AS parameters,
   source_ip, vpc_endpoint, user_agent, errorcode AS error_code, region_name AS region,
-  path, is_recursive, via_ssm, problems, time_unknown, cross_account,
+  path, is_recursive, via_ssm, problems, time_unknown, cross_account, caller_account, owner_account,
   CAST(NULL AS DOUBLE) AS window_start, CAST(NULL AS BIGINT) AS distinct_parameters
 FROM verdicts WHERE rule IS NOT NULL
 UNION ALL
 SELECT '{Rule.BULK}', '{Severity.HIGH}', b.eventid, r.eventtime, b.principal, r.identity_type,
   r.eventname, r.parameters, r.source_ip, r.vpc_endpoint, r.user_agent, r.errorcode, r.region_name,
-  r.path, r.is_recursive, r.via_ssm, FALSE, FALSE, r.cross_account,
+  r.path, r.is_recursive, r.via_ssm, FALSE, FALSE, r.cross_account, r.caller_account, r.owner_account,
   CAST(b.window_start AS DOUBLE), b.distinct_parameters
 FROM bulk b JOIN verdicts r ON r.eventid = b.eventid
 WHERE b.nth = {self.bulk.threshold + 1}
@@ -396,6 +436,16 @@ ORDER BY event_time, event_id, rule"""
             bulk,
         ]
         return "WITH\n" + ",\n".join(ctes) + "\n" + final
+
+
+def _regex_literal(char: str) -> str:
+    """One character as a regex that matches only itself, in Java (Trino) and RE2 (DuckDB) alike."""
+    return "\\" + char if char in _REGEX_SPECIAL else char
+
+
+def _glob_regex(glob: str) -> str:
+    """`names.glob_regex` as regex text: `*` any run, `?` one character (newlines included, no flags)."""
+    return "".join(r"[\s\S]*" if c == "*" else r"[\s\S]" if c == "?" else _regex_literal(c) for c in glob)
 
 
 def _seconds(moment: time) -> int:

@@ -9,7 +9,7 @@ Lambda layer never ships it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,7 @@ def run(allowlist: Allowlist, paths: Iterable[str | Path], scope: Scope, bulk: B
         raise HuntError(f"duckdb: {str(exc).splitlines()[0]}") from None
     finally:
         connection.close()
-    return HuntResult([verdict_of(row, bulk) for row in rows], records, len(files))
+    return HuntResult([verdict_of(row, bulk, allowlist) for row in rows], records, len(files))
 
 
 _EXTRA = {
@@ -140,7 +140,7 @@ def _access(row: dict[str, Any]) -> Access:
         event_name=row["event_name"],
         event_time=parse_time(raw_time),
         raw_event_time=raw_time,
-        principal=Principal(arn=row["principal"], type=row["identity_type"], account=None),
+        principal=Principal(arn=row["principal"], type=row["identity_type"], account=row["caller_account"]),
         parameters=tuple(row["parameters"] or ()) if row["path"] is None else (),
         path=row["path"],
         recursive=bool(row["is_recursive"]),
@@ -151,7 +151,7 @@ def _access(row: dict[str, Any]) -> Access:
         user_agent=row["user_agent"],
         error_code=row["error_code"],
         region=row["region"],
-        recipient_account=None,
+        recipient_account=row["owner_account"],
         problems=problems,
     )
 
@@ -170,7 +170,7 @@ def _extra(rule: Rule, row: dict[str, Any], access: Access) -> str:
     return "No grant allows it."
 
 
-def verdict_of(row: dict[str, Any], bulk: BulkRule) -> Verdict:
+def verdict_of(row: dict[str, Any], bulk: BulkRule, allowlist: Allowlist) -> Verdict:
     """A query row as the verdict replay would print (without replay's paging decision)."""
     rule, severity = Rule(row["rule"]), Severity[row["severity"].upper()]
     access = _access(row)
@@ -183,4 +183,5 @@ def verdict_of(row: dict[str, Any], bulk: BulkRule) -> Verdict:
         )
     else:
         summary = summary_for(access, rule, _extra(rule, row, access))
-    return Verdict(finding_for(access, rule, severity, summary), paged=False, reason=HUNT_REASON)
+    finding = replace(finding_for(access, rule, severity, summary), account_name=allowlist.account_name(access.account))
+    return Verdict(finding, paged=False, reason=HUNT_REASON)
