@@ -22,11 +22,12 @@ from pydantic import (
     model_validator,
 )
 
-from paramwatch.names import canonical_pattern, covers_subtree, glob_match
+from paramwatch.names import arn_account, canonical_pattern, covers_subtree, glob_match, principal_match
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Pattern = Annotated[str, Field(min_length=1, max_length=2048)]
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 
 
 class AllowlistError(ValueError):
@@ -96,6 +97,12 @@ class Grant(_Strict):
     source_cidrs: list[str] = Field(default_factory=list)
     vpc_endpoints: list[Annotated[str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
     hours: Hours | None = None
+    accounts: list[AccountId] = Field(default_factory=list)
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _quoted_accounts(cls, value: Any) -> Any:
+        return _account_ids(value)
 
     @field_validator("parameters")
     @classmethod
@@ -118,8 +125,14 @@ class Grant(_Strict):
         return tuple(ipaddress.ip_network(c, strict=False) for c in self.source_cidrs)
 
     def allows_principal(self, arn: str) -> bool:
-        """Full-string glob match of a principal ARN, never a substring match."""
-        return any(glob_match(p, arn) for p in self.principals)
+        """Full-string glob match of a principal ARN, never a substring match.
+
+        A wildcard in an ARN's account field matches one account only; with `accounts`, the
+        principal's account must also be listed.
+        """
+        if self.accounts and arn_account(arn) not in self.accounts:
+            return False
+        return any(principal_match(p, arn) for p in self.principals)
 
     def allows_parameter(self, name: str) -> bool:
         """True when one of the grant's globs matches the canonical parameter name."""
@@ -143,11 +156,23 @@ class Grant(_Strict):
 
 
 class Allowlist(_Strict):
-    """The whole document: version, grants and honeytokens."""
+    """The whole document: version, grants, honeytokens and the names of accounts."""
 
     version: Literal[1]
     grants: list[Grant] = Field(default_factory=list)
     honeytokens: list[Pattern] = Field(default_factory=list)
+    accounts: dict[AccountId, Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=dict)
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _quoted_account_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            _account_ids(list(value))
+        return value
+
+    def account_name(self, account: str | None) -> str | None:
+        """The name the `accounts` map gives an account ID, if any."""
+        return self.accounts.get(account) if account else None
 
     @field_validator("honeytokens")
     @classmethod
@@ -179,6 +204,15 @@ class Allowlist(_Strict):
         """The grants whose principal patterns may match, in document order, without scanning all."""
         exact, wild = self._by_principal
         return [self.grants[i] for i in sorted({*exact.get(principal, ()), *wild})]
+
+
+def _account_ids(value: Any) -> Any:
+    """Account IDs must be quoted: YAML reads 011122223333 as an octal number, silently."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, int) and not isinstance(item, bool):
+                raise ValueError(f"[{i}] account ID {item} must be a quoted string of 12 digits")
+    return value
 
 
 def schema() -> dict[str, Any]:

@@ -186,6 +186,9 @@ class Detector:
             if primary is None:
                 candidates += self._first_seen(access)
         side = "KMS" if access.is_kms else "SSM"
+        name = self.allowlist.account_name(access.account)
+        if name:
+            candidates = [replace(c, finding=replace(c.finding, account_name=name)) for c in candidates]
         return [self._page(side, c) for c in candidates]
 
     def pipeline_verdict(self, finding: Finding, now: float, event_id: str) -> Verdict:

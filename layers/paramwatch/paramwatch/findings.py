@@ -102,6 +102,16 @@ class Finding:
     region: str | None = None
     error_code: str | None = None
     problems: tuple[str, ...] = field(default_factory=tuple)
+    account: str | None = None
+    account_name: str | None = None
+
+    @property
+    def where(self) -> str:
+        """Account (with its name when known) and region, for alerts and tables; unescaped."""
+        account = self.account or "unknown account"
+        if self.account_name:
+            account += f" ({self.account_name})"
+        return f"{account}, {self.region or 'unknown region'}"
 
     @property
     def next_step(self) -> str:

@@ -74,6 +74,7 @@ def body(finding: Finding, notes: Iterable[str] = ()) -> str:
         f"From:       {safe(finding.source_ip or 'unknown')}"
         + (f" via {safe(finding.vpc_endpoint)}" if finding.vpc_endpoint else ""),
         f"When:       {safe(finding.event_time or 'unknown')}",
+        f"Where:      account {safe(finding.where)}",
         f"User agent: {safe(finding.user_agent or 'unknown', 300)}",
         f"Event ID:   {safe(finding.event_id)}",
     ]
@@ -130,7 +131,10 @@ def _allowlist_body(finding: Finding) -> str:
 
 def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
     """Rows for a person at a terminal, one finding per row, widest columns last."""
-    yield f"{'PAGE':<5} {'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'SOURCE':<16} PRINCIPAL -> PARAMETERS"
+    yield (
+        f"{'PAGE':<5} {'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'ACCOUNT':<12} {'REGION':<14} "
+        f"{'SOURCE':<16} PRINCIPAL -> PARAMETERS"
+    )
     for v in verdicts:
         f = v.finding
         params = ", ".join(safe(p, 80) for p in f.parameters[:3])
@@ -139,6 +143,11 @@ def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
         params = params or "(none named)"
         yield (
             f"{'yes' if v.paged else 'no':<5} {str(f.severity).upper():<9} {f.rule:<18} "
-            f"{safe(f.event_time or '-', 25):<26} "
+            f"{safe(f.event_time or '-', 25):<26} {_account(f):<12} {safe(f.region or '-', 20):<14} "
             f"{safe(f.source_ip or '-', 40):<16} {safe(f.principal or '-')} -> {params}"
         )
+
+
+def _account(finding: Finding) -> str:
+    """The account's name when the allowlist gives one, else its ID."""
+    return safe(finding.account_name or finding.account or "-", 40)

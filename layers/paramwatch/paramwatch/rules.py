@@ -157,6 +157,7 @@ def finding_for(access: Access, rule: Rule, severity: Severity, summary: str) ->
         region=access.region,
         error_code=access.error_code,
         problems=access.problems,
+        account=access.account,
     )
 
 
