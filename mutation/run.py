@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "mutation"
 STAGE = Path(os.environ.get("MUTATION_STAGE", ROOT / "build" / "mutation"))
-MODULES = ("names", "identity", "access", "allowlist", "rules", "escape", "render", "detector")
+MODULES = ("names", "identity", "access", "allowlist", "matching", "rules", "escape", "render", "detector")
 KILLED = {"killed", "timeout"}
 MUTMUT = ROOT / ".venv-mutation" / "bin" / "mutmut"
 
@@ -120,7 +120,8 @@ def main() -> int:
         stage(modules, args.keep)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         start = time.monotonic()
-        run = subprocess.run([str(MUTMUT), "run", "--max-children", os.environ.get("MUTATION_JOBS", "1")], cwd=STAGE, env=env)
+        jobs = os.environ.get("MUTATION_JOBS", "1")
+        run = subprocess.run([str(MUTMUT), "run", "--max-children", jobs], cwd=STAGE, env=env)
         seconds = time.monotonic() - start
         if run.returncode:
             print(f"mutmut run failed with exit code {run.returncode}", file=sys.stderr)
