@@ -149,8 +149,11 @@ def alert_text(verdict: Verdict) -> str:
     return f"Subject: {subject(finding)}\n\n{body(finding, verdict.notes)}\n{ALERT_SEPARATOR}"
 
 
-def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
-    """Rows for a person at a terminal, one finding per row, widest columns last."""
+def table(verdicts: Iterable[Verdict], *, paging: bool = True) -> Iterable[str]:
+    """Rows for a person at a terminal, one finding per row, widest columns last.
+
+    `paging=False` (hunt) shows `-` under PAGE: hunt decides no paging.
+    """
     yield (
         f"{'PAGE':<5} {'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'ACCOUNT':<12} {'REGION':<14} "
         f"{'SOURCE':<16} PRINCIPAL -> PARAMETERS"
@@ -162,7 +165,7 @@ def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
             params += f" (+{len(f.parameters) - 3})"
         params = params or "(none named)"
         yield (
-            f"{'yes' if v.paged else 'no':<5} {str(f.severity).upper():<9} {f.rule:<18} "
+            f"{('yes' if v.paged else 'no') if paging else '-':<5} {str(f.severity).upper():<9} {f.rule:<18} "
             f"{safe(f.event_time or '-', 25):<26} {_account(f):<12} {safe(f.region or '-', 20):<14} "
             f"{safe(f.source_ip or '-', 40):<16} {safe(f.principal or '-')} -> {params}"
         )
