@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from paramwatch.access import SSM_SOURCE, Access, is_relevant
 from paramwatch.allowlist import Allowlist, Grant
-from paramwatch.cloudtrail import CloudTrailRecord
+from paramwatch.cloudtrail import CloudTrailRecord, oversize
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.names import (
@@ -39,8 +39,9 @@ DENIAL_CODES = frozenset(
 
 
 def touches_honeytoken(access: Access, allowlist: Allowlist) -> bool:
+    """Honeytokens are matched by path in any account: a decoy read by ARN is still a decoy."""
     for pattern in allowlist.honeytokens:
-        if any(glob_match(pattern, name) for name in access.parameters):
+        if any(glob_match(pattern, name) for name in access.names):
             return True
         if access.path and subtree_may_hold(pattern, access.path, recursive=access.recursive):
             return True
@@ -58,7 +59,7 @@ def needs_judging(record: dict[str, Any], allowlist: Allowlist) -> bool:
         return False
     params = record.get("requestParameters")
     if record.get("eventSource") != SSM_SOURCE or not isinstance(params, dict):
-        return True
+        return True  # a KMS use of a parameter's context: is_relevant already mirrors the rule
     if params.get("withDecryption") is True:
         return True
     return bool(allowlist.honeytokens) and _may_touch_honeytoken(params, allowlist)
@@ -86,11 +87,13 @@ def _grant_matches(grant: Grant, access: Access, principal: str) -> bool | None:
     """True/False when the grant does or does not allow the access; None when time is unknown."""
     if not grant.allows_principal(principal):
         return False
-    if access.path is not None and not grant.allows_subtree(access.path):
+    if access.path is not None and not grant.allows_subtree(access.path, access.arn_of("")):
         return False
-    if not all(grant.allows_parameter(p) for p in access.parameters):
+    if not all(grant.allows_parameter(p, access.arn_of(p)) for p in access.parameters):
         return False
-    if not access.via_ssm and not grant.allows_network(access.source_ip, access.vpc_endpoint):
+    if not access.via_ssm and not grant.allows_source(
+        access.source_ip, access.vpc_endpoint, access.vpc_endpoint_account, access.invoked_by
+    ):
         return False
     if grant.hours is None:
         return True
@@ -130,7 +133,7 @@ def _named(name: str) -> str:
 
 def _summary(access: Access, rule: Rule, extra: str) -> str:
     who = safe(access.principal.arn or "an unknown principal")
-    how = "KMS Decrypt" if access.is_kms else f"SSM {safe(access.event_name)}"
+    how = f"KMS {safe(access.event_name)}" if access.is_kms else f"SSM {safe(access.event_name)}"
     how += " (made by SSM)" if access.via_ssm else ""
     where = safe(access.source_ip or "an unknown address")
     if access.vpc_endpoint:
@@ -168,13 +171,16 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
     """Judge one normalized access. Order matters: the most severe reason wins."""
     if touches_honeytoken(access, allowlist):
         return _finding(access, Rule.HONEYTOKEN, Severity.CRITICAL, "This is a honeytoken.")
+    if access.direct_kms_use:
+        return _kms_use(access)
     if not access.decrypted:
         return None
     if access.problems:
         reason = "; ".join(safe(p, 200) for p in access.problems)
         return _finding(access, Rule.UNJUDGEABLE, Severity.HIGH, f"Cannot judge: {reason}.")
-    if access.principal.type == "Root":
-        return _finding(access, Rule.ROOT, Severity.HIGH, "The root user should never read secrets.")
+    if access.principal.root:
+        disguise = "" if access.principal.type == "Root" else f" through a {safe(access.principal.type)} identity"
+        return _finding(access, Rule.ROOT, Severity.HIGH, f"The root user should never read secrets{disguise}.")
     if access.direct_decrypt:
         return _finding(
             access,
@@ -204,6 +210,18 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
             "No grant allows it; the caller is in another account.",
         )
     return _finding(access, Rule.UNAUTHORIZED, Severity.MEDIUM, "No grant allows it.")
+
+
+def _kms_use(access: Access) -> Finding:
+    """A KMS call other than Decrypt on a parameter's encryption context that SSM did not make."""
+    if access.key_leaves_account:
+        extra = (
+            f"SSM did not make this call, and the destination key belongs to account "
+            f"{safe(access.destination_account)}: the secret now sits under a key another account controls."
+        )
+        return _finding(access, Rule.DIRECT_KMS_USE, Severity.CRITICAL, extra)
+    extra = "SSM did not make this call: the caller used the parameter's ciphertext or context directly."
+    return _finding(access, Rule.DIRECT_KMS_USE, Severity.HIGH, extra)
 
 
 def invalid_event(event_id: str, reason: str) -> Finding:
@@ -237,6 +255,9 @@ def parse_record(record: Any) -> CloudTrailRecord | Finding:
     if not isinstance(record, dict):
         kind = type(record).__name__
         return invalid_event("unknown", f"a record must be a JSON object, got {kind}")
+    too_big = oversize(record)
+    if too_big:
+        return invalid_event(_event_id_of(record), too_big)
     try:
         return CloudTrailRecord.model_validate(record)
     except ValidationError as exc:
