@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,83 @@ def deploy_rule_patterns(translated: dict[str, Any]) -> dict[str, str]:
         }
         events = boto3.client("events", region_name="us-east-1")
         return {name: events.describe_rule(Name=physical[name].split("/")[-1])["EventPattern"] for name in rules}
+
+
+ORG_ACCOUNTS = ("111122223333", "444455556666", "777788889999")
+ORG_REGIONS = ("us-east-1", "eu-west-1")
+
+
+def org_read(
+    event_id: str,
+    account: str,
+    region: str,
+    name: str,
+    role: str = "app/reader",
+    time: str = "2026-11-02T10:15:00Z",
+    **extra: object,
+) -> dict:
+    """A GetParameter with decryption by `role` of `account`, recorded in that account and region."""
+    issuer = f"arn:aws:iam::{account}:role/{role}"
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": "AROAEXAMPLE:session",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{role.rsplit('/', 1)[-1]}/session",
+            "accountId": account,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer, "accountId": account}},
+        },
+        "eventTime": time,
+        "eventSource": "ssm.amazonaws.com",
+        "eventName": "GetParameter",
+        "awsRegion": region,
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-sdk-go-v2/1.30.0",
+        "requestParameters": {"name": name, "withDecryption": True},
+        "eventID": event_id,
+        "recipientAccountId": account,
+        **extra,
+    }
+
+
+def org_envelope(record: dict) -> dict:
+    """A record as the central bus receives it from a member account's default bus."""
+    event = eventbridge_event(record)
+    return {**event, "account": record["recipientAccountId"], "region": record["awsRegion"]}
+
+
+LIVE_MARKUP = frozenset("<>&`*~|[]")
+"""Characters that start markup in mail (HTML), Slack/Chime/Teams markdown or Amazon Q chat."""
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def markup_in_json(line: str) -> set[str]:
+    """Markup characters in a JSON line's strings; outside them only JSON's own brackets may appear."""
+    json.loads(line)
+    strings = _JSON_STRING.findall(line)
+    outside = _JSON_STRING.sub("", line)
+    return {c for s in strings for c in s if c in LIVE_MARKUP} | (set(outside) & LIVE_MARKUP - {"[", "]"})
+
+
+def markup_in_text(text: str, own: tuple[str, ...] = ()) -> set[str]:
+    """Markup characters in plain text once the tokens paramwatch writes itself (`own`) are removed."""
+    for token in own:
+        text = text.replace(token, "")
+    return set(text) & LIVE_MARKUP
+
+
+def markup_in_outputs(verdict: Any) -> dict[str, set[str]]:
+    """Live markup in every output a verdict has: SNS subject, body (with its JSON appendix), the
+    e-mail as sent, a table row and a jsonl line. Empty sets everywhere is the only right answer."""
+    from paramwatch.render import body, subject, table, verdict_json
+
+    finding = verdict.finding
+    tags = (f"[{finding.rule}]",)  # the summary opens with the rule's name in brackets
+    text = body(finding, verdict.notes).splitlines()
+    return {
+        "subject": markup_in_text(subject(finding)),
+        "body": markup_in_text("\n".join(text[:-1]), tags),
+        "body-json": markup_in_json(text[-1]),
+        "table": markup_in_text(list(table([verdict]))[1], (" -> ",)),
+        "jsonl": markup_in_json(verdict_json(verdict)),
+    }

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paramwatch import allowlist as allowlist_mod
 from paramwatch.allowlist import Allowlist, AllowlistError
+from paramwatch.cloudtrail import detail_of
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
@@ -76,6 +77,13 @@ def correlation_id(event: Any) -> str | None:
     detail = event.get("detail") if isinstance(event, dict) else None
     event_id = detail.get("eventID") if isinstance(detail, dict) else None
     return safe(event_id, 128) if isinstance(event_id, str) else None
+
+
+def record_of(event: Any) -> Any:
+    """The CloudTrail record in an EventBridge event; whatever else arrives is judged as is."""
+    if isinstance(event, dict):
+        return detail_of(event) if "detail-type" in event else event.get("detail")
+    return event
 
 
 def load_allowlist(settings: Settings) -> tuple[Allowlist, Finding | None]:
@@ -140,7 +148,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     detector = Detector(allowlist, rt.state, rt.tuning)
     metrics.add_metric(name="EventsEvaluated", unit=MetricUnit.Count, value=1)
     logger.debug("event received", extra={"event": describe(event)})
-    outcome = detector.process(event.get("detail") if isinstance(event, dict) else event, now)
+    outcome = detector.process(record_of(event), now)
     verdicts = list(outcome.verdicts)
     if problem is not None:
         verdicts.insert(0, detector.pipeline_verdict(problem, now, outcome.begun or "unknown"))

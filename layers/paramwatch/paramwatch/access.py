@@ -49,11 +49,16 @@ class Access:
     problems: tuple[str, ...]
     is_kms: bool = False
     names: tuple[str, ...] = ()
-    account: str | None = None
+    caller_account: str | None = None
     partition: str = "aws"
     invoked_by: str | None = None
     vpc_endpoint_account: str | None = None
     destination_account: str | None = None
+
+    @property
+    def account(self) -> str | None:
+        """The account the call was made in: the one whose trail recorded it, else the caller's."""
+        return self.recipient_account or self.principal.account
 
     @property
     def direct_decrypt(self) -> bool:
@@ -70,7 +75,7 @@ class Access:
         """A ReEncrypt whose destination key belongs to an account other than the parameters'."""
         if not self.destination_account:
             return False
-        owners = {(owner_of(p) or ("", "", self.account))[2] for p in self.parameters}
+        owners = {(owner_of(p) or ("", "", self.caller_account))[2] for p in self.parameters}
         return any(owner and owner != self.destination_account for owner in owners)
 
     def arn_of(self, parameter: str) -> str | None:
@@ -78,9 +83,9 @@ class Access:
         account for a name in the caller's own account (None when the record lacks them)."""
         if parameter.startswith("arn:"):
             return parameter
-        if not (self.region and self.account):
+        if not (self.region and self.caller_account):
             return None
-        return parameter_arn(parameter, self.partition, self.region, self.account)
+        return parameter_arn(parameter, self.partition, self.region, self.caller_account)
 
     @property
     def cross_account(self) -> bool:
@@ -239,7 +244,7 @@ def to_access(record: CloudTrailRecord) -> Access:
         problems=tuple(problems),
         is_kms=is_kms,
         names=names,
-        account=account,
+        caller_account=account,
         partition=_partition(principal.arn),
         invoked_by=invoked_by,
         vpc_endpoint_account=record.vpc_endpoint_account_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from datetime import datetime, time
+from datetime import UTC, date, datetime, time
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 
@@ -23,12 +23,20 @@ from pydantic import (
     model_validator,
 )
 
-from paramwatch.names import canonical_pattern, covers_subtree, glob_match, is_arn_pattern
+from paramwatch.names import (
+    arn_account,
+    canonical_pattern,
+    covers_subtree,
+    glob_match,
+    is_arn_pattern,
+    principal_match,
+)
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Pattern = Annotated[str, Field(min_length=1, max_length=2048)]
 SERVICE_PRINCIPAL = r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$"
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 
 
 class AllowlistError(ValueError):
@@ -105,7 +113,8 @@ def is_private(address: Address) -> bool:
     return _contains(PRIVATE_RANGES, address)
 
 
-def _within_private(network: Network) -> bool:
+def is_private_range(network: Network) -> bool:
+    """True for a CIDR wholly inside one of PRIVATE_RANGES."""
     return any(network.version == net.version and network.subnet_of(net) for net in PRIVATE_RANGES)  # type: ignore[arg-type]
 
 
@@ -124,9 +133,16 @@ def _address(text: str | None) -> Address | None:
 
 
 class Grant(_Strict):
-    """Principals that may read parameters, optionally from given networks and at given hours."""
+    """Principals that may read parameters, optionally from given networks and at given hours.
+
+    `owner` and `reason` say who asked for the grant and why, so that a grant can be questioned
+    later; `expires` ends it, so that an exception for a project does not outlive the project.
+    """
 
     name: str = Field(min_length=1, max_length=128)
+    owner: str | None = Field(default=None, min_length=1, max_length=256)
+    reason: str | None = Field(default=None, min_length=1, max_length=1024)
+    expires: date | None = None
     principals: list[Pattern] = Field(min_length=1)
     parameters: list[Pattern] = Field(min_length=1)
     source_cidrs: list[str] = Field(default_factory=list)
@@ -136,6 +152,12 @@ class Grant(_Strict):
     hours: Hours | None = None
     bulk_threshold: int | None = Field(default=None, ge=2, le=100000)
     bulk_window_minutes: int | None = Field(default=None, ge=1, le=1440)
+    accounts: list[AccountId] = Field(default_factory=list)
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _quoted_accounts(cls, value: Any) -> Any:
+        return _account_ids(value)
 
     @field_validator("parameters")
     @classmethod
@@ -149,6 +171,17 @@ class Grant(_Strict):
                     f"[{i}] {pattern!r} is not an SSM parameter ARN pattern (arn:aws:ssm:REGION:ACCOUNT:parameter/PATH)"
                 )
         return [canonical_pattern(p) for p in value]
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _a_date(cls, value: Any) -> Any:
+        if isinstance(value, datetime) or (isinstance(value, str) and len(value) != 10):
+            raise ValueError(f"expires must be a date YYYY-MM-DD, got {value!r}")
+        return value
+
+    def expired_at(self, moment: datetime) -> bool:
+        """True from 00:00 UTC of the `expires` date on: the grant no longer allows anything."""
+        return self.expires is not None and moment >= datetime.combine(self.expires, time(0), tzinfo=UTC)
 
     @field_validator("source_cidrs")
     @classmethod
@@ -192,7 +225,7 @@ class Grant(_Strict):
         if self.vpc_endpoints or self.vpc_endpoint_accounts:
             return self
         for i, network in enumerate(self.networks):
-            if _within_private(network):
+            if is_private_range(network):
                 raise ValueError(
                     f"source_cidrs[{i}]: {self.source_cidrs[i]} is a private range, and private addresses "
                     "repeat in every VPC of every account, so it would match a call from anyone's VPC; "
@@ -208,11 +241,17 @@ class Grant(_Strict):
 
     @cached_property
     def _private_networks(self) -> tuple[Network, ...]:
-        return tuple(n for n in self.networks if _within_private(n))
+        return tuple(n for n in self.networks if is_private_range(n))
 
     def allows_principal(self, arn: str) -> bool:
-        """Full-string glob match of a principal ARN, never a substring match."""
-        return any(glob_match(p, arn) for p in self.principals)
+        """Full-string glob match of a principal ARN, never a substring match.
+
+        A wildcard in an ARN's account field matches one account only; with `accounts`, the
+        principal's account must also be listed.
+        """
+        if self.accounts and arn_account(arn) not in self.accounts:
+            return False
+        return any(principal_match(p, arn) for p in self.principals)
 
     def allows_parameter(self, parameter: str, arn: str | None = None) -> bool:
         """True when a pattern matches the parameter.
@@ -271,11 +310,23 @@ class Grant(_Strict):
 
 
 class Allowlist(_Strict):
-    """The whole document: version, grants and honeytokens."""
+    """The whole document: version, grants, honeytokens and the names of accounts."""
 
     version: Literal[1]
     grants: list[Grant] = Field(default_factory=list)
     honeytokens: list[Pattern] = Field(default_factory=list)
+    accounts: dict[AccountId, Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=dict)
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _quoted_account_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            _account_ids(list(value))
+        return value
+
+    def account_name(self, account: str | None) -> str | None:
+        """The name the `accounts` map gives an account ID, if any."""
+        return self.accounts.get(account) if account else None
 
     @field_validator("honeytokens")
     @classmethod
@@ -303,10 +354,24 @@ class Allowlist(_Strict):
                     exact.setdefault(principal, []).append(index)
         return exact, wild
 
+    @cached_property
+    def has_bulk_thresholds(self) -> bool:
+        """True when some grant carries its own `bulk_threshold`."""
+        return any(grant.bulk_threshold is not None for grant in self.grants)
+
     def grants_for(self, principal: str) -> list[Grant]:
         """The grants whose principal patterns may match, in document order, without scanning all."""
         exact, wild = self._by_principal
         return [self.grants[i] for i in sorted({*exact.get(principal, ()), *wild})]
+
+
+def _account_ids(value: Any) -> Any:
+    """Account IDs must be quoted: YAML reads 011122223333 as an octal number, silently."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, int) and not isinstance(item, bool):
+                raise ValueError(f"[{i}] account ID {item} must be a quoted string of 12 digits")
+    return value
 
 
 def schema() -> dict[str, Any]:

@@ -68,23 +68,35 @@ def subject(finding: Finding) -> str:
     return ascii_line(text, SUBJECT_LIMIT)
 
 
+def _who(finding: Finding) -> list[str]:
+    lines = [f"Who:        {safe(finding.principal or 'unknown')} ({safe(finding.identity_type or '?')})"]
+    if finding.sso_user:
+        lines.append(f"Person:     {safe(finding.sso_user, 200)} (IAM Identity Center user)")
+    elif finding.session_name:
+        lines.append(f"Session:    {safe(finding.session_name, 200)}")
+    return lines
+
+
 def body(finding: Finding, notes: Iterable[str] = ()) -> str:
     """A plain-text alert a person can act on, with the structured finding appended as JSON."""
     params = "\n".join(f"    - {safe(p)}" for p in finding.parameters) or "    (none named)"
     lines = [
         f"Severity:   {str(finding.severity).upper()}",
         f"Rule:       {finding.rule}",
-        f"Who:        {safe(finding.principal or 'unknown')} ({safe(finding.identity_type or '?')})",
+        *_who(finding),
         f"What:       {safe(finding.event_name or '?')} of",
         params,
         f"From:       {safe(finding.source_ip or 'unknown')}"
         + (f" via {safe(finding.vpc_endpoint)}" if finding.vpc_endpoint else ""),
         f"When:       {safe(finding.event_time or 'unknown')}",
+        f"Where:      account {safe(finding.where)}",
         f"User agent: {safe(finding.user_agent or 'unknown', 300)}",
         f"Event ID:   {safe(finding.event_id)}",
     ]
     if finding.error_code:
         lines.append(f"Error:      {safe(finding.error_code)}")
+    if finding.near_miss is not None:
+        lines.append(f"Why:        {finding.near_miss.text}")
     lines += ["", finding.summary]
     lines += [f"Note: {note}" for note in notes]
     lines += [
@@ -97,9 +109,21 @@ def body(finding: Finding, notes: Iterable[str] = ()) -> str:
     return "\n".join(lines)
 
 
+ALERT_SEPARATOR = "=" * 78
+
+
+def alert_text(verdict: Verdict) -> str:
+    """A paged finding as its e-mail subscriber receives it: the SNS subject, then the body."""
+    finding = verdict.finding
+    return f"Subject: {subject(finding)}\n\n{body(finding, verdict.notes)}\n{ALERT_SEPARATOR}"
+
+
 def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
     """Rows for a person at a terminal, one finding per row, widest columns last."""
-    yield f"{'PAGE':<5} {'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'SOURCE':<16} PRINCIPAL -> PARAMETERS"
+    yield (
+        f"{'PAGE':<5} {'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'ACCOUNT':<12} {'REGION':<14} "
+        f"{'SOURCE':<16} PRINCIPAL -> PARAMETERS"
+    )
     for v in verdicts:
         f = v.finding
         params = ", ".join(safe(p, 80) for p in f.parameters[:3])
@@ -108,6 +132,11 @@ def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
         params = params or "(none named)"
         yield (
             f"{'yes' if v.paged else 'no':<5} {str(f.severity).upper():<9} {f.rule:<18} "
-            f"{safe(f.event_time or '-', 25):<26} "
+            f"{safe(f.event_time or '-', 25):<26} {_account(f):<12} {safe(f.region or '-', 20):<14} "
             f"{safe(f.source_ip or '-', 40):<16} {safe(f.principal or '-')} -> {params}"
         )
+
+
+def _account(finding: Finding) -> str:
+    """The account's name when the allowlist gives one, else its ID."""
+    return safe(finding.account_name or finding.account or "-", 40)

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from paramwatch.cloudtrail import oversize
+from paramwatch.cloudtrail import detail_of, oversize
 
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 MAX_FILE_BYTES = 256 << 20
@@ -67,6 +67,10 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield path
 
 
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
+
+
 def _gunzip(data: bytes) -> bytes:
     """Every gzip member, stopping at MAX_FILE_BYTES of output so that a gzip bomb cannot fill memory."""
     out = bytearray()
@@ -74,7 +78,7 @@ def _gunzip(data: bytes) -> bytes:
         member = zlib.decompressobj(wbits=31)
         out += member.decompress(data, MAX_FILE_BYTES + 1 - len(out))
         if len(out) > MAX_FILE_BYTES:
-            raise SourceError(f"larger than {MAX_FILE_BYTES >> 20} MiB once decompressed")
+            raise SourceError(f"larger than {_size(MAX_FILE_BYTES)} once decompressed")
         if not member.eof:
             raise SourceError("corrupt gzip: compressed file ended before the end-of-stream marker was reached")
         data = member.unused_data
@@ -84,7 +88,7 @@ def _gunzip(data: bytes) -> bytes:
 def _bytes_of(path: Path) -> bytes:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise SourceError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
+            raise SourceError(f"larger than {_size(MAX_FILE_BYTES)}")
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read: {exc.strerror or exc}") from None
@@ -117,13 +121,6 @@ def _checked(record: Any, index: int) -> Any:
     return record
 
 
-def _unwrap(item: Any) -> Any:
-    """An EventBridge event carries the CloudTrail record in `detail`; a bare record is itself."""
-    if isinstance(item, dict) and "detail-type" in item and "detail" in item:
-        return item["detail"]
-    return item
-
-
 def records_of(document: Any) -> list[Any]:
     """The CloudTrail records in a parsed file, whatever of the accepted shapes it has."""
     if isinstance(document, dict):
@@ -133,10 +130,10 @@ def records_of(document: Any) -> list[Any]:
                 raise SourceError("'Records' is not a list")
             return records
         if "detail-type" in document or "eventID" in document:
-            return [_unwrap(document)]
+            return [detail_of(document)]
         raise SourceError("JSON object is neither a CloudTrail log file nor an EventBridge event")
     if isinstance(document, list):
-        return [_unwrap(item) for item in document]
+        return [detail_of(item) for item in document]
     raise SourceError(f"top-level JSON is a {type(document).__name__}, not CloudTrail")
 
 
