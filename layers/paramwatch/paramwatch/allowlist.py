@@ -100,6 +100,10 @@ class Hours(_Strict):
 PRIVATE_RANGES = tuple(
     ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
+PRIVATE_RANGES_MAPPED = PRIVATE_RANGES + tuple(
+    ipaddress.ip_network(f"::ffff:{n.network_address}/{96 + n.prefixlen}") for n in PRIVATE_RANGES if n.version == 4
+)
+"""The private ranges with their IPv4-mapped IPv6 forms, for matchers that keep the two apart."""
 """RFC 1918, the shared address space of RFC 6598 and IPv6 unique local addresses: every VPC of every
 account may use them, so an address in them says nothing about whose network a call came from."""
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -123,13 +127,12 @@ def _contains(networks: tuple[Network, ...], address: Address) -> bool:
 
 
 def _address(text: str | None) -> Address | None:
+    """The source as an address (an IPv4-mapped IPv6 address stays IPv6 for range matching, as in
+    hunt's SQL; `is_private` still sees the IPv4 inside it)."""
     try:
-        address = ipaddress.ip_address(text or "")
+        return ipaddress.ip_address(text or "")
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
 
 
 class Grant(_Strict):
@@ -419,3 +422,16 @@ def _parse_yaml(text: str) -> Any:
 
 
 EMPTY = Allowlist(version=1)
+
+
+def with_honeytokens(allowlist: Allowlist, patterns: tuple[str, ...]) -> Allowlist:
+    """The allowlist with `patterns` added to its honeytokens.
+
+    The handler adds the stack's honeytoken prefix this way, so that decoys fire whatever the
+    stored document says, and when it does not validate at all (judged as EMPTY plus these).
+    """
+    extra = [canonical_pattern(p) for p in patterns if p]
+    missing = [p for p in extra if p not in allowlist.honeytokens]
+    if not missing:
+        return allowlist
+    return allowlist.model_copy(update={"honeytokens": [*allowlist.honeytokens, *missing]})
