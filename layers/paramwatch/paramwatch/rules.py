@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from paramwatch.access import KMS_SOURCE, SSM_READS, SSM_SOURCE, Access, is_relevant
+from paramwatch.access import KMS_DECRYPTS, KMS_ENCRYPTS, KMS_SOURCE, SSM_READS, SSM_SOURCE, Access, is_relevant
 from paramwatch.allowlist import Allowlist
 from paramwatch.cloudtrail import CloudTrailRecord, oversize
 from paramwatch.escape import safe
@@ -27,6 +27,7 @@ from paramwatch.names import (
     subtree_may_hold,
 )
 
+KMS_USES = KMS_DECRYPTS | KMS_ENCRYPTS
 DENIAL_CODES = frozenset(
     {
         "AccessDenied",
@@ -70,13 +71,13 @@ def needs_judging(record: dict[str, Any], allowlist: Allowlist) -> bool:
 def could_need(source: str, name: str, params: bytes, allowlist: Allowlist) -> bool:
     """`needs_judging` decided from the raw JSON bytes of requestParameters, before decoding them.
 
-    False only where `needs_judging` must be False: a Decrypt whose parameters never spell the
+    False only where `needs_judging` must be False: a KMS call whose parameters never spell the
     `PARAMETER_ARN` key, or (without honeytokens) an SSM read that never spells `withDecryption`.
     JSON may spell any key with escapes (`\\u0050ARAMETER_ARN`), so bytes holding a backslash
     always go on to the full test, as do parameters that are not an object.
     """
     if source == KMS_SOURCE:
-        return name == "Decrypt" and (b'"PARAMETER_ARN"' in params or b"\\" in params)
+        return name in KMS_USES and (b'"PARAMETER_ARN"' in params or b"\\" in params)
     if source != SSM_SOURCE or name not in SSM_READS:
         return False
     if allowlist.honeytokens or b"\\" in params or not params.lstrip().startswith(b"{"):

@@ -43,6 +43,7 @@ class _ShapedHead(msgspec.Struct):
     eventSource: str
     eventName: str
     requestParameters: msgspec.Raw = msgspec.Raw(b"null")
+    userIdentity: msgspec.Raw = msgspec.Raw(b"null")
 
 
 class _Heads(msgspec.Struct):
@@ -182,6 +183,8 @@ def select(path: Path, wanted: Callable[[dict[str, Any]], bool], prefilter: Byte
             heads = _HEADS.decode(data).Records
         except msgspec.DecodeError:  # some record is not CloudTrail-shaped, or no log file: one by one
             pass
+        except RecursionError:
+            raise SourceError(_TOO_DEEP) from None
         else:
             return _select_heads(data, heads, wanted, prefilter)
     try:
@@ -227,12 +230,14 @@ def _select_heads(
             "eventName": head.eventName,
             "requestParameters": _JSON.decode(params),
         }
+        if head.eventSource == "kms.amazonaws.com":  # SSM's own Encrypt is told apart by invokedBy
+            light["userIdentity"] = _JSON.decode(head.userIdentity)
         if wanted(light):
             picked.append(index)
     if not picked:
         return Selection(len(heads), [], 0)
     raws = _LOG_FILE.decode(data).Records
-    return Selection(len(heads), [_JSON.decode(raws[i]) for i in picked], 0)
+    return Selection(len(heads), [_checked(_JSON.decode(raws[i]), i) for i in picked], 0)
 
 
 def _select_decoded(records: list[Any], wanted: Callable[[dict[str, Any]], bool]) -> Selection:
