@@ -66,37 +66,43 @@ def production(app, stack, patterns: dict[str, str], records: list[dict]) -> tup
     return paged, delivered
 
 
-def backtest(paths: list[Path]) -> set[Key]:
-    """What `paramwatch replay --format jsonl` says would page, over files on disk."""
+def backtest(paths: list[Path]) -> tuple[set[Key], list[str]]:
+    """What `paramwatch replay --format jsonl` says would page over files on disk, and its errors."""
     out, err = io.StringIO(), io.StringIO()
     code = main(
         ["replay", "--allowlist", str(EVENTS / "allowlist.yaml"), "--format", "jsonl", *map(str, paths)], out, err
     )
-    assert code in (0, 1), err.getvalue()
+    errors = [line for line in err.getvalue().splitlines() if line.startswith("paramwatch: error:")]
+    assert code == (2 if errors else 1), err.getvalue()
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    return {_key(f) for f in lines if f["paged"]}
+    return {_key(f) for f in lines if f["paged"]}, errors
 
 
 def test_every_verdict_case(app, stack, patterns, tmp_path) -> None:
-    # GIVEN every verdict case, as one CloudTrail log file
-    records = [load_case(p)["record"] for p in CASES]
-    trail = tmp_path / "111122223333_CloudTrail_us-east-1_cases.json"
-    trail.write_text(json.dumps({"Records": records}))
+    # GIVEN every verdict case, each as a CloudTrail log file of its own
+    cases = {p.stem: load_case(p) for p in CASES}
+    for name, case in cases.items():
+        (tmp_path / f"111122223333_CloudTrail_us-east-1_{name}.json").write_text(
+            json.dumps({"Records": [case["record"]]})
+        )
+    records = [case["record"] for case in cases.values()]
     # WHEN production and replay each see them
     live, delivered = production(app, stack, patterns, records)
-    offline = backtest([trail])
-    # THEN they page for the same findings, except the record no CloudTrail writes (an eventName that
-    # is a number): no rule can match it, while replay reports it as an invalid event.
-    malformed = {
-        (str(load_case(p)["expected"]["rule"]), load_case(p)["record"]["eventID"])
-        for p in CASES
-        if load_case(p)["delivered_by"] is None and load_case(p)["expected"]["rule"] == "invalid-event"
+    offline, errors = backtest([tmp_path])
+    # THEN they page for the same findings, except two records no CloudTrail writes:
+    # - an eventName that is a number matches no rule, while replay reports an invalid event;
+    # - a record nested deeper than paramwatch judges is an invalid event in Lambda, and makes its
+    #   file unreadable in replay (named on stderr, exit code 2).
+    assert {(rule, event) for rule, event, *_ in offline - live} == {
+        ("invalid-event", cases["invalid-event-name-type"]["record"]["eventID"])
     }
-    assert {(rule, event) for rule, event, _, _ in offline - live} == malformed
-    assert live - offline == set()
-    expected_rules = {load_case(p)["expected"]["rule"] for p in CASES} - {None}
-    assert {rule for rule, *_ in live} >= expected_rules - {"invalid-event"}
-    assert delivered == sum(load_case(p)["delivered_by"] not in (None, []) for p in CASES)
+    assert {(rule, event) for rule, event, *_ in live - offline} == {
+        ("invalid-event", cases["nested-too-deep"]["record"]["eventID"])
+    }
+    assert len(errors) == 1 and "nested-too-deep.json: record 0: the record is nested deeper" in errors[0]
+    expected_rules = {case["expected"]["rule"] for case in cases.values()} - {None}
+    assert {rule for rule, *_ in live} >= expected_rules
+    assert delivered == sum(bool(case["delivered_by"]) for case in cases.values())
     print(
         f"cases: {len(records)} records, {delivered} delivered, {len(live)} paged in production, {len(offline)} in replay"
     )
@@ -110,7 +116,8 @@ def test_the_real_trail(app, stack, patterns) -> None:
     records = [r for path in files for r in select(path, lambda record: True).selected]
     # WHEN production and replay each see it
     live, delivered = production(app, stack, patterns, records)
-    offline = backtest([DATASET])
+    offline, errors = backtest([DATASET])
+    assert errors == []
     # THEN they page for the same findings, and those include the bulk retrieval in it
     assert live == offline
     assert delivered > 40 and "bulk-retrieval" in {rule for rule, *_ in live}
@@ -124,8 +131,9 @@ def _undecrypted(event_id: str, api: str, **params: object) -> dict:
 
 
 def test_undecrypted_reads_near_the_honeytoken_prefix(app, stack, patterns, tmp_path) -> None:
-    # GIVEN reads without decryption of the honeytoken prefix's ancestors, the prefix itself, and
-    # names that only look alike (the rule matches a prefix of the text; names are case-sensitive)
+    # GIVEN reads without decryption of the honeytoken prefix's ancestors (a recursive read of / returns
+    # the decoys; a flat one does not), the prefix itself, and names that only look alike (the rule
+    # matches a prefix of the text; names are case-sensitive)
     records = [
         _undecrypted("root-recursive", "GetParametersByPath", path="/", recursive=True),
         _undecrypted("root-flat", "GetParametersByPath", path="/", recursive=False),
@@ -143,10 +151,11 @@ def test_undecrypted_reads_near_the_honeytoken_prefix(app, stack, patterns, tmp_
     trail.write_text(json.dumps({"Records": records}))
     # WHEN production and replay each see them
     live, _ = production(app, stack, patterns, records)
-    offline = backtest([trail])
+    offline, _ = backtest([trail])
     # THEN they page for the same honeytoken reads (each names another decoy: repeats are suppressed)
     assert live == offline
     assert {event for _, event, *_ in live} == {
+        "root-recursive",
         "decoy-folder",
         "decoy-subfolder",
         "decoy-name",

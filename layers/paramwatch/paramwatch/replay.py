@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from paramwatch.access import KMS_SOURCE, SSM_READS, SSM_SOURCE
+from paramwatch.access import KMS_DECRYPTS, KMS_ENCRYPTS, KMS_SOURCE, SSM_READS, SSM_SOURCE
 from paramwatch.allowlist import Allowlist
 from paramwatch.detector import Detector, Judged, Verdict, prejudge
 from paramwatch.rules import could_need, needs_judging
@@ -48,7 +48,8 @@ class FileResult:
 
 def prefilter(allowlist: Allowlist) -> ByteFilter:
     """The byte filter replay reads with: SSM and KMS records that `rules.could_need` judging."""
-    calls = frozenset({(KMS_SOURCE, "Decrypt"), *((SSM_SOURCE, name) for name in SSM_READS)})
+    kms = KMS_DECRYPTS | KMS_ENCRYPTS
+    calls = frozenset({*((KMS_SOURCE, name) for name in kms), *((SSM_SOURCE, name) for name in SSM_READS)})
     return ByteFilter(calls, partial(could_need, allowlist=allowlist))
 
 
