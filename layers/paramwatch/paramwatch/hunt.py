@@ -85,12 +85,14 @@ class HuntError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """What to scan: dates (inclusive, UTC) and partition values. Empty means all."""
+    """What to scan: dates (inclusive, UTC) and partition values; and the rules to report. Empty
+    means all."""
 
     since: date | None = None
     until: date | None = None
     accounts: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +275,13 @@ class _Builder:
         return f"(path_base IS NOT NULL AND {_any(parts)})"
 
     # -- the query ----------------------------------------------------------------------------
+
+    def reports(self, rule: Rule) -> bool:
+        return not self.scope.rules or rule in self.scope.rules
+
+    def only_rules(self) -> str:
+        """`--rule`: keep only the rules asked for."""
+        return f" AND {in_list('rule', self.scope.rules)}" if self.scope.rules else ""
 
     def partitions(self) -> list[str]:
         """Partition predicates, first in the WHERE clause. Dates widen by a day: a file lands in
@@ -471,14 +480,14 @@ class _Builder:
   source_ip, vpc_endpoint, user_agent, errorcode AS error_code, region_name AS region,
   path, is_recursive, via_ssm, problems, time_unknown, cross_account, caller_account, owner_account,
   CAST(NULL AS DOUBLE) AS window_start, CAST(NULL AS BIGINT) AS distinct_parameters
-FROM verdicts WHERE rule IS NOT NULL
+FROM verdicts WHERE rule IS NOT NULL{self.only_rules()}
 UNION ALL
 SELECT '{Rule.BULK}', '{Severity.HIGH}', b.eventid, r.eventtime, b.principal, r.identity_type,
   r.eventname, r.parameters, r.source_ip, r.vpc_endpoint, r.user_agent, r.errorcode, r.region_name,
   r.path, r.is_recursive, r.via_ssm, FALSE, FALSE, r.cross_account, r.caller_account, r.owner_account,
   CAST(b.window_start AS DOUBLE), b.distinct_parameters
 FROM bulk b JOIN verdicts r ON r.eventid = b.eventid
-WHERE b.nth = {self.bulk.threshold + 1}
+WHERE b.nth = {self.bulk.threshold + 1}{"" if self.reports(Rule.BULK) else " AND FALSE"}
 ORDER BY event_time, event_id, rule"""
         ctes = [
             calls,
