@@ -52,3 +52,6 @@ class CloudTrailRecord(_Lenient):
     error_code: str | None = Field(default=None, alias="errorCode")
     vpc_endpoint_id: str | None = Field(default=None, alias="vpcEndpointId")
     recipient_account_id: str | None = Field(default=None, alias="recipientAccountId")
+    # Read only by the tamper rules (a new allowlist version, a key's ARN); never logged or sent.
+    response_elements: Any = Field(default=None, alias="responseElements")
+    resources: Any = Field(default=None, alias="resources")

@@ -13,9 +13,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+from paramwatch import tamper
 from paramwatch.allowlist import Allowlist
-from paramwatch.detector import Detector, Judged, Verdict, prejudge
+from paramwatch.detector import NOBODY, Detector, Judged, Verdict, prejudge
+from paramwatch.own import Own
 from paramwatch.rules import invalid_event, needs_judging
 from paramwatch.sources import SourceError, expand, select
 
@@ -44,18 +47,23 @@ class FileResult:
     error: str | None = None
 
 
-def select_reads(path: Path, allowlist: Allowlist) -> FileReads:
+def wanted(record: dict[str, Any], allowlist: Allowlist, own: Own = NOBODY) -> bool:
+    """What the template's rules would deliver: reads to judge, and writes that may blind paramwatch."""
+    return needs_judging(record, allowlist) or tamper.wants(record, own)
+
+
+def select_reads(path: Path, allowlist: Allowlist, own: Own = NOBODY) -> FileReads:
     """Read one file and keep what the rules would deliver; a file that cannot be read is an error."""
     try:
-        selection = select(path, partial(needs_judging, allowlist=allowlist))
+        selection = select(path, partial(wanted, allowlist=allowlist, own=own))
     except SourceError as exc:
         return FileReads(path=str(path), error=f"{path}: {exc}")
-    judged = tuple(prejudge(record, allowlist) for record in selection.selected)
+    judged = tuple(prejudge(record, allowlist, own) for record in selection.selected)
     return FileReads(str(path), selection.records, judged, selection.malformed)
 
 
-def _selected(files: list[Path], allowlist: Allowlist, workers: int) -> Iterator[FileReads]:
-    select = partial(select_reads, allowlist=allowlist)
+def _selected(files: list[Path], allowlist: Allowlist, own: Own, workers: int) -> Iterator[FileReads]:
+    select = partial(select_reads, allowlist=allowlist, own=own)
     if workers < 2 or len(files) < _PARALLEL_FROM:
         yield from map(select, files)
         return
@@ -66,7 +74,7 @@ def _selected(files: list[Path], allowlist: Allowlist, workers: int) -> Iterator
 def replay(paths: Iterable[str | Path], detector: Detector, workers: int | None = None) -> Iterator[FileResult]:
     """Judge every file in order, yielding each file's verdicts."""
     files = list(expand(paths))
-    for selected in _selected(files, detector.allowlist, workers or os.cpu_count() or 1):
+    for selected in _selected(files, detector.allowlist, detector.own, workers or os.cpu_count() or 1):
         if selected.error:
             yield FileResult(selected.path, error=selected.error)
             continue
