@@ -13,6 +13,7 @@ from paramwatch.escape import safe
 from support import eventbridge_event
 
 CANARY_ROLE = "arn:aws:iam::111122223333:role/paramwatch-CanaryRole-1A2B3C4D5E6F"
+RESOURCES = "/paramwatch/test/resources"
 
 
 @pytest.fixture
@@ -20,8 +21,7 @@ def watched(app, stack, monkeypatch):
     """The evaluator with the stack's own resources in its settings, as the template sets them."""
     for key, value in {
         "STACK_NAME": "paramwatch",
-        "READ_RULES": "paramwatch-decrypting-reads,paramwatch-parameter-decrypts,paramwatch-honeytoken-reads",
-        "OWN_RULES": "paramwatch-decrypting-reads,paramwatch-parameter-decrypts,paramwatch-tamper,paramwatch-heartbeat",
+        "RESOURCES_PARAMETER": RESOURCES,
         "OWN_FUNCTIONS": "paramwatch-CanaryFunction-Xy12",
         "AWS_LAMBDA_FUNCTION_NAME": "paramwatch-EvaluatorFunction-AbC123dEf456",
         "CANARY_PARAMETER": "/paramwatch/paramwatch/canary",
@@ -29,6 +29,10 @@ def watched(app, stack, monkeypatch):
         "AWS_REGION": REGION,
     }.items():
         monkeypatch.setenv(key, value)
+    # the rules' generated names, as the template's ResourcesParameter writes them
+    rules = {"read_rules": ["paramwatch-DecryptingReadRule-1AB2", "paramwatch-ParameterDecryptRule-3CD4"]}
+    rules["rules"] = ["paramwatch-TamperRule-5EF6", "paramwatch-CanaryFunctionHeartbeat-7GH8"]
+    stack.ssm.put_parameter(Name=RESOURCES, Value=json.dumps(rules), Type="String")
     app.runtime.cache_clear()
     return app
 

@@ -83,14 +83,15 @@ def test_evaluator_may_do_exactly_what_it_needs(translated) -> None:
     }
 
 
-def test_evaluator_reads_only_its_own_allowlist_and_decrypts_nothing(translated) -> None:
+def test_evaluator_reads_only_its_own_allowlist_and_resources_and_decrypts_nothing(translated) -> None:
     for statement in evaluator_statements(translated):
         actions = as_list(statement["Action"])
         assert not [a for a in actions if a.startswith("kms:")]
         if any(a.startswith("ssm:") for a in actions):
             assert actions == ["ssm:GetParameter"]
-            (resource,) = as_list(statement["Resource"])
-            assert resource["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/allowlist")
+            allowlist, resources = as_list(statement["Resource"])
+            assert allowlist["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/allowlist")
+            assert resources["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/resources")
 
 
 @pytest.mark.parametrize("kind", ["AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup"])
@@ -197,5 +198,22 @@ def test_pipeline_alarms_go_to_the_operations_topic(translated) -> None:
         "ApproximateNumberOfMessagesVisible",
         "InvalidEvents",
         "FailedInvocations",
+        "DestinationDeliveryFailures",  # Lambda could not park a failed event: lost
+        "InvocationsFailedToBeSentToDlq",  # EventBridge could not park an undelivered event: lost
         "Heartbeat",
     }
+
+
+def test_every_rule_is_watched_by_the_delivery_alarms(translated) -> None:
+    # the heartbeat schedule is not watched here: a tick that cannot reach the canary is a missing
+    # heartbeat, which the heartbeat alarms report
+    rules = {
+        n: r for n, r in resources_of(translated, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]
+    }
+    for alarm in ("RuleDeliveryFailedAlarm", "RuleDeadLetterFailedAlarm"):
+        watched = set()
+        for metric in translated["Resources"][alarm]["Properties"]["Metrics"][1:]:
+            value = metric["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+            ref = value["Fn::If"][1] if "Fn::If" in value else value
+            watched.add(ref["Ref"])
+        assert watched == set(rules), alarm

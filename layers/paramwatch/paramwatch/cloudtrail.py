@@ -55,3 +55,19 @@ class CloudTrailRecord(_Lenient):
     # Read only by the tamper rules (a new allowlist version, a key's ARN); never logged or sent.
     response_elements: Any = Field(default=None, alias="responseElements")
     resources: Any = Field(default=None, alias="resources")
+
+
+def detail_of(event: Any) -> Any:
+    """The CloudTrail record an EventBridge event carries, knowing which account it came from.
+
+    A record forwarded from a member account keeps its `recipientAccountId`; should one lack it,
+    the envelope's `account` (set by AWS, not by the sender) says where the call was recorded.
+    Anything that is not an EventBridge event is returned unchanged.
+    """
+    if not (isinstance(event, dict) and "detail-type" in event and "detail" in event):
+        return event
+    detail = event["detail"]
+    account = event.get("account")
+    if isinstance(detail, dict) and "recipientAccountId" not in detail and isinstance(account, str):
+        return {**detail, "recipientAccountId": account}
+    return detail

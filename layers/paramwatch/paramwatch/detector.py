@@ -28,6 +28,7 @@ from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.heartbeat import Heartbeat, heartbeat_of
+from paramwatch.matching import granted_by
 from paramwatch.own import Own
 from paramwatch.rules import DENIAL_CODES, evaluate, finding_for, parse_record
 from paramwatch.state import Claim, Delivery, State
@@ -67,6 +68,17 @@ class Judged:
     primary: Finding | None = None
     change: Change | None = None
     heartbeat: Heartbeat | None = None
+    grant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What the families judge against: the allowlist, paramwatch's own resources, and whether
+    an allowed read should name its grant (replay reports stale grants; Lambda does not pay for it)."""
+
+    allowlist: Allowlist
+    own: Own
+    track_grants: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,19 +87,22 @@ class Family:
 
     name: str
     wants: Callable[[dict[str, Any], Own], bool]
-    judge: Callable[[CloudTrailRecord, Allowlist, Own], Judged | None]
+    judge: Callable[[CloudTrailRecord, Scope], Judged | None]
 
 
-def _judge_read(parsed: CloudTrailRecord, allowlist: Allowlist, own: Own) -> Judged:
+def _judge_read(parsed: CloudTrailRecord, scope: Scope) -> Judged:
     access = to_access(parsed)
-    beat = heartbeat_of(access, own)
+    beat = heartbeat_of(access, scope.own)
     if beat is not None:
         return Judged(access=access, heartbeat=beat)
-    return Judged(access=access, primary=evaluate(access, allowlist))
+    primary = evaluate(access, scope.allowlist)
+    track = scope.track_grants and primary is None and access.decrypted
+    grant = granted_by(access, scope.allowlist)[0] if track else None
+    return Judged(access=access, primary=primary, grant=grant.name if grant else None)
 
 
-def _judge_write(parsed: CloudTrailRecord, _: Allowlist, own: Own) -> Judged | None:
-    change = change_of(parsed, own)
+def _judge_write(parsed: CloudTrailRecord, scope: Scope) -> Judged | None:
+    change = change_of(parsed, scope.own)
     return None if change is None else Judged(change=change, primary=tamper_finding(parsed, change))
 
 
@@ -99,14 +114,17 @@ FAMILIES = (
 NOBODY = Own()
 
 
-def prejudge(record: Any, allowlist: Allowlist, own: Own = NOBODY) -> Judged | None:
-    """Validate, then let the family that wants the record judge it; None when none does."""
+def prejudge(record: Any, allowlist: Allowlist, own: Own = NOBODY, track_grants: bool = False) -> Judged | None:
+    """Validate, then let the family that wants the record judge it; None when none does.
+
+    With `track_grants`, an allowed read also names the grant that allowed it.
+    """
     parsed = parse_record(record)
     if isinstance(parsed, Finding):
         return Judged(invalid=parsed)
     for family in FAMILIES:
         if family.wants(record, own):
-            return family.judge(parsed, allowlist, own)
+            return family.judge(parsed, Scope(allowlist, own, track_grants))
     return None
 
 
@@ -236,6 +254,9 @@ class Detector:
             if primary is None:
                 candidates += self._first_seen(access)
         side = "KMS" if access.is_kms else "SSM"
+        name = self.allowlist.account_name(access.account)
+        if name:
+            candidates = [replace(c, finding=replace(c.finding, account_name=name)) for c in candidates]
         return [self._page(side, c) for c in candidates]
 
     def _tamper(self, finding: Finding, change: Change) -> Verdict:

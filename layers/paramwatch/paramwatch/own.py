@@ -29,6 +29,7 @@ class Own:
     topics: tuple[str, ...] = ()  # topic ARNs
     keys: tuple[str, ...] = ()  # key IDs and key ARNs
     allowlists: tuple[str, ...] = ()  # canonical parameter names
+    parameters: tuple[str, ...] = ()  # its other parameters (the list of its resources)
     canary_parameter: str | None = None
     canary_roles: tuple[str, ...] = ()  # role ARNs (the session issuer of the canary's reads)
 
@@ -38,12 +39,15 @@ class Own:
         derived = (f"{stack}-*",)
         return cls(
             stack=stack,
-            read_rules=(f"{stack}-decrypting-reads", f"{stack}-parameter-decrypts", f"{stack}-honeytoken-reads"),
+            read_rules=tuple(
+                f"{stack}-{rule}Rule-*" for rule in ("DecryptingRead", "ParameterDecrypt", "HoneytokenRead")
+            ),
             rules=derived,
             buses=derived,
             functions=derived,
             topics=(f"arn:*:sns:*:*:{stack}-*",),
-            allowlists=(f"/paramwatch/{stack}/*",),
+            allowlists=(f"/paramwatch/{stack}/allowlist",),
+            parameters=(f"/paramwatch/{stack}/*",),
             canary_parameter=f"/paramwatch/{stack}/canary",
             canary_roles=(f"arn:*:iam::*:role/{stack}-{CANARY_ROLE_LOGICAL_ID}-*",),
         )

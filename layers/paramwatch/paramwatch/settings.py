@@ -22,6 +22,7 @@ class Settings(BaseModel):
     allowlist_parameter: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-/]+$")
     alert_topic_arn: str = Field(pattern=r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[\w\-]+$")
     allowlist_cache_seconds: int = Field(default=60, ge=0, le=3600)
+    honeytoken_prefix: str = Field(default="", pattern=r"^$|^/[A-Za-z0-9_.\-/]*/$")
     failure_queue_url: str = Field(pattern=r"^https://\S+$")
     state_table: str = Field(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")
     suppression_minutes: int = Tuning.model_fields["suppression_minutes"]
@@ -32,8 +33,7 @@ class Settings(BaseModel):
     learning_days: int = Tuning.model_fields["learning_days"]
     # paramwatch's own resources (see `own`); absent ones leave their tamper rules idle.
     stack_name: str | None = None
-    read_rules: str = ""
-    own_rules: str = ""
+    resources_parameter: str | None = None  # names the stack's rules (see paramwatch_aws.own_store)
     own_functions: str = ""
     aws_lambda_function_name: str | None = None  # set by the Lambda runtime: the evaluator itself
     operations_topic_arn: str | None = None
@@ -51,15 +51,19 @@ class Settings(BaseModel):
         key = self.pipeline_key_arn
         return Own(
             stack=self.stack_name,
-            read_rules=listed(self.read_rules),
-            rules=listed(self.own_rules),
             functions=listed(self.own_functions, self.aws_lambda_function_name),
             topics=listed(self.alert_topic_arn, self.operations_topic_arn),
             keys=listed(key, key.rsplit("/", 1)[-1] if key else None),
             allowlists=(self.allowlist_parameter,),
+            parameters=listed(self.resources_parameter),
             canary_parameter=self.canary_parameter,
             canary_roles=listed(self.canary_role_arn),
         )
+
+    @property
+    def honeytokens(self) -> tuple[str, ...]:
+        """Honeytoken globs the stack sets, which hold whatever the stored allowlist says."""
+        return (f"{self.honeytoken_prefix}*",) if self.honeytoken_prefix else ()
 
     @property
     def tuning(self) -> Tuning:

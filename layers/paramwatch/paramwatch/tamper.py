@@ -112,7 +112,8 @@ def _function_name(raw: str | None) -> str | None:
     return rest.split(":", 1)[0]
 
 
-def _own_parameters(params: dict[str, Any], own: Own) -> list[str]:
+def _own_parameters(params: dict[str, Any], own: Own, patterns: tuple[str, ...] | None = None) -> list[str]:
+    """The stack's parameters a write names (the canary aside: its heartbeat recreates it)."""
     raw = params.get("names") if isinstance(params.get("names"), list) else [params.get("name")]
     out = []
     for name in raw:
@@ -122,7 +123,8 @@ def _own_parameters(params: dict[str, Any], own: Own) -> list[str]:
             canonical = canonical_name(name)
         except ParameterNameError:
             continue
-        if canonical != own.canary_parameter and matches(own.allowlists, canonical):
+        wanted = (*own.allowlists, *own.parameters) if patterns is None else patterns
+        if canonical != own.canary_parameter and matches(wanted, canonical):
             out.append(canonical)
     return out
 
@@ -267,9 +269,19 @@ def _keys(name: str, params: dict[str, Any], own: Own, record: CloudTrailRecord)
 
 
 def _allowlist(name: str, params: dict[str, Any], own: Own, record: CloudTrailRecord) -> Change | None:
-    names = _own_parameters(params, own)
+    names = _own_parameters(params, own, own.allowlists)
     if not names:
-        return None
+        others = _own_parameters(params, own, own.parameters)
+        if not others:
+            return None
+        return Change(
+            "parameter",
+            others[0],
+            Severity.HIGH,
+            "a parameter of the paramwatch stack changed outside a deploy; the list of its resources tells "
+            "the evaluator which rules are its own",
+            "Redeploy the stack ('sam deploy') to write it again.",
+        )
     target = names[0]
     if name in ("DeleteParameter", "DeleteParameters"):
         return Change(
