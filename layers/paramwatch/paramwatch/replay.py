@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from paramwatch import tamper
+from paramwatch.access import KMS_DECRYPTS, KMS_ENCRYPTS, KMS_SOURCE, SSM_READS, SSM_SOURCE
 from paramwatch.allowlist import Allowlist
 from paramwatch.detector import NOBODY, Detector, Judged, Verdict, prejudge
 from paramwatch.own import Own
-from paramwatch.rules import invalid_event, needs_judging
-from paramwatch.sources import SourceError, expand, select
+from paramwatch.rules import could_need, invalid_event, needs_judging
+from paramwatch.sources import ByteFilter, SourceError, expand, select
 
 _PARALLEL_FROM = 4
 
@@ -53,10 +54,23 @@ def wanted(record: dict[str, Any], allowlist: Allowlist, own: Own = NOBODY) -> b
     return needs_judging(record, allowlist) or tamper.wants(record, own)
 
 
+def _may_want(source: str, name: str, params: bytes, allowlist: Allowlist, writes: frozenset[tuple[str, str]]) -> bool:
+    return (source, name) in writes or could_need(source, name, params, allowlist)
+
+
+def prefilter(allowlist: Allowlist, own: Own = NOBODY) -> ByteFilter:
+    """The byte filter replay reads with: SSM and KMS records that `rules.could_need` judging, and
+    the writes the tamper rules judge."""
+    kms = KMS_DECRYPTS | KMS_ENCRYPTS
+    reads = {*((KMS_SOURCE, name) for name in kms), *((SSM_SOURCE, name) for name in SSM_READS)}
+    writes = tamper.calls(own)
+    return ByteFilter(frozenset(reads | writes), partial(_may_want, allowlist=allowlist, writes=writes))
+
+
 def select_reads(path: Path, allowlist: Allowlist, own: Own = NOBODY, track_grants: bool = False) -> FileReads:
     """Read one file and keep what the rules would deliver; a file that cannot be read is an error."""
     try:
-        selection = select(path, partial(wanted, allowlist=allowlist, own=own))
+        selection = select(path, partial(wanted, allowlist=allowlist, own=own), prefilter(allowlist, own))
     except SourceError as exc:
         return FileReads(path=str(path), error=f"{path}: {exc}")
     judged = tuple(prejudge(record, allowlist, own, track_grants) for record in selection.selected)

@@ -77,6 +77,28 @@ class Change:
     allowlist_version: int | None = None
 
 
+# The versioned names Lambda records today, for readers that match exact names (replay's byte
+# filter); the EventBridge rule matches by prefix.
+LAMBDA_EVENT_NAMES = frozenset(
+    {
+        "UpdateFunctionCode20150331v2",
+        "UpdateFunctionConfiguration20150331v2",
+        "DeleteFunction20150331",
+        "RemovePermission20150331v2",
+        "PutFunctionConcurrency20171031",
+    }
+)
+
+
+def calls(own: Own) -> frozenset[tuple[str, str]]:
+    """Every (eventSource, eventName) a tamper rule may judge for `own`, Lambda's versions included."""
+    sources = SOURCES if own.knows_resources else {TRAIL_WIDE: SOURCES[TRAIL_WIDE]}
+    out = {(source, name) for source, names in sources.items() for name in names}
+    if own.knows_resources:
+        out |= {("lambda.amazonaws.com", name) for name in LAMBDA_EVENT_NAMES}
+    return frozenset(out)
+
+
 def api_name(source: str, event_name: str) -> str:
     """The API an event name stands for, without Lambda's version suffix."""
     return _API_VERSION.sub("", event_name) if source == "lambda.amazonaws.com" else event_name
