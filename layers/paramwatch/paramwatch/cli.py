@@ -324,6 +324,8 @@ def _hunt_duckdb(
             file=err,
         )
     result = hunt_local.run(loaded, args.paths, scope, bulk)
+    for error in result.errors:
+        print(f"paramwatch: error: {safe(error)}", file=err)
     if args.format == "jsonl":
         for verdict in result.verdicts:
             print(verdict_json(verdict), file=out)
@@ -335,9 +337,11 @@ def _hunt_duckdb(
     by_severity = ", ".join(f"{n} {s}" for s, n in ordered) or "none"
     print(
         f"paramwatch: hunt found {len(result.verdicts)} finding(s) ({by_severity}) in {result.files} file(s), "
-        f"{result.records} record(s)",
+        f"{result.records} record(s), {len(result.errors)} unreadable file(s)",
         file=err,
     )
+    if result.errors:
+        return EXIT_ERROR
     return EXIT_FINDINGS if result.verdicts else EXIT_CLEAN
 
 
