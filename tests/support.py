@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 CASES = sorted((EVENTS / "cases").glob("*.json"))
-DATASET = ROOT.parent / "shared" / "datasets" / "invictus-sigma-aws" / "CloudTrail"
+# PARAMWATCH_DATASET points a checkout elsewhere (a git worktree) at the same logs
+DATASET = Path(
+    os.environ.get("PARAMWATCH_DATASET", ROOT.parent / "shared" / "datasets" / "invictus-sigma-aws" / "CloudTrail")
+)
 
 
 def load_case(path: Path) -> dict:

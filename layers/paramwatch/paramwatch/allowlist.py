@@ -148,6 +148,8 @@ class Allowlist(_Strict):
     version: Literal[1]
     grants: list[Grant] = Field(default_factory=list)
     honeytokens: list[Pattern] = Field(default_factory=list)
+    # AWS public parameters (/aws/service/...) hold no secret; true judges their reads like any other
+    judge_public_parameters: bool = False
 
     @field_validator("honeytokens")
     @classmethod

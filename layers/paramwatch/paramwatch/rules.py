@@ -21,6 +21,7 @@ from paramwatch.names import (
     ParameterNameError,
     canonical_name,
     glob_match,
+    is_public_parameter,
     is_secrets_manager_reference,
     subtree_may_hold,
 )
@@ -80,6 +81,15 @@ def _may_touch_honeytoken(params: dict[str, Any], allowlist: Allowlist) -> bool:
             if glob_match(pattern, name) or (raw is path and subtree_may_hold(pattern, name, recursive=True)):
                 return True
     return False
+
+
+def reads_only_public(access: Access) -> bool:
+    """True when an SSM read asks only for AWS public parameters (by name, ARN or path)."""
+    if access.is_kms or access.problems:
+        return False
+    if access.path is not None:
+        return is_public_parameter(access.path.rstrip("/"))
+    return bool(access.parameters) and all(is_public_parameter(n) for n in access.parameters)
 
 
 def _grant_matches(grant: Grant, access: Access, principal: str) -> bool | None:
@@ -169,6 +179,8 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
     if touches_honeytoken(access, allowlist):
         return _finding(access, Rule.HONEYTOKEN, Severity.CRITICAL, "This is a honeytoken.")
     if not access.decrypted:
+        return None
+    if reads_only_public(access) and not allowlist.judge_public_parameters:
         return None
     if access.problems:
         reason = "; ".join(safe(p, 200) for p in access.problems)
