@@ -136,3 +136,46 @@ def deploy_rule_patterns(translated: dict[str, Any]) -> dict[str, str]:
         }
         events = boto3.client("events", region_name="us-east-1")
         return {name: events.describe_rule(Name=physical[name].split("/")[-1])["EventPattern"] for name in rules}
+
+
+ORG_ACCOUNTS = ("111122223333", "444455556666", "777788889999")
+ORG_REGIONS = ("us-east-1", "eu-west-1")
+
+
+def org_read(
+    event_id: str,
+    account: str,
+    region: str,
+    name: str,
+    role: str = "app/reader",
+    time: str = "2026-11-02T10:15:00Z",
+    **extra: object,
+) -> dict:
+    """A GetParameter with decryption by `role` of `account`, recorded in that account and region."""
+    issuer = f"arn:aws:iam::{account}:role/{role}"
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": "AROAEXAMPLE:session",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{role.rsplit('/', 1)[-1]}/session",
+            "accountId": account,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer, "accountId": account}},
+        },
+        "eventTime": time,
+        "eventSource": "ssm.amazonaws.com",
+        "eventName": "GetParameter",
+        "awsRegion": region,
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-sdk-go-v2/1.30.0",
+        "requestParameters": {"name": name, "withDecryption": True},
+        "eventID": event_id,
+        "recipientAccountId": account,
+        **extra,
+    }
+
+
+def org_envelope(record: dict) -> dict:
+    """A record as the central bus receives it from a member account's default bus."""
+    event = eventbridge_event(record)
+    return {**event, "account": record["recipientAccountId"], "region": record["awsRegion"]}

@@ -44,6 +44,11 @@ class Access:
     problems: tuple[str, ...]
 
     @property
+    def account(self) -> str | None:
+        """The account the call was made in: the one whose trail recorded it, else the caller's."""
+        return self.recipient_account or self.principal.account
+
+    @property
     def is_kms(self) -> bool:
         """True for the KMS `Decrypt` side of a read."""
         return self.event_name == "Decrypt"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from datetime import datetime, time
+from datetime import UTC, date, datetime, time
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 
@@ -22,11 +22,12 @@ from pydantic import (
     model_validator,
 )
 
-from paramwatch.names import canonical_pattern, covers_subtree, glob_match
+from paramwatch.names import arn_account, canonical_pattern, covers_subtree, glob_match, principal_match
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Pattern = Annotated[str, Field(min_length=1, max_length=2048)]
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 
 
 class AllowlistError(ValueError):
@@ -88,19 +89,43 @@ class Hours(_Strict):
 
 
 class Grant(_Strict):
-    """Principals that may read parameters, optionally from given networks and at given hours."""
+    """Principals that may read parameters, optionally from given networks and at given hours.
+
+    `owner` and `reason` say who asked for the grant and why, so that a grant can be questioned
+    later; `expires` ends it, so that an exception for a project does not outlive the project.
+    """
 
     name: str = Field(min_length=1, max_length=128)
+    owner: str | None = Field(default=None, min_length=1, max_length=256)
+    reason: str | None = Field(default=None, min_length=1, max_length=1024)
+    expires: date | None = None
     principals: list[Pattern] = Field(min_length=1)
     parameters: list[Pattern] = Field(min_length=1)
     source_cidrs: list[str] = Field(default_factory=list)
     vpc_endpoints: list[Annotated[str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
     hours: Hours | None = None
+    accounts: list[AccountId] = Field(default_factory=list)
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _quoted_accounts(cls, value: Any) -> Any:
+        return _account_ids(value)
 
     @field_validator("parameters")
     @classmethod
     def _canonical(cls, value: list[str]) -> list[str]:
         return [canonical_pattern(p) for p in value]
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _a_date(cls, value: Any) -> Any:
+        if isinstance(value, datetime) or (isinstance(value, str) and len(value) != 10):
+            raise ValueError(f"expires must be a date YYYY-MM-DD, got {value!r}")
+        return value
+
+    def expired_at(self, moment: datetime) -> bool:
+        """True from 00:00 UTC of the `expires` date on: the grant no longer allows anything."""
+        return self.expires is not None and moment >= datetime.combine(self.expires, time(0), tzinfo=UTC)
 
     @field_validator("source_cidrs")
     @classmethod
@@ -118,8 +143,14 @@ class Grant(_Strict):
         return tuple(ipaddress.ip_network(c, strict=False) for c in self.source_cidrs)
 
     def allows_principal(self, arn: str) -> bool:
-        """Full-string glob match of a principal ARN, never a substring match."""
-        return any(glob_match(p, arn) for p in self.principals)
+        """Full-string glob match of a principal ARN, never a substring match.
+
+        A wildcard in an ARN's account field matches one account only; with `accounts`, the
+        principal's account must also be listed.
+        """
+        if self.accounts and arn_account(arn) not in self.accounts:
+            return False
+        return any(principal_match(p, arn) for p in self.principals)
 
     def allows_parameter(self, name: str) -> bool:
         """True when one of the grant's globs matches the canonical parameter name."""
@@ -143,13 +174,25 @@ class Grant(_Strict):
 
 
 class Allowlist(_Strict):
-    """The whole document: version, grants and honeytokens."""
+    """The whole document: version, grants, honeytokens and the names of accounts."""
 
     version: Literal[1]
     grants: list[Grant] = Field(default_factory=list)
     honeytokens: list[Pattern] = Field(default_factory=list)
     # AWS public parameters (/aws/service/...) hold no secret; true judges their reads like any other
     judge_public_parameters: bool = False
+    accounts: dict[AccountId, Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=dict)
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _quoted_account_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            _account_ids(list(value))
+        return value
+
+    def account_name(self, account: str | None) -> str | None:
+        """The name the `accounts` map gives an account ID, if any."""
+        return self.accounts.get(account) if account else None
 
     @field_validator("honeytokens")
     @classmethod
@@ -181,6 +224,15 @@ class Allowlist(_Strict):
         """The grants whose principal patterns may match, in document order, without scanning all."""
         exact, wild = self._by_principal
         return [self.grants[i] for i in sorted({*exact.get(principal, ()), *wild})]
+
+
+def _account_ids(value: Any) -> Any:
+    """Account IDs must be quoted: YAML reads 011122223333 as an octal number, silently."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, int) and not isinstance(item, bool):
+                raise ValueError(f"[{i}] account ID {item} must be a quoted string of 12 digits")
+    return value
 
 
 def schema() -> dict[str, Any]:
@@ -228,3 +280,16 @@ def _parse_yaml(text: str) -> Any:
 
 
 EMPTY = Allowlist(version=1)
+
+
+def with_honeytokens(allowlist: Allowlist, patterns: tuple[str, ...]) -> Allowlist:
+    """The allowlist with `patterns` added to its honeytokens.
+
+    The handler adds the stack's honeytoken prefix this way, so that decoys fire whatever the
+    stored document says, and when it does not validate at all (judged as EMPTY plus these).
+    """
+    extra = [canonical_pattern(p) for p in patterns if p]
+    missing = [p for p in extra if p not in allowlist.honeytokens]
+    if not missing:
+        return allowlist
+    return allowlist.model_copy(update={"honeytokens": [*allowlist.honeytokens, *missing]})

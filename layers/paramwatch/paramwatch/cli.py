@@ -9,17 +9,20 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
 from paramwatch import allowlist as allowlist_mod
-from paramwatch import baseline, cost
+from paramwatch import baseline, cost, deploy, hunt, pieces, review, trail_table
 from paramwatch.allowlist import Allowlist, AllowlistError
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Severity
-from paramwatch.render import table, verdict_json
+from paramwatch.pieces import Merged
+from paramwatch.render import alert_text, table, verdict_json
 from paramwatch.replay import replay
+from paramwatch.sql import DIALECTS
 from paramwatch.state import MemoryState
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -36,26 +39,52 @@ class Totals:
     errors: list[str] = field(default_factory=list)
 
 
-def load_allowlist_file(path: str) -> Allowlist:
-    """Read and validate an allowlist file; AllowlistError names the file and each bad field."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AllowlistError([f"{path}: cannot read: {exc}"]) from None
-    try:
-        return allowlist_mod.parse(text)
-    except AllowlistError as exc:
-        raise AllowlistError([f"{path}: {p}" for p in exc.problems]) from None
+def load_allowlist(paths: Sequence[str]) -> Merged:
+    """Read and merge allowlist files and directories; AllowlistError names each file and bad field."""
+    return pieces.load_files(paths)
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        loaded = load_allowlist_file(args.file)
+        merged = load_allowlist(args.files)
     except AllowlistError as exc:
         print(exc, file=err)
         return EXIT_ERROR
+    loaded = merged.allowlist
+    today = args.today or datetime.now(UTC).date()
+    remarks = review.review(loaded, today, merged.origins)
+    for remark in remarks:
+        level = "error" if remark.expired and args.strict else "warning"
+        print(f"paramwatch: {level}: {remark.line()}", file=err)
     print(
-        f"{args.file}: ok, {len(loaded.grants)} grant(s), {len(loaded.honeytokens)} honeytoken(s)",
+        f"{', '.join(args.files)}: ok, {len(loaded.grants)} grant(s), {len(loaded.honeytokens)} honeytoken(s), "
+        f"{len(remarks)} warning(s)",
+        file=out,
+    )
+    return EXIT_ERROR if args.strict and any(r.expired for r in remarks) else EXIT_CLEAN
+
+
+def _cmd_deploy_args(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        merged = load_allowlist(args.files)
+        result = deploy.deploy_args(merged.allowlist)
+    except AllowlistError as exc:
+        print(exc, file=err)
+        return EXIT_ERROR
+    text = result.params_file(", ".join(args.files))
+    for note in result.notes:
+        print(f"paramwatch: note: {note}", file=err)
+    if args.output is None:
+        print(text, end="", file=out)
+        return EXIT_CLEAN
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"paramwatch: error: {args.output}: cannot write: {exc.strerror or exc}", file=err)
+        return EXIT_ERROR
+    print(
+        f"{args.output}: {', '.join(result.parameters)}; deploy with "
+        f"sam deploy --parameter-overrides file://{args.output}",
         file=out,
     )
     return EXIT_CLEAN
@@ -83,7 +112,8 @@ def _tuning(args: argparse.Namespace) -> Tuning:
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:  # AllowlistError and pydantic's ValidationError are ValueErrors
-        loaded = load_allowlist_file(args.allowlist)
+        merged = load_allowlist(args.allowlist)
+        loaded = merged.allowlist
         state = MemoryState()
         if args.baseline and args.baseline.exists():
             baseline.load(args.baseline, state)
@@ -97,7 +127,8 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     severities: Counter[str] = Counter()
     paged = 0
     collected: list[Verdict] = []
-    for result in replay(args.paths, detector, workers=args.workers):
+    used: set[str] = set()
+    for result in replay(args.paths, detector, workers=args.workers, track_grants=bool(args.baseline)):
         totals.files += 1
         if result.error:
             totals.errors.append(result.error)
@@ -108,15 +139,23 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         totals.findings += len(result.verdicts)
         paged += sum(v.paged for v in result.verdicts)
         severities.update(str(v.finding.severity) for v in result.verdicts)
+        used |= result.grants_used
         if args.format == "jsonl":
             for verdict in result.verdicts:
                 print(verdict_json(verdict), file=out)
+        elif args.format == "alert":
+            for verdict in result.verdicts:
+                if verdict.paged:
+                    print(alert_text(verdict), file=out)
         else:
             collected.extend(result.verdicts)
     if args.format == "table":
         for row in table(collected):
             print(row, file=out)
     print(_closing_line(totals, severities, paged), file=err)
+    if args.baseline and totals.files:
+        for remark in review.stale(loaded, used, merged.origins):
+            print(f"paramwatch: stale: {remark.line()}", file=err)
     if args.learn and args.baseline:
         count = baseline.save(state, args.baseline)
         print(
@@ -205,14 +244,117 @@ def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_CLEAN
 
 
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _cmd_hunt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        if args.ddl:
+            return _hunt_ddl(args, out)
+        if not args.allowlist:
+            raise hunt.HuntError("give --allowlist FILE (or --ddl --bucket B)")
+        loaded = load_allowlist(args.allowlist).allowlist
+        scope = hunt.Scope(args.since, args.until, tuple(args.account or ()), tuple(args.region or ()))
+        if args.since and args.until and args.since > args.until:
+            raise hunt.HuntError("--since is after --until")
+        bulk = hunt.BulkRule(**{k: getattr(args, k) for k in ("threshold", "window_minutes") if getattr(args, k)})
+        if args.engine == "athena":
+            if args.paths:
+                raise hunt.HuntError("--engine athena prints a query and reads no files; use --engine duckdb for files")
+            print(hunt.build_query(loaded, DIALECTS["athena"], scope, bulk, args.table) + ";", file=out)
+            if args.bytes_per_day is not None:
+                print(_estimate_line(args), file=err)
+            return EXIT_CLEAN
+        return _hunt_duckdb(args, loaded, scope, bulk, out, err)
+    except (AllowlistError, hunt.HuntError) as exc:
+        print(f"paramwatch: error: {exc}", file=err)
+        return EXIT_ERROR
+
+
+def _estimate_line(args: argparse.Namespace) -> str:
+    if args.since is None:
+        raise hunt.HuntError("--bytes-per-day needs --since (and --until, default today)")
+    if args.bytes_per_day < 0:
+        raise hunt.HuntError("--bytes-per-day must be >= 0")
+    prices = cost.load_prices()
+    until = args.until or datetime.now(UTC).date()
+    estimate = trail_table.scan_estimate(args.since, until, args.bytes_per_day, prices)
+    return (
+        f"paramwatch: estimated scan {estimate.days} day(s) x {args.bytes_per_day:,} bytes = "
+        f"{estimate.bytes / 1e9:,.2f} GB, about {estimate.usd:,.4f} USD at {prices['athena_per_tb_scanned']:.2f} USD "
+        f"per TB scanned (Athena, {prices['region']}, prices of {prices['date']})"
+    )
+
+
+def _hunt_ddl(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.bucket:
+        raise hunt.HuntError("--ddl needs --bucket B")
+    location = trail_table.TrailLocation(args.bucket, args.prefix or "", args.organization)
+    regions = tuple(args.regions.split(",")) if args.regions else trail_table.REGIONS
+    accounts = tuple(args.accounts.split(",")) if args.accounts else ()
+    start = args.since or date(2020, 1, 1)
+    print(trail_table.ddl(location, table=args.table, regions=regions, accounts=accounts, start=start) + ";", file=out)
+    return EXIT_CLEAN
+
+
+def _hunt_duckdb(
+    args: argparse.Namespace,
+    loaded: Allowlist,
+    scope: hunt.Scope,
+    bulk: hunt.BulkRule,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    from paramwatch import hunt_local
+
+    if not args.paths:
+        raise hunt.HuntError("--engine duckdb needs PATH... (CloudTrail log files or folders)")
+    if any(n.version == 6 for g in loaded.grants for n in g.networks):
+        print(
+            "paramwatch: warning: DuckDB has no IPv6 CIDR test: reads from IPv6 addresses match no source_cidrs "
+            "and are reported",
+            file=err,
+        )
+    result = hunt_local.run(loaded, args.paths, scope, bulk)
+    if args.format == "jsonl":
+        for verdict in result.verdicts:
+            print(verdict_json(verdict), file=out)
+    else:
+        for row in table(result.verdicts, paging=False):
+            print(row, file=out)
+    severities = Counter(str(v.finding.severity) for v in result.verdicts)
+    ordered = sorted(severities.items(), key=lambda item: -Severity[item[0].upper()])
+    by_severity = ", ".join(f"{n} {s}" for s, n in ordered) or "none"
+    print(
+        f"paramwatch: hunt found {len(result.verdicts)} finding(s) ({by_severity}) in {result.files} file(s), "
+        f"{result.records} record(s)",
+        file=err,
+    )
+    return EXIT_FINDINGS if result.verdicts else EXIT_CLEAN
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, exposed for tests and for `--help`."""
     parser = argparse.ArgumentParser(prog="paramwatch", description="Watch who reads SSM Parameter Store secrets.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     rep = sub.add_parser("replay", help="judge CloudTrail log files against an allowlist")
-    rep.add_argument("--allowlist", required=True, help="allowlist file (YAML or JSON)")
-    rep.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+    rep.add_argument(
+        "--allowlist",
+        required=True,
+        action="append",
+        help="allowlist file (YAML or JSON) or directory of pieces; repeat to merge several",
+    )
+    rep.add_argument(
+        "--format",
+        choices=("jsonl", "table", "alert"),
+        default="jsonl",
+        help="alert: each paged finding's SNS subject and body, exactly as e-mail subscribers get them",
+    )
     rep.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     rep.add_argument("paths", nargs="+", help="log files (.json, .json.gz) or folders of them")
     rep.add_argument("--baseline", type=Path, help="first-seen baseline file to read (and with --learn, write)")
@@ -227,8 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument("--baseline", type=Path, required=True)
     suggest.set_defaults(func=_cmd_suggest)
 
-    check = sub.add_parser("check-allowlist", help="validate an allowlist file")
-    check.add_argument("file")
+    check = sub.add_parser("check-allowlist", help="validate allowlist files and review their grants")
+    check.add_argument("files", nargs="+", metavar="FILE", help="allowlist file or directory of pieces")
+    check.add_argument("--strict", action="store_true", help="fail (exit 2) when a grant has expired")
+    check.add_argument("--today", type=date.fromisoformat, help="review as of this date (YYYY-MM-DD)")
     check.set_defaults(func=_cmd_check)
 
     redrive = sub.add_parser("redrive", help="re-process the dead-letter and failure queues of a deployed stack")
@@ -246,6 +390,35 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--higher-throughput", action="store_true", help="Parameter Store higher throughput is on")
     price.add_argument("--memory-mb", type=int, default=256, help="evaluator memory size")
     price.set_defaults(func=_cmd_cost)
+
+    args = sub.add_parser(
+        "deploy-args",
+        help="write the template parameters for an allowlist, for sam deploy --parameter-overrides file://...",
+    )
+    args.add_argument("files", nargs="+", metavar="FILE", help="allowlist file or directory of pieces")
+    args.add_argument("--output", type=Path, help="parameter file to write (written only when the allowlist fits)")
+    args.set_defaults(func=_cmd_deploy_args)
+
+    hun = sub.add_parser("hunt", help="the allowlist as SQL: print it for Athena, or run it on DuckDB over files")
+    hun.add_argument("--allowlist", action="append", help="allowlist file (repeatable: grants are combined)")
+    hun.add_argument("--engine", choices=("athena", "duckdb"), default="athena")
+    hun.add_argument("--since", type=_date, help="first day (UTC, YYYY-MM-DD), inclusive")
+    hun.add_argument("--until", type=_date, help="last day (UTC, YYYY-MM-DD), inclusive")
+    hun.add_argument("--account", action="append", help="account partition to scan (repeatable)")
+    hun.add_argument("--region", action="append", help="region partition to scan (repeatable)")
+    hun.add_argument("--table", default=hunt.TABLE, help="table name (default cloudtrail; database.table allowed)")
+    hun.add_argument("--bytes-per-day", type=int, help="compressed bytes a day of the trail holds: print the scan")
+    hun.add_argument("--bulk-threshold", type=int, dest="threshold", help="default 20, as replay")
+    hun.add_argument("--bulk-window-minutes", type=int, dest="window_minutes", help="default 10, as replay")
+    hun.add_argument("--format", choices=("jsonl", "table"), default="jsonl", help="duckdb output")
+    hun.add_argument("--ddl", action="store_true", help="print the CREATE EXTERNAL TABLE for the trail bucket")
+    hun.add_argument("--bucket", help="--ddl: the trail's S3 bucket")
+    hun.add_argument("--prefix", help="--ddl: the trail's key prefix, if any")
+    hun.add_argument("--organization", help="--ddl: organization ID, for an organization trail")
+    hun.add_argument("--regions", help="--ddl: comma-separated regions (default: all commercial regions)")
+    hun.add_argument("--accounts", help="--ddl: comma-separated account IDs (default: injected, name them per query)")
+    hun.add_argument("paths", nargs="*", help="--engine duckdb: CloudTrail log files (.json, .json.gz) or folders")
+    hun.set_defaults(func=_cmd_hunt)
 
     schema = sub.add_parser("schema", help="print the allowlist's JSON Schema")
     schema.set_defaults(func=_cmd_schema)

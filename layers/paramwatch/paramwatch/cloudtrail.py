@@ -52,3 +52,19 @@ class CloudTrailRecord(_Lenient):
     error_code: str | None = Field(default=None, alias="errorCode")
     vpc_endpoint_id: str | None = Field(default=None, alias="vpcEndpointId")
     recipient_account_id: str | None = Field(default=None, alias="recipientAccountId")
+
+
+def detail_of(event: Any) -> Any:
+    """The CloudTrail record an EventBridge event carries, knowing which account it came from.
+
+    A record forwarded from a member account keeps its `recipientAccountId`; should one lack it,
+    the envelope's `account` (set by AWS, not by the sender) says where the call was recorded.
+    Anything that is not an EventBridge event is returned unchanged.
+    """
+    if not (isinstance(event, dict) and "detail-type" in event and "detail" in event):
+        return event
+    detail = event["detail"]
+    account = event.get("account")
+    if isinstance(detail, dict) and "recipientAccountId" not in detail and isinstance(account, str):
+        return {**detail, "recipientAccountId": account}
+    return detail

@@ -28,6 +28,7 @@ from paramwatch.access import Access, is_relevant, to_access
 from paramwatch.allowlist import Allowlist
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.matching import granted_by
 from paramwatch.rules import DENIAL_CODES, evaluate, finding_for, parse_record, reads_only_public
 from paramwatch.state import Claim, Delivery, State
 
@@ -70,17 +71,24 @@ class Judged:
     invalid: Finding | None = None
     access: Access | None = None
     primary: Finding | None = None
+    grant: str | None = None
 
 
-def prejudge(record: Any, allowlist: Allowlist) -> Judged | None:
-    """Validate, normalize and apply the stateless rules; None for a record that is no read."""
+def prejudge(record: Any, allowlist: Allowlist, track_grants: bool = False) -> Judged | None:
+    """Validate, normalize and apply the stateless rules; None for a record that is no read.
+
+    With `track_grants`, an allowed read also names the grant that allowed it (replay uses it to
+    report stale grants; Lambda does not pay for it).
+    """
     parsed = parse_record(record)
     if isinstance(parsed, Finding):
         return Judged(invalid=parsed)
     if not is_relevant(record):
         return None
     access = to_access(parsed)
-    return Judged(access=access, primary=evaluate(access, allowlist))
+    primary = evaluate(access, allowlist)
+    grant = granted_by(access, allowlist)[0] if track_grants and primary is None and access.decrypted else None
+    return Judged(access=access, primary=primary, grant=grant.name if grant else None)
 
 
 def judge(record: Any, allowlist: Allowlist) -> Finding | None:
@@ -235,9 +243,14 @@ class Detector:
 
     def _judge(self, access: Access, primary: Finding | None) -> list[Verdict]:
         side = "KMS" if access.is_kms else "SSM"
+        name = self.allowlist.account_name(access.account)
+
+        def named(candidate: _Candidate) -> _Candidate:
+            return replace(candidate, finding=replace(candidate.finding, account_name=name)) if name else candidate
+
         verdicts = []
         if primary is not None:
-            verdicts.append(self._page(side, self._primary(access, primary)))
+            verdicts.append(self._page(side, named(self._primary(access, primary))))
         if access.event_time is None or access.principal.arn is None:
             return verdicts
         candidates = self._bulk(access)
@@ -248,7 +261,7 @@ class Detector:
         candidates += self._denied_burst(access)
         if primary is None:
             candidates += self._first_seen(access)
-        return verdicts + [self._page(side, c) for c in candidates]
+        return verdicts + [self._page(side, named(c)) for c in candidates]
 
     def pipeline_verdict(self, finding: Finding, now: float, event_id: str) -> Verdict:
         """Page a problem of the pipeline itself (a broken allowlist) once per suppression window."""
@@ -298,21 +311,21 @@ class Detector:
         """
         size = minutes * 60
         moment = access.event_time.timestamp()
-        crossed = None
+        crossed = []
         for grid, start in _windows(moment, size):
             key = f"{rule}#{access.principal.arn}#{grid}#{int(start)}"
             expires = start + 3 * size
             count = self.state.add_members(key, members, expires, cap=threshold + 1)
             if count < threshold or (count == threshold and not inclusive):
                 continue
-            if self.state.claim(f"{key}#raised", Claim(access.event_id), expires).owner != access.event_id:
-                continue
-            crossed = crossed if crossed is not None else start
-        if crossed is None:
+            if self.state.claim(f"{key}#raised", Claim(access.event_id), expires).owner == access.event_id:
+                crossed.append(start)
+        if not crossed:
             return []
+        windows = " and ".join(f"(window from {_iso(start)})" for start in sorted(crossed))
         summary = (
             f"[{rule}] {safe(access.principal.type)} {safe(access.principal.arn)} {what} within "
-            f"{minutes} minutes (window from {_iso(crossed)})."
+            f"{minutes} minutes {windows}."
         )
         finding = finding_for(access, rule, severity, summary)
         return [_Candidate(finding, ("*",), moment, f"{access.event_id}#{rule}", kind=str(rule))]

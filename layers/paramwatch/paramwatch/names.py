@@ -76,6 +76,33 @@ def glob_match(pattern: str, value: str) -> bool:
     return glob_regex(pattern).fullmatch(value) is not None
 
 
+@lru_cache(maxsize=4096)
+def principal_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a principal glob. In an ARN's account field a wildcard stays inside that field.
+
+    `arn:aws:iam::*:role/platform/backup` names that role in every account: its `*` matches one
+    account ID and never crosses `:` or `/`, so it cannot reach into a role path (IAM paths may
+    hold `:`). The other fields keep IAM semantics.
+    """
+    parts = pattern.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not any(c in parts[4] for c in "*?"):
+        return glob_regex(pattern)
+    account = "".join("[^:/]*" if c == "*" else "[^:/]" if c == "?" else re.escape(c) for c in parts[4])
+    head = ":".join(glob_regex(p).pattern for p in parts[:4])
+    return re.compile(f"{head}:{account}:{glob_regex(parts[5]).pattern}", re.DOTALL)
+
+
+def principal_match(pattern: str, arn: str) -> bool:
+    """Case-sensitive full match of a principal ARN against a principal glob."""
+    return principal_regex(pattern).fullmatch(arn) is not None
+
+
+def arn_account(arn: str | None) -> str | None:
+    """The account field of an ARN, or None for anything else (a service name)."""
+    parts = (arn or "").split(":", 5)
+    return parts[4] or None if len(parts) == 6 and parts[0] == "arn" else None
+
+
 def covers_subtree(pattern: str, path: str) -> bool:
     """True when `pattern` matches every name that `GetParametersByPath(path)` could return.
 

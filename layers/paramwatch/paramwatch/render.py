@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from paramwatch.escape import ascii_line, safe
-from paramwatch.findings import Finding
+from paramwatch.findings import Finding, Rule
 
 if TYPE_CHECKING:
     from paramwatch.detector import Verdict
@@ -51,6 +51,8 @@ def safe_dict(finding: Finding) -> dict[str, object]:
 
 def subject(finding: Finding) -> str:
     """An SNS subject: printable ASCII, under 100 characters, severity and rule first."""
+    if finding.rule is Rule.ALLOWLIST_INVALID:
+        return ascii_line(f"paramwatch HIGH {finding.rule}: {' '.join(finding.parameters)}", SUBJECT_LIMIT)
     who = (finding.principal or "unknown").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     what = finding.parameters[0] if finding.parameters else ""
     more = f" +{len(finding.parameters) - 1}" if len(finding.parameters) > 1 else ""
@@ -58,23 +60,37 @@ def subject(finding: Finding) -> str:
     return ascii_line(text, SUBJECT_LIMIT)
 
 
+def _who(finding: Finding) -> list[str]:
+    lines = [f"Who:        {safe(finding.principal or 'unknown')} ({safe(finding.identity_type or '?')})"]
+    if finding.sso_user:
+        lines.append(f"Person:     {safe(finding.sso_user, 200)} (IAM Identity Center user)")
+    elif finding.session_name:
+        lines.append(f"Session:    {safe(finding.session_name, 200)}")
+    return lines
+
+
 def body(finding: Finding, notes: Iterable[str] = ()) -> str:
     """A plain-text alert a person can act on, with the structured finding appended as JSON."""
+    if finding.rule is Rule.ALLOWLIST_INVALID:
+        return _allowlist_body(finding)
     params = "\n".join(f"    - {safe(p)}" for p in finding.parameters) or "    (none named)"
     lines = [
         f"Severity:   {str(finding.severity).upper()}",
         f"Rule:       {finding.rule}",
-        f"Who:        {safe(finding.principal or 'unknown')} ({safe(finding.identity_type or '?')})",
+        *_who(finding),
         f"What:       {safe(finding.event_name or '?')} of",
         params,
         f"From:       {safe(finding.source_ip or 'unknown')}"
         + (f" via {safe(finding.vpc_endpoint)}" if finding.vpc_endpoint else ""),
         f"When:       {safe(finding.event_time or 'unknown')}",
+        f"Where:      account {safe(finding.where)}",
         f"User agent: {safe(finding.user_agent or 'unknown', 300)}",
         f"Event ID:   {safe(finding.event_id)}",
     ]
     if finding.error_code:
         lines.append(f"Error:      {safe(finding.error_code)}")
+    if finding.near_miss is not None:
+        lines.append(f"Why:        {finding.near_miss.text}")
     lines += ["", finding.summary]
     lines += [f"Note: {note}" for note in notes]
     lines += [
@@ -87,9 +103,61 @@ def body(finding: Finding, notes: Iterable[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
-    """Rows for a person at a terminal, one finding per row, widest columns last."""
-    yield f"{'PAGE':<5} {'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'SOURCE':<16} PRINCIPAL -> PARAMETERS"
+def readable(text: str, limit: int = 300) -> str:
+    """Printable ASCII kept as it is, anything else shown as `?`: safe in a mail without escapes."""
+    cleaned = "".join(c if " " <= c <= "~" else "?" for c in text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
+
+
+def _allowlist_body(finding: Finding) -> str:
+    """The alert for a stored allowlist that does not validate, written for whoever fixes it."""
+    name = readable(" ".join(finding.parameters))
+    lines = [line.rstrip() for problem in finding.problems for line in problem.splitlines()]
+    problems = [readable(line) for line in lines if line.strip()]
+    shown = [f"  - {line}" if not line.startswith(" ") else f"    {line.strip()}" for line in problems[:40]]
+    if len(problems) > 40:
+        shown.append(f"  ... and {len(problems) - 40} more line(s); run check-allowlist for all of them")
+    return "\n".join(
+        [
+            "Severity:   HIGH",
+            f"Rule:       {finding.rule}",
+            f"Parameter:  {name}",
+            f"Since:      {readable(finding.event_time or 'unknown')} (when the parameter was last written)",
+            "",
+            "The stored allowlist does not validate. Until it is fixed no grant allows anything, so every",
+            "decrypting read alerts, and every honeytoken still fires.",
+            "",
+            "Problems:",
+            *shown,
+            "",
+            "Fix the file, check it, then store it (or deploy it, see the README, 'Deploying'):",
+            "  paramwatch check-allowlist allowlist.yaml",
+            f"  aws ssm put-parameter --overwrite --type String --name {name} --value file://allowlist.yaml",
+            "",
+            "Finding (JSON):",
+            finding_json(finding),
+        ]
+    )
+
+
+ALERT_SEPARATOR = "=" * 78
+
+
+def alert_text(verdict: Verdict) -> str:
+    """A paged finding as its e-mail subscriber receives it: the SNS subject, then the body."""
+    finding = verdict.finding
+    return f"Subject: {subject(finding)}\n\n{body(finding, verdict.notes)}\n{ALERT_SEPARATOR}"
+
+
+def table(verdicts: Iterable[Verdict], *, paging: bool = True) -> Iterable[str]:
+    """Rows for a person at a terminal, one finding per row, widest columns last.
+
+    `paging=False` (hunt) shows `-` under PAGE: hunt decides no paging.
+    """
+    yield (
+        f"{'PAGE':<5} {'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'ACCOUNT':<12} {'REGION':<14} "
+        f"{'SOURCE':<16} PRINCIPAL -> PARAMETERS"
+    )
     for v in verdicts:
         f = v.finding
         params = ", ".join(safe(p, 80) for p in f.parameters[:3])
@@ -97,7 +165,12 @@ def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
             params += f" (+{len(f.parameters) - 3})"
         params = params or "(none named)"
         yield (
-            f"{'yes' if v.paged else 'no':<5} {str(f.severity).upper():<9} {f.rule:<18} "
-            f"{safe(f.event_time or '-', 25):<26} "
+            f"{('yes' if v.paged else 'no') if paging else '-':<5} {str(f.severity).upper():<9} {f.rule:<18} "
+            f"{safe(f.event_time or '-', 25):<26} {_account(f):<12} {safe(f.region or '-', 20):<14} "
             f"{safe(f.source_ip or '-', 40):<16} {safe(f.principal or '-')} -> {params}"
         )
+
+
+def _account(finding: Finding) -> str:
+    """The account's name when the allowlist gives one, else its ID."""
+    return safe(finding.account_name or finding.account or "-", 40)

@@ -55,20 +55,21 @@ class FileResult:
     relevant: int = 0
     verdicts: tuple[Verdict, ...] = ()
     error: str | None = None
+    grants_used: frozenset[str] = frozenset()
 
 
-def select_reads(path: Path, allowlist: Allowlist) -> FileReads:
+def select_reads(path: Path, allowlist: Allowlist, track_grants: bool = False) -> FileReads:
     """Read one file and keep what the rules would deliver; a file that cannot be read is an error."""
     try:
         selection = select(path, partial(needs_judging, allowlist=allowlist))
     except SourceError as exc:
         return FileReads(path=str(path), error=f"{path}: {exc}")
-    judged = tuple(prejudge(record, allowlist) for record in selection.selected)
+    judged = tuple(prejudge(record, allowlist, track_grants) for record in selection.selected)
     return FileReads(str(path), selection.records, judged, selection.malformed)
 
 
-def _selected(files: list[Path], allowlist: Allowlist, workers: int) -> Iterator[FileReads]:
-    select = partial(select_reads, allowlist=allowlist)
+def _selected(files: list[Path], allowlist: Allowlist, workers: int, track_grants: bool) -> Iterator[FileReads]:
+    select = partial(select_reads, allowlist=allowlist, track_grants=track_grants)
     if workers < 2 or len(files) < _PARALLEL_FROM:
         yield from map(select, files)
         return
@@ -96,13 +97,16 @@ def _when(judged: Judged | None) -> float:
     return access.event_time.timestamp()
 
 
-def replay(paths: Iterable[str | Path], detector: Detector, workers: int | None = None) -> Iterator[FileResult]:
-    """Judge every file, yielding for each the verdicts on the reads released after reading it."""
+def replay(
+    paths: Iterable[str | Path], detector: Detector, workers: int | None = None, track_grants: bool = False
+) -> Iterator[FileResult]:
+    """Judge every file, yielding for each the verdicts on the reads released after reading it
+    (and, with `track_grants`, the grants its reads used)."""
     files = in_delivery_order(expand(paths))
     waiting: list[tuple[float, bool, str, int, Judged]] = []
     order = itertools.count()
     last: FileResult | None = None
-    for selected in _selected(files, detector.allowlist, workers or os.cpu_count() or 1):
+    for selected in _selected(files, detector.allowlist, workers or os.cpu_count() or 1, track_grants):
         if selected.error:
             yield FileResult(selected.path, error=selected.error)
             continue
@@ -121,7 +125,8 @@ def replay(paths: Iterable[str | Path], detector: Detector, workers: int | None 
         delivered = delivered_at(Path(selected.path))
         until = delivered - HORIZON_SECONDS if delivered is not None else -math.inf
         verdicts += _release(detector, waiting, until)
-        last = FileResult(selected.path, selected.records, len(selected.reads), tuple(verdicts))
+        used = frozenset(j.grant for j in selected.reads if j is not None and j.grant)
+        last = FileResult(selected.path, selected.records, len(selected.reads), tuple(verdicts), grants_used=used)
     if last is not None:
         rest = tuple(_release(detector, waiting, math.inf))
         yield replace(last, verdicts=last.verdicts + rest) if rest else last

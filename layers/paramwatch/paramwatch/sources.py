@@ -18,6 +18,8 @@ from typing import Any
 
 import msgspec
 
+from paramwatch.cloudtrail import detail_of
+
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 _GZIP_MAGIC = b"\x1f\x8b"
 _JSON = msgspec.json.Decoder()
@@ -86,13 +88,6 @@ def _decode(data: bytes, path: Path) -> Any:
         raise SourceError(f"not JSON: {exc}") from None
 
 
-def _unwrap(item: Any) -> Any:
-    """An EventBridge event carries the CloudTrail record in `detail`; a bare record is itself."""
-    if isinstance(item, dict) and "detail-type" in item and "detail" in item:
-        return item["detail"]
-    return item
-
-
 def records_of(document: Any) -> list[Any]:
     """The CloudTrail records in a parsed file, whatever of the accepted shapes it has."""
     if isinstance(document, dict):
@@ -102,10 +97,10 @@ def records_of(document: Any) -> list[Any]:
                 raise SourceError("'Records' is not a list")
             return records
         if "detail-type" in document or "eventID" in document:
-            return [_unwrap(document)]
+            return [detail_of(document)]
         raise SourceError("JSON object is neither a CloudTrail log file nor an EventBridge event")
     if isinstance(document, list):
-        return [_unwrap(item) for item in document]
+        return [detail_of(item) for item in document]
     raise SourceError(f"top-level JSON is a {type(document).__name__}, not CloudTrail")
 
 

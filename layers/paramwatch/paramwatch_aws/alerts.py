@@ -9,6 +9,7 @@ intact, in the failure queue, where `paramwatch redrive` picks it up once the ca
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -16,9 +17,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from paramwatch.detector import Verdict
+from paramwatch.findings import Finding
 from paramwatch.render import body, subject
 
 PARKED_KIND = "paramwatch-parked-alert"
+_ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 # SNS error codes that no retry of the same request can fix.
 PERMANENT = frozenset(
@@ -65,6 +69,7 @@ class AlertSender:
             "MessageAttributes": {
                 "severity": {"DataType": "String", "StringValue": str(finding.severity)},
                 "rule": {"DataType": "String", "StringValue": str(finding.rule)},
+                **_where_attributes(finding),
             },
         }
 
@@ -85,3 +90,12 @@ class AlertSender:
         """Keep the alert and its finding in the failure queue for `paramwatch redrive`."""
         record = {"kind": PARKED_KIND, "error": error, "publish": request, "verdict": verdict.to_dict()}
         self.sqs.send_message(QueueUrl=self.failure_queue_url, MessageBody=json.dumps(record))
+
+
+def _where_attributes(finding: Finding) -> dict[str, Any]:
+    """`account` and `region` attributes for subscription filters, only when well-formed."""
+    out = {}
+    for key, value, shape in (("account", finding.account, _ACCOUNT), ("region", finding.region, _REGION)):
+        if value and shape.fullmatch(value):
+            out[key] = {"DataType": "String", "StringValue": value}
+    return out
