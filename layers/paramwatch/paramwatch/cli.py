@@ -157,7 +157,7 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for remark in review.stale(loaded, used, merged.origins):
             print(f"paramwatch: stale: {remark.line()}", file=err)
     if args.learn and args.baseline:
-        count = baseline.save(state, args.baseline)
+        count = baseline.save(state, args.baseline, detector.tuning)
         print(
             f"paramwatch: baseline of {count} (principal, parameter) pair(s) written to {args.baseline}",
             file=err,
@@ -174,10 +174,12 @@ def _cmd_suggest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     state = MemoryState()
     try:
         baseline.load(args.baseline, state)
+        bulk = baseline.bulk_settings(json.loads(args.baseline.read_text()))
     except (ValueError, KeyError, OSError) as exc:
         print(f"paramwatch: error: {exc}", file=err)
         return EXIT_ERROR
-    print(baseline.suggest(baseline.export_pairs(state)), end="", file=out)
+    bulk = {**bulk, "peaks": baseline.bulk_peaks(state)}
+    print(baseline.suggest(baseline.export_pairs(state), bulk), end="", file=out)
     return EXIT_CLEAN
 
 

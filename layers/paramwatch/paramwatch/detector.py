@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from paramwatch.access import Access, is_relevant, to_access
-from paramwatch.allowlist import Allowlist
+from paramwatch.allowlist import Allowlist, Grant
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.matching import granted_by
@@ -41,6 +41,9 @@ PAIR_SECONDS = 2
 SSM_MADE_UNIT = "ssm-made-decrypts"
 BY_PATH_PART = "part of GetParametersByPath event"
 INDEX_CAP = 64
+# bulk windows count past their threshold so that `replay --learn` can record each principal's peak
+# for suggest-allowlist; a window still holds at most this many 20-character digests (about 23 KB)
+BULK_PEAK_CAP = 1000
 KNOWN_CAP = 1000
 PAIR_PREFIX = "pair#"
 DAY = 86400
@@ -303,19 +306,22 @@ class Detector:
         threshold: int,
         inclusive: bool,
         what: str,
+        scope: str = "",
+        cap: int = 0,
     ) -> list[_Candidate]:
         """At most one finding when this event takes a window over its threshold.
 
         Each window's set stops growing one past the threshold: that is all the decision needs,
-        and it keeps a burst of any size (20,000 refused calls) to one small item.
+        and it keeps a burst of any size (20,000 refused calls) to one small item. A `scope` (a
+        grant with its own threshold) counts in windows of its own.
         """
         size = minutes * 60
         moment = access.event_time.timestamp()
         crossed = []
         for grid, start in _windows(moment, size):
-            key = f"{rule}#{access.principal.arn}#{grid}#{int(start)}"
+            key = f"{rule}#{access.principal.arn}{scope}#{grid}#{int(start)}"
             expires = start + 3 * size
-            count = self.state.add_members(key, members, expires, cap=threshold + 1)
+            count = self.state.add_members(key, members, expires, cap=max(cap, threshold + 1))
             if count < threshold or (count == threshold and not inclusive):
                 continue
             if self.state.claim(f"{key}#raised", Claim(access.event_id), expires).owner == access.event_id:
@@ -333,12 +339,23 @@ class Detector:
     def _bulk(self, access: Access) -> list[_Candidate]:
         if not self._successful_read(access):
             return []
-        t = self.tuning
+        threshold, minutes, scope, whose = self.tuning.bulk_threshold, self.tuning.bulk_window_minutes, "", ""
+        grant = self._bulk_grant(access)
+        if grant is not None and grant.bulk_threshold is not None:
+            threshold, minutes = grant.bulk_threshold, grant.bulk_window_minutes or minutes
+            scope, whose = f"#grant:{grant.name}", f" under grant '{safe(grant.name, 128)}'"
         members = [_digest(p) for p in access.parameters]
-        what = f"decrypted more than {t.bulk_threshold} distinct parameters"
+        what = f"decrypted more than {threshold} distinct parameters{whose}"
         return self._window_finding(
-            access, Rule.BULK, Severity.HIGH, members, t.bulk_window_minutes, t.bulk_threshold, False, what
+            access, Rule.BULK, Severity.HIGH, members, minutes, threshold, False, what, scope, BULK_PEAK_CAP
         )
+
+    def _bulk_grant(self, access: Access) -> Grant | None:
+        """The grant that allows this read, when the allowlist has any grant with its own threshold
+        (otherwise no grant is looked up: most allowlists pay nothing for the option)."""
+        if not self.allowlist.has_bulk_thresholds:
+            return None
+        return granted_by(access, self.allowlist)[0]
 
     def _denied_burst(self, access: Access) -> list[_Candidate]:
         if access.error_code not in ENUMERATION_CODES:
@@ -568,7 +585,7 @@ class Detector:
         access = candidate.access
         if access.is_kms:
             kind = "kms"
-            digests = tuple(_digest(a) for n in access.parameters[:1] for a in _ancestors(n))
+            digests = tuple(_digest(a) for n in access.names[:1] for a in _ancestors(n))
         else:
             kind, digests = "path", (_digest(_path(access.path)),)
         entry = _Entry(
@@ -591,8 +608,8 @@ class Detector:
         if candidate.kind != "read" or access is None:
             return None
         rule = str(f.rule)
-        if access.is_kms and access.via_ssm and access.parameters:
-            ancestors = _ancestors(access.parameters[0])
+        if access.is_kms and access.via_ssm and access.names:
+            ancestors = _ancestors(access.names[0])
             wanted = {_digest(a) for a in ancestors}
             parent = _digest(ancestors[-1])
             for entry in self._entries(f.principal, bucket, candidate.incident_time, size):

@@ -39,6 +39,7 @@ _FIELDS = {
     "useragent": "userAgent",
     "errorcode": "errorCode",
     "vpcendpointid": "vpcEndpointId",
+    "vpcendpointaccountid": "vpcEndpointAccountId",
     "recipientaccountid": "recipientAccountId",
 }
 
@@ -55,6 +56,7 @@ def table_view(files: list[Path], table: str = TABLE) -> str:
         f"struct_pack(type := json_extract_string(r, {ui}.type'), arn := json_extract_string(r, {ui}.arn'), "
         f"accountid := json_extract_string(r, {ui}.accountId'), invokedby := json_extract_string(r, {ui}.invokedBy'), "
         f"sessioncontext := struct_pack(sessionissuer := struct_pack("
+        f"type := json_extract_string(r, {ui}.sessionContext.sessionIssuer.type'), "
         f"arn := json_extract_string(r, {ui}.sessionContext.sessionIssuer.arn'))))"
     )
     columns += [
