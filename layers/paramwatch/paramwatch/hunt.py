@@ -212,6 +212,15 @@ class _Builder:
         head = ":".join(_glob_regex(p) for p in parts[:4])
         return self.d.regex("principal", f"^{head}:{account}:{_glob_regex(parts[5])}$")
 
+    def account_only(self, grant: Grant) -> list[str]:
+        """`Grant.allows_account_of` for an `AWSAccount` identity: a principal's account field."""
+        fields = [p.split(":", 5)[4] for p in grant.principals if p.startswith("arn:") and len(p.split(":", 5)) == 6]
+        fields = [f for f in fields if f]
+        if not fields:
+            return []
+        accounts = _any([like("caller_account", f) for f in fields])
+        return [f"(identity_type = 'AWSAccount' AND COALESCE(caller_account <> '' AND {accounts}, FALSE))"]
+
     def grant_accounts(self, grant: Grant) -> str:
         """`accounts`: the principal ARN's account field must be listed (service names never are)."""
         if not grant.accounts:
@@ -242,7 +251,7 @@ class _Builder:
         return _all(
             [
                 self.grant_accounts(grant),
-                _any([self.principal(p) for p in grant.principals]),
+                _any([self.principal(p) for p in grant.principals] + self.account_only(grant)),
                 f"(path IS NULL OR {subtree})",
                 f"COALESCE(missed_{index}, 0) = 0",
                 f"(via_ssm OR {self.network(grant)})",
