@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -59,12 +60,42 @@ def test_sam_build_with_python_313(tmp_path: Path) -> None:
     assert (build_dir / "EvaluatorFunction" / "app.py").is_file()
 
 
-def test_every_cloudtrail_rule_gets_read_only_events(translated) -> None:
-    rules = resources_of(translated, "AWS::Events::Rule")
-    assert set(rules) == {"DecryptingReadRule", "ParameterDecryptRule", "HoneytokenReadRule"}
-    for name, rule in rules.items():
-        assert rule["Properties"]["EventPattern"]["detail-type"] == [CLOUDTRAIL], name
-        assert rule["Properties"]["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", name
+READ_RULES = {"DecryptingReadRule", "ParameterDecryptRule", "HoneytokenReadRule"}
+
+
+def test_every_read_rule_gets_read_only_events(translated) -> None:
+    rules = {
+        n: r for n, r in resources_of(translated, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]
+    }
+    assert set(rules) == READ_RULES | {"TamperRule"}
+    for name in READ_RULES:
+        props = rules[name]["Properties"]
+        assert props["EventPattern"]["detail-type"] == [CLOUDTRAIL], name
+        assert props["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", name
+
+
+def test_the_tamper_rule_is_plain_enabled_for_write_events_and_says_so(translated) -> None:
+    # Write events reach plain ENABLED rules (read-only ones need the other State); the template says so
+    props = translated["Resources"]["TamperRule"]["Properties"]
+    assert props["State"] == "ENABLED"
+    assert props["EventPattern"]["detail-type"] == [CLOUDTRAIL]
+    text = TEMPLATE.read_text()
+    comment = text[: text.index("  TamperRule:")].rsplit("\n\n", 1)[-1]
+    assert "Write events" in comment and "plain ENABLED" in comment
+    names = json.dumps(props["EventPattern"])
+    for read_only in ("GetParameter", "Decrypt", "DescribeParameters"):
+        assert f'"{read_only}"' not in names
+
+
+def test_the_heartbeat_schedule_invokes_the_canary_every_heartbeat_period(translated) -> None:
+    (schedule,) = [
+        r for r in resources_of(translated, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+    ]
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == {"Fn::Sub": "rate(${HeartbeatMinutes} minutes)"}
+    assert props["State"] == "ENABLED"
+    assert props["Targets"][0]["Arn"] == {"Fn::GetAtt": ["CanaryFunction", "Arn"]}
+    assert translated["Parameters"]["HeartbeatMinutes"]["Default"] == 5
 
 
 def test_no_sam_eventbridge_rule_events_hide_the_state() -> None:

@@ -214,3 +214,15 @@ def test_cli_ddl_and_duckdb_table(tmp_path) -> None:
     assert out.splitlines()[0].startswith("PAGE  SEVERITY")
     assert any(line.startswith("-     CRITICAL  honeytoken") for line in out.splitlines())
     assert "hunt found" in err
+
+
+def test_cli_duckdb_names_unreadable_files_and_judges_the_rest(tmp_path) -> None:
+    bad = tmp_path / "broken.json.gz"
+    bad.write_bytes(b"\x1f\x8bnot gzip")
+    code, out, err = run(
+        "hunt", "--engine", "duckdb", "--allowlist", str(EVENTS / "allowlist.yaml"),
+        str(EVENTS / "sample-trail"), str(bad),
+    )  # fmt: skip
+    assert code == 2
+    assert "broken.json.gz" in err and "1 unreadable file(s)" in err
+    assert len(out.splitlines()) > 20  # the sample trail was still judged

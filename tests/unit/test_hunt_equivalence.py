@@ -75,9 +75,10 @@ def write_log(folder: Path, records: list, name: str = "111122223333_CloudTrail_
 
 
 def test_bundled_cases_agree(tmp_path) -> None:
-    # GIVEN every bundled case record in one log file (but the one too deep to read: it would make
-    # the whole file unreadable, by design)
-    cases = [p for p in CASES if oversize(load_case(p)["record"]) is None]
+    # GIVEN every bundled case record in one log file, but the one too deep to read (it would make
+    # the whole file unreadable, by design) and those judged as a named stack sees them (hunt, like
+    # replay without --stack, knows no stack's canary or resources)
+    cases = [p for p in CASES if oversize(load_case(p)["record"]) is None and not load_case(p).get("stack")]
     path = write_log(tmp_path, [load_case(p)["record"] for p in cases])
     # WHEN hunt and replay judge it, THEN they report the same (event, rule) pairs
     per_event, _ = assert_same(load_allowlist([str(SAMPLE_ALLOWLIST)]).allowlist, [path])

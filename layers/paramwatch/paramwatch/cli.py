@@ -19,6 +19,7 @@ from paramwatch.allowlist import Allowlist, AllowlistError
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Severity
+from paramwatch.own import Own
 from paramwatch.pieces import Merged
 from paramwatch.render import alert_text, table, verdict_json
 from paramwatch.replay import replay
@@ -119,7 +120,8 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             baseline.load(args.baseline, state)
         elif args.baseline and not args.learn:
             raise ValueError(f"{args.baseline}: baseline file not found")
-        detector = Detector(loaded, state, _tuning(args), report_first_seen=not args.learn)
+        own = Own.for_stack(args.stack) if args.stack else Own()
+        detector = Detector(loaded, state, _tuning(args), report_first_seen=not args.learn, own=own)
     except (ValueError, KeyError, OSError) as exc:
         print(f"paramwatch: error: {exc}", file=err)
         return EXIT_ERROR
@@ -322,6 +324,8 @@ def _hunt_duckdb(
             file=err,
         )
     result = hunt_local.run(loaded, args.paths, scope, bulk)
+    for error in result.errors:
+        print(f"paramwatch: error: {safe(error)}", file=err)
     if args.format == "jsonl":
         for verdict in result.verdicts:
             print(verdict_json(verdict), file=out)
@@ -333,9 +337,11 @@ def _hunt_duckdb(
     by_severity = ", ".join(f"{n} {s}" for s, n in ordered) or "none"
     print(
         f"paramwatch: hunt found {len(result.verdicts)} finding(s) ({by_severity}) in {result.files} file(s), "
-        f"{result.records} record(s)",
+        f"{result.records} record(s), {len(result.errors)} unreadable file(s)",
         file=err,
     )
+    if result.errors:
+        return EXIT_ERROR
     return EXIT_FINDINGS if result.verdicts else EXIT_CLEAN
 
 
@@ -361,6 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("paths", nargs="+", help="log files (.json, .json.gz) or folders of them")
     rep.add_argument("--baseline", type=Path, help="first-seen baseline file to read (and with --learn, write)")
     rep.add_argument("--learn", action="store_true", help="record (principal, parameter) pairs, report none as new")
+    rep.add_argument(
+        "--stack",
+        help="paramwatch's stack name: also judge changes to its own resources (NAME-*, /paramwatch/NAME/...) "
+        "and recognize its heartbeat; without it only trail-wide tamper rules apply",
+    )
     for name, info in Tuning.model_fields.items():
         flag = "--" + name.replace("_", "-")
         rep.add_argument(flag, type=int, dest=name, help=f"default {info.default}")
