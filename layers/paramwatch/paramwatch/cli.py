@@ -18,7 +18,7 @@ from paramwatch import baseline, cost, deploy, hunt, pieces, review, trail_table
 from paramwatch.allowlist import Allowlist, AllowlistError
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
-from paramwatch.findings import Severity
+from paramwatch.findings import Rule, Severity
 from paramwatch.own import Own
 from paramwatch.pieces import Merged
 from paramwatch.render import alert_text, table, verdict_json
@@ -281,7 +281,9 @@ def _cmd_hunt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not args.allowlist:
             raise hunt.HuntError("give --allowlist FILE (or --ddl --bucket B)")
         loaded = load_allowlist(args.allowlist).allowlist
-        scope = hunt.Scope(args.since, args.until, tuple(args.account or ()), tuple(args.region or ()))
+        scope = hunt.Scope(
+            args.since, args.until, tuple(args.account or ()), tuple(args.region or ()), tuple(args.rule or ())
+        )
         if args.since and args.until and args.since > args.until:
             raise hunt.HuntError("--since is after --until")
         bulk = hunt.BulkRule(**{k: getattr(args, k) for k in ("threshold", "window_minutes") if getattr(args, k)})
@@ -445,6 +447,12 @@ def build_parser() -> argparse.ArgumentParser:
     hun.add_argument("--until", type=_date, help="last day (UTC, YYYY-MM-DD), inclusive")
     hun.add_argument("--account", action="append", help="account partition to scan (repeatable)")
     hun.add_argument("--region", action="append", help="region partition to scan (repeatable)")
+    hun.add_argument(
+        "--rule",
+        action="append",
+        choices=[str(r) for r in (*hunt.PER_EVENT_RULES, Rule.BULK)],
+        help="report only this rule (repeatable)",
+    )
     hun.add_argument("--table", default=hunt.TABLE, help="table name (default cloudtrail; database.table allowed)")
     hun.add_argument("--bytes-per-day", type=int, help="compressed bytes a day of the trail holds: print the scan")
     hun.add_argument("--bulk-threshold", type=int, dest="threshold", help="default 20, as replay")
