@@ -15,11 +15,9 @@ from paramwatch.own import Own
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 CASES = sorted((EVENTS / "cases").glob("*.json"))
-# ../shared/datasets from the repository root; PARAMWATCH_DATASET points elsewhere (a git worktree).
-DATASET = (
-    Path(os.environ.get("PARAMWATCH_DATASET", ROOT.parent / "shared" / "datasets"))
-    / "invictus-sigma-aws"
-    / "CloudTrail"
+# PARAMWATCH_DATASET points a checkout elsewhere (a git worktree) at the same logs
+DATASET = Path(
+    os.environ.get("PARAMWATCH_DATASET", ROOT.parent / "shared" / "datasets" / "invictus-sigma-aws" / "CloudTrail")
 )
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from harness import LambdaContext
+from paramwatch.access import KMS_DECRYPTS, KMS_ENCRYPTS, KMS_SOURCE, SSM_READS, SSM_SOURCE, parse_time
 from paramwatch.cli import main
 from paramwatch.sources import select
 from support import (
@@ -34,6 +37,7 @@ from support import (
 )
 
 Key = tuple[str, str, str | None, tuple[str, ...]]
+KMS_CALLS = KMS_DECRYPTS | KMS_ENCRYPTS
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +54,23 @@ def _key(finding: dict) -> Key:
     return (finding["rule"], finding["event_id"], finding["principal"], tuple(finding["parameters"]))
 
 
+def _event_order(indexed: tuple[int, dict]) -> tuple:
+    """Event time; at one time, other calls before SSM reads before KMS ones, reads by event ID,
+    then the order of the input. It is the order replay judges in (ties have no order in AWS)."""
+    index, record = indexed
+    moment = parse_time(record["eventTime"]) if isinstance(record.get("eventTime"), str) else None
+    source, name = record.get("eventSource"), record.get("eventName")
+    is_read = (source, name) in {*((SSM_SOURCE, n) for n in SSM_READS), *((KMS_SOURCE, n) for n in KMS_CALLS)}
+    key = (source == KMS_SOURCE, str(record.get("eventID"))) if is_read else (False, "")
+    return (moment.timestamp() if moment else -math.inf, *key, index)
+
+
 def production(app, stack, patterns: dict[str, str], records: list[dict]) -> tuple[set[Key], int]:
-    """What pages when EventBridge's rules deliver `records`, in order, to the evaluator."""
+    """What pages when EventBridge's rules deliver `records` to the evaluator in event-time order
+    (the order replay judges in; an SSM call before the Decrypts it caused, then by event ID)."""
     loaded = {name: EventPattern.load(raw) for name, raw in patterns.items()}
     delivered = 0
-    for record in records:
+    for _, record in sorted(enumerate(records), key=_event_order):
         event = eventbridge_event(record)
         if any(p.matches_event(event) for p in loaded.values()):
             delivered += 1
@@ -80,12 +96,15 @@ def backtest(paths: list[Path]) -> tuple[set[Key], list[str]]:
 
 def test_every_verdict_case(app, stack, patterns, tmp_path) -> None:
     # GIVEN every verdict case, each as a CloudTrail log file of its own
+    # (named by event ID, so that the input's order is the same for both). Cases written apart share
+    # event IDs: each gets its own, or deduplication would drop one of two unrelated records.
     cases = {p.stem: load_case(p) for p in CASES}
-    for name, case in cases.items():
-        (tmp_path / f"111122223333_CloudTrail_us-east-1_{name}.json").write_text(
-            json.dumps({"Records": [case["record"]]})
-        )
-    records = [case["record"] for case in cases.values()]
+    for stem, case in cases.items():
+        case["record"]["eventID"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"paramwatch-case:{stem}"))
+    for case in cases.values():
+        name = f"111122223333_CloudTrail_us-east-1_{case['record']['eventID']}.json"
+        (tmp_path / name).write_text(json.dumps({"Records": [case["record"]]}))
+    records = sorted((case["record"] for case in cases.values()), key=lambda r: r["eventID"])
     # WHEN production and replay each see them
     live, delivered = production(app, stack, patterns, records)
     offline, errors = backtest([tmp_path])
@@ -99,7 +118,8 @@ def test_every_verdict_case(app, stack, patterns, tmp_path) -> None:
     assert {(rule, event) for rule, event, *_ in live - offline} == {
         ("invalid-event", cases["nested-too-deep"]["record"]["eventID"])
     }
-    assert len(errors) == 1 and "nested-too-deep.json: record 0: the record is nested deeper" in errors[0]
+    deep = cases["nested-too-deep"]["record"]["eventID"]
+    assert len(errors) == 1 and f"{deep}.json: record 0: the record is nested deeper" in errors[0]
     expected_rules = {case["expected"]["rule"] for case in cases.values()} - {None}
     assert {rule for rule, *_ in live} >= expected_rules
     assert delivered == sum(bool(case["delivered_by"]) for case in cases.values())

@@ -21,6 +21,7 @@ from paramwatch.matching import granted_by, nearest
 from paramwatch.names import (
     SECRETS_MANAGER_PREFIX,
     glob_match,
+    is_public_parameter,
     is_secrets_manager_reference,
     subtree_may_hold,
 )
@@ -108,6 +109,15 @@ def _honeytoken_rule_delivers(params: dict[str, Any], prefix: str) -> bool:
     return path.startswith(prefix.rstrip("/")) or path in ancestors
 
 
+def reads_only_public(access: Access) -> bool:
+    """True when an SSM read asks only for AWS public parameters (by name, ARN or path)."""
+    if access.is_kms or access.problems:
+        return False
+    if access.path is not None:
+        return is_public_parameter(access.path.rstrip("/"))
+    return bool(access.names) and all(is_public_parameter(n) for n in access.names)
+
+
 def _what(access: Access) -> str:
     if access.path is not None:
         scope = "recursively " if access.recursive else ""
@@ -179,6 +189,8 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
     if access.direct_kms_use:
         return _kms_use(access)
     if not access.decrypted:
+        return None
+    if reads_only_public(access) and not allowlist.judge_public_parameters:
         return None
     if access.problems:
         reason = "; ".join(safe(p, 200) for p in access.problems)
