@@ -396,7 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, info in Tuning.model_fields.items():
         flag = "--" + name.replace("_", "-")
-        rep.add_argument(flag, type=int, dest=name, help=f"default {info.default}")
+        kind = float if info.annotation is float else int
+        rep.add_argument(flag, type=kind, dest=name, help=f"default {info.default}")
     rep.set_defaults(func=_cmd_replay)
 
     suggest = sub.add_parser("suggest-allowlist", help="propose grants from a baseline built with --learn")
