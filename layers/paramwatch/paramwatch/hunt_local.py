@@ -163,6 +163,7 @@ def _access(row: dict[str, Any]) -> Access:
         region=row["region"],
         recipient_account=row["owner_account"],
         problems=problems,
+        is_kms=row["event_name"] == "Decrypt",
     )
 
 
