@@ -89,3 +89,24 @@ def test_cost_command_refuses_what_lambda_or_arithmetic_cannot_take(capsys, flag
     assert main(argv, out=io.StringIO(), err=io.StringIO()) == 2
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
+
+
+def test_the_heartbeat_is_on_the_bill() -> None:
+    # GIVEN the default 5-minute heartbeat: 8,640 canary reads a month, each judged on two legs
+    lines = {line.item: line for line in cost.monitor_lines(cost.Workload(reads_per_second=10), PRICES)}
+    assert lines["heartbeat: schedule ticks (Scheduler price, upper bound)"].quantity == 8_640
+    assert lines["heartbeat: Lambda requests (canary and both legs)"].quantity == 8_640 * 3
+    assert lines["heartbeat: KMS Decrypt of the canary (aws/ssm key)"].monthly == pytest.approx(8_640 / 10_000 * 0.03)
+    assert lines["heartbeat: Heartbeat metrics (ssm, kms)"].monthly == pytest.approx(2 * 0.30)
+    assert lines["heartbeat: alarms on missing heartbeats"].monthly == pytest.approx(2 * 0.10)
+    heartbeat = sum(line.monthly for item, line in lines.items() if item.startswith("heartbeat:"))
+    assert 0.8 < heartbeat < 0.9  # the metrics and alarms are nearly all of it
+    # AND a slower heartbeat costs fewer reads, not fewer metrics
+    slow = cost.heartbeat_lines(cost.Workload(reads_per_second=10, heartbeat_minutes=60), PRICES)
+    assert slow[0].quantity == 720
+
+
+def test_cost_command_takes_the_heartbeat_period() -> None:
+    out = io.StringIO()
+    assert main(["cost", "--reads-per-second", "1", "--heartbeat-minutes", "15"], out=out, err=io.StringIO()) == 0
+    assert "heartbeat: schedule ticks" in out.getvalue() and "2,880.0 ticks" in out.getvalue()

@@ -294,6 +294,7 @@ def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         customer_managed_key=args.customer_managed_key,
         higher_throughput=args.higher_throughput,
         memory_mb=args.memory_mb,
+        heartbeat_minutes=args.heartbeat_minutes,
     )
     print(
         f"{workload.reads_per_month:,.0f} secret reads a month (30 days) at {args.reads_per_second:g}/s, "
@@ -526,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--customer-managed-key", action="store_true", help="SecureStrings use a customer-managed key")
     price.add_argument("--higher-throughput", action="store_true", help="Parameter Store higher throughput is on")
     price.add_argument("--memory-mb", type=_memory_mb, default=256, help="evaluator memory size (128 to 10240)")
+    price.add_argument(
+        "--heartbeat-minutes", type=int, choices=(5, 10, 15, 30, 60), default=5, help="the HeartbeatMinutes parameter"
+    )
     price.set_defaults(func=_cmd_cost)
 
     args = sub.add_parser(

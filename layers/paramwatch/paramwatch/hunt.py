@@ -304,13 +304,15 @@ class _Builder:
         the folder of its delivery, which can be the day after the event."""
         out = []
         if self.scope.since:
-            out.append(f'"date" >= {literal((self.scope.since - timedelta(days=1)).strftime("%Y/%m/%d"))}')
+            day = (self.scope.since - timedelta(days=1)).strftime("%Y/%m/%d")
+            out.append(self.d.partition(f'"date" >= {literal(day)}', '"date"'))
         if self.scope.until:
-            out.append(f'"date" <= {literal((self.scope.until + timedelta(days=1)).strftime("%Y/%m/%d"))}')
+            day = (self.scope.until + timedelta(days=1)).strftime("%Y/%m/%d")
+            out.append(self.d.partition(f'"date" <= {literal(day)}', '"date"'))
         if self.scope.accounts:
-            out.append(in_list("account", self.scope.accounts))
+            out.append(self.d.partition(in_list("account", self.scope.accounts), "account"))
         if self.scope.regions:
-            out.append(in_list("region", self.scope.regions))
+            out.append(self.d.partition(in_list("region", self.scope.regions), "region"))
         return out
 
     def time_bounds(self) -> str:
