@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import REGION
+from harness import REGION
 from paramwatch.cli import main
 from support import eventbridge_event, ssm_read
 
