@@ -15,7 +15,7 @@ from paramwatch.tamper import allowlist_changes, api_name, calls
 from paramwatch.trail import gaps
 from support import EVENTS, OWN, load_case
 
-READS = "read-only management events (GetParameter*: paramwatch sees no reads)"
+READS = "read-only management events (GetParameter and the other reads: paramwatch sees none)"
 KMS = "KMS events (kms.amazonaws.com: no Decrypt side, no direct decrypts)"
 WRITES = "write management events (tamper detection goes blind)"
 
