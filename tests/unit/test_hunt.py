@@ -4,6 +4,7 @@ fields are refused, the DDL has the documented shape, and the CLI does what the 
 from __future__ import annotations
 
 import io
+import json
 from datetime import date
 
 import pytest
@@ -231,3 +232,19 @@ def test_cli_duckdb_names_unreadable_files_and_judges_the_rest(tmp_path) -> None
     assert code == 2
     assert "broken.json.gz" in err and "1 unreadable file(s)" in err
     assert len(out.splitlines()) > 20  # the sample trail was still judged
+
+
+def test_since_and_until_keep_the_days_asked_and_unreadable_times(tmp_path) -> None:
+    code, out, _ = run(
+        "hunt", "--engine", "duckdb", "--allowlist", str(EVENTS / "allowlist.yaml"), "--since", "2026-11-02",
+        "--until", "2026-11-02", str(EVENTS / "sample-trail"),
+    )  # fmt: skip
+    times = [json.loads(line)["event_time"] for line in out.splitlines()]
+    assert code == 1 and times
+    # every finding is of 2 November, but for the read whose eventTime is unreadable (kept, not lost)
+    assert {t[:10] for t in times} == {"2026-11-02", "last tuesd"}
+    code, out, _ = run(
+        "hunt", "--engine", "duckdb", "--allowlist", str(EVENTS / "allowlist.yaml"), "--since", "2026-11-03",
+        "--rule", "unauthorized-read", str(EVENTS / "sample-trail"),
+    )  # fmt: skip
+    assert {json.loads(line)["event_time"][:10] for line in out.splitlines()} == {"2026-11-07"}

@@ -42,9 +42,8 @@ def replay_sets(allowlist: Allowlist, paths: list[Path], bulk: BulkRule) -> tupl
             f = verdict.finding
             if f.rule in PER_EVENT_RULES:
                 per_event.add((f.event_id, str(f.rule)))
-            elif f.rule is Rule.BULK:
-                start = datetime.fromisoformat(_WINDOW.search(f.summary).group(1))
-                windows.add((f.principal, start))
+            elif f.rule is Rule.BULK:  # one finding per event names every window it crossed
+                windows.update((f.principal, datetime.fromisoformat(w)) for w in _WINDOW.findall(f.summary))
     return per_event, windows
 
 

@@ -346,6 +346,8 @@ class Allowlist(_Strict):
     version: Literal[1]
     grants: list[Grant] = Field(default_factory=list)
     honeytokens: list[Pattern] = Field(default_factory=list)
+    # AWS public parameters (/aws/service/...) hold no secret; true judges their reads like any other
+    judge_public_parameters: bool = False
     accounts: dict[AccountId, Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=dict)
 
     @field_validator("accounts", mode="before")

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from paramwatch.access import KMS_SOURCE, PARAMETER_ARN_KEY, SSM_READS, SSM_SERVICE_CALLERS, SSM_SOURCE
 from paramwatch.allowlist import DAYS, PRIVATE_RANGES_MAPPED, Allowlist, Grant, Hours, is_private_range
 from paramwatch.findings import Rule, Severity
-from paramwatch.names import HIDDEN, is_arn_pattern, literal_prefix
+from paramwatch.names import HIDDEN, PUBLIC_PREFIX, is_arn_pattern, literal_prefix
 from paramwatch.rules import DENIAL_CODES
 from paramwatch.sql import Dialect, SqlError, in_list, like, literal
 
@@ -44,7 +44,7 @@ NOT_IN_SQL = {
 # without adding its SQL form below makes hunt refuse allowlists that use it. Labels that never
 # change a verdict (owner, reason, the names of accounts) count as translated.
 TRANSLATED: dict[type[BaseModel], frozenset[str]] = {
-    Allowlist: frozenset({"version", "grants", "honeytokens", "accounts"}),
+    Allowlist: frozenset({"version", "grants", "honeytokens", "accounts", "judge_public_parameters"}),
     Grant: frozenset(
         {
             "name",
@@ -130,6 +130,11 @@ def untranslated(allowlist: Allowlist) -> list[str]:
                 if name not in TRANSLATED[Hours]
             ]
     return problems
+
+
+def _public(value: str) -> str:
+    """`names.is_public_parameter` in SQL: AWS public parameters hold no secret."""
+    return f"({like(value, PUBLIC_PREFIX + '*')} OR {value} = {literal(PUBLIC_PREFIX.rstrip('/'))})"
 
 
 def _any(parts: list[str]) -> str:
@@ -299,13 +304,15 @@ class _Builder:
         the folder of its delivery, which can be the day after the event."""
         out = []
         if self.scope.since:
-            out.append(f'"date" >= {literal((self.scope.since - timedelta(days=1)).strftime("%Y/%m/%d"))}')
+            day = (self.scope.since - timedelta(days=1)).strftime("%Y/%m/%d")
+            out.append(self.d.partition(f'"date" >= {literal(day)}', '"date"'))
         if self.scope.until:
-            out.append(f'"date" <= {literal((self.scope.until + timedelta(days=1)).strftime("%Y/%m/%d"))}')
+            day = (self.scope.until + timedelta(days=1)).strftime("%Y/%m/%d")
+            out.append(self.d.partition(f'"date" <= {literal(day)}', '"date"'))
         if self.scope.accounts:
-            out.append(in_list("account", self.scope.accounts))
+            out.append(self.d.partition(in_list("account", self.scope.accounts), "account"))
         if self.scope.regions:
-            out.append(in_list("region", self.scope.regions))
+            out.append(self.d.partition(in_list("region", self.scope.regions), "region"))
         return out
 
     def time_bounds(self) -> str:
@@ -416,6 +423,7 @@ class _Builder:
   SELECT eventid,
     count_if(name IS NULL) AS bad_names,
     COALESCE(bool_or({honey_names}), FALSE) AS honey_names,
+    COALESCE(bool_and(path_name IS NOT NULL AND {_public("path_name")}), FALSE) AS public_names,
     array_sort(array_distinct(array_agg(name) FILTER (WHERE name IS NOT NULL))) AS parameters{grant_columns}
   FROM names GROUP BY eventid
 )"""
@@ -423,7 +431,8 @@ class _Builder:
         joined = f"""joined AS (
   SELECT r.*, CASE WHEN r.path IS NOT NULL THEN regexp_replace(r.path, '/+$', '') || '/' END AS path_base,
     p.eventid IS NULL AS no_names, COALESCE(p.bad_names, 0) AS bad_names,
-    COALESCE(p.honey_names, FALSE) AS honey_names, p.parameters{missed}
+    COALESCE(p.honey_names, FALSE) AS honey_names, COALESCE(p.public_names, FALSE) AS public_names,
+    p.parameters{missed}
   FROM paths r LEFT JOIN per_read p ON p.eventid = r.eventid
 )"""
         statics = [self.grant_static(i, g) for i, g in enumerate(self.grants)]
@@ -450,15 +459,19 @@ class _Builder:
   SELECT *,
     honey_names OR {self.honey_path()} AS honeytoken,
     {problems} AS problems,
+    NOT is_kms AND NOT {problems} AND CASE WHEN eventname = 'GetParametersByPath'
+      THEN {_public("regexp_replace(path, '/+$', '')")} ELSE public_names END AS public,
     {granted} AS granted,
     {first_grant} AS first_grant,
     {unknown} AS time_unknown,
     COALESCE(caller_account <> '' AND owner_account <> '' AND caller_account <> owner_account, FALSE) AS cross_account
   FROM allowed
 )"""
+        judge_public = self.allowlist.judge_public_parameters
+        skip_public = "" if judge_public else "\n      WHEN COALESCE(public, FALSE) THEN NULL"
         rule = f"""CASE
       WHEN honeytoken THEN '{Rule.HONEYTOKEN}'
-      WHEN NOT decrypted THEN NULL
+      WHEN NOT decrypted THEN NULL{skip_public}
       WHEN problems THEN '{Rule.UNJUDGEABLE}'
       WHEN is_root THEN '{Rule.ROOT}'
       WHEN is_kms AND NOT via_ssm THEN '{Rule.DIRECT_DECRYPT}'
@@ -489,7 +502,9 @@ class _Builder:
   FROM (SELECT *, {size} AS window_size FROM (SELECT *, {scope} AS bulk_scope FROM judged) j) r
     JOIN names n ON n.eventid = r.eventid
     CROSS JOIN (VALUES (0), (1)) AS g(grid)
-  WHERE r.decrypted AND NOT r.has_error AND r.principal IS NOT NULL AND r.ts IS NOT NULL AND n.name IS NOT NULL
+  WHERE r.decrypted AND NOT r.has_error AND r.principal IS NOT NULL AND r.ts IS NOT NULL AND n.name IS NOT NULL{
+            "" if judge_public else " AND NOT " + _public("n.path_name")
+        }
 )"""
         bulk_firsts = """bulk_firsts AS (
   SELECT principal, bulk_scope, window_size, grid, window_start, name, min(ts) AS first_ts,

@@ -61,10 +61,11 @@ def table_view(ndjson: Path, table: str = TABLE) -> str:
         f"type := json_extract_string(r, {ui}.sessionContext.sessionIssuer.type'), "
         f"arn := json_extract_string(r, {ui}.sessionContext.sessionIssuer.arn'))))"
     )
+    event_time = DUCKDB.parse_time("json_extract_string(r, '$.eventTime')")
     columns += [
         "CAST(json_extract(r, '$.requestParameters') AS VARCHAR) AS requestparameters",
         f"{identity} AS useridentity",
-        "replace(substr(json_extract_string(r, '$.eventTime'), 1, 10), '-', '/') AS \"date\"",
+        f"strftime({event_time}, '%Y/%m/%d') AS \"date\"",
         "json_extract_string(r, '$.awsRegion') AS region",
         "json_extract_string(r, '$.recipientAccountId') AS account",
     ]
