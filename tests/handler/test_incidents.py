@@ -13,7 +13,7 @@ from pathlib import Path
 
 import boto3
 
-from conftest import STATE_TABLE, LambdaContext, log_lines
+from harness import STATE_TABLE, LambdaContext, log_lines
 from paramwatch.allowlist import EMPTY
 from paramwatch.detector import Detector, Tuning
 from paramwatch.replay import replay
