@@ -67,9 +67,28 @@ def test_cost_command_prints_both_bills() -> None:
     assert "already paid by the watched workload" in text and "77.70 USD" in text
 
 
-def test_cost_command_rejects_a_share_above_one() -> None:
+def test_cost_command_rejects_a_share_above_one(capsys) -> None:
     err = io.StringIO()
     assert main(["cost", "--reads-per-second", "1", "--violation-share", "2"], out=io.StringIO(), err=err) == 2
+    assert "argument --violation-share: must be a share from 0 to 1, got 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--memory-mb", "0", "Lambda memory is 128 to 10240 MB, got 0"),
+        ("--memory-mb", "20000", "Lambda memory is 128 to 10240 MB"),
+        ("--reads-per-second", "nan", "must be a finite number of 0 or more, got nan"),
+        ("--reads-per-second", "inf", "must be a finite number"),
+        ("--reads-per-second", "-1", "must be a finite number"),
+        ("--violation-share", "nan", "must be a share from 0 to 1, got nan"),
+    ],
+)
+def test_cost_command_refuses_what_lambda_or_arithmetic_cannot_take(capsys, flag, value, says) -> None:
+    argv = ["cost", "--reads-per-second", "10", flag, value]
+    assert main(argv, out=io.StringIO(), err=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
 
 
 def test_the_heartbeat_is_on_the_bill() -> None:
