@@ -17,6 +17,7 @@ from paramwatch.allowlist import Allowlist
 from paramwatch.cloudtrail import CloudTrailRecord, oversize
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.identity import with_article
 from paramwatch.matching import granted_by, nearest
 from paramwatch.names import (
     SECRETS_MANAGER_PREFIX,
@@ -196,7 +197,8 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
         reason = "; ".join(safe(p, 200) for p in access.problems)
         return _finding(access, Rule.UNJUDGEABLE, Severity.HIGH, f"Cannot judge: {reason}.")
     if access.principal.root:
-        disguise = "" if access.principal.type == "Root" else f" through a {safe(access.principal.type)} identity"
+        kind = with_article(safe(access.principal.type))
+        disguise = "" if access.principal.type == "Root" else f" through {kind} identity"
         return _finding(access, Rule.ROOT, Severity.HIGH, f"The root user should never read secrets{disguise}.")
     if access.direct_decrypt:
         return _finding(
