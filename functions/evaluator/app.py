@@ -23,11 +23,14 @@ from paramwatch.cloudtrail import detail_of
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.pieces import Piece, merge
 from paramwatch.render import safe_dict
 from paramwatch.settings import Settings
 from paramwatch_aws.alerts import AlertSender, Delivery
+from paramwatch_aws.bus import FindingBus
 from paramwatch_aws.cached_state import CachedState
 from paramwatch_aws.dynamo_state import DynamoState
+from paramwatch_aws.hub import SecurityHubSink
 
 logger = Logger()
 metrics = Metrics()
@@ -41,6 +44,8 @@ class Runtime:
     tuning: Tuning
     alerts: AlertSender
     state: CachedState
+    bus: FindingBus
+    hub: SecurityHubSink | None
 
 
 @cache
@@ -57,7 +62,12 @@ def runtime() -> Runtime:
         failure_queue_url=settings.failure_queue_url,
     )
     state = CachedState(DynamoState(table))
-    return Runtime(settings=settings, tuning=settings.tuning, alerts=alerts, state=state)
+    bus = FindingBus(events=boto3.client("events"), bus_name=settings.findings_bus)
+    hub = None
+    if settings.security_hub:
+        partition, region, account = settings.stack_arn_parts
+        hub = SecurityHubSink(boto3.client("securityhub"), partition=partition, region=region, account=account)
+    return Runtime(settings=settings, tuning=settings.tuning, alerts=alerts, state=state, bus=bus, hub=hub)
 
 
 def describe(raw: Any) -> dict[str, str]:
@@ -91,8 +101,14 @@ def load_allowlist(settings: Settings) -> tuple[Allowlist, Finding | None]:
     from aws_lambda_powertools.utilities import parameters  # imports boto3: off the import path
 
     text = parameters.get_parameter(settings.allowlist_parameter, max_age=settings.allowlist_cache_seconds)
+    found = [Piece(settings.allowlist_parameter, text)]
+    if settings.grants_path:
+        delegated = parameters.get_parameters(
+            settings.grants_path, recursive=False, max_age=settings.allowlist_cache_seconds
+        )
+        found += [Piece(f"{settings.grants_path}/{name}", value) for name, value in sorted(delegated.items())]
     try:
-        return allowlist_mod.parse(text), None
+        return merge(found), None
     except AllowlistError as exc:
         logger.error("allowlist is invalid", extra={"problems": [safe(p) for p in exc.problems]})
         problem = Finding(
@@ -123,6 +139,29 @@ def publish(rt: Runtime, verdict: Verdict, event_id: str | None) -> None:
         metrics.add_metric(name="AlertsParked", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=1)
+
+
+def file_in_security_hub(rt: Runtime, verdict: Verdict, event_id: str | None, now: float) -> None:
+    """Import a paged finding into Security Hub (when enabled), once per event and rule."""
+    if rt.hub is None:
+        return
+    marker = f"hub#{event_id}#{verdict.finding.rule}" if event_id else None
+    if marker and rt.state.count(marker):
+        return
+    rt.hub.file(verdict.finding, rt.state, now)
+    metrics.add_metric(name="SecurityHubFindings", unit=MetricUnit.Count, value=1)
+    if marker:
+        rt.state.increment(marker, now + 86400)
+
+
+def announce(rt: Runtime, verdicts: list[Verdict], event_id: str | None) -> None:
+    """Put every finding, paged or not, on the event bus; once per event, even across retries."""
+    marker = f"bus#{event_id}" if event_id else None
+    if not verdicts or (marker and rt.state.count(marker)):
+        return
+    metrics.add_metric(name="FindingEventsPut", unit=MetricUnit.Count, value=rt.bus.put(verdicts))
+    if marker:
+        rt.state.increment(marker, time.time() + 86400)
 
 
 def count(verdict: Verdict) -> None:
@@ -158,6 +197,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             count(verdict)
             if verdict.paged:
                 publish(rt, verdict, outcome.begun)
+                file_in_security_hub(rt, verdict, outcome.begun, now)
+        announce(rt, verdicts, outcome.begun)
     except Exception:
         if outcome.begun:
             detector.abandon(outcome.begun)
