@@ -170,4 +170,17 @@ def test_pipeline_alarms_go_to_the_operations_topic(translated) -> None:
         "ApproximateNumberOfMessagesVisible",
         "InvalidEvents",
         "FailedInvocations",
+        "DestinationDeliveryFailures",  # Lambda could not park a failed event: lost
+        "InvocationsFailedToBeSentToDlq",  # EventBridge could not park an undelivered event: lost
     }
+
+
+def test_every_rule_is_watched_by_the_delivery_alarms(translated) -> None:
+    rules = resources_of(translated, "AWS::Events::Rule")
+    for alarm in ("RuleDeliveryFailedAlarm", "RuleDeadLetterFailedAlarm"):
+        watched = set()
+        for metric in translated["Resources"][alarm]["Properties"]["Metrics"][1:]:
+            value = metric["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+            ref = value["Fn::If"][1] if "Fn::If" in value else value
+            watched.add(ref["Ref"])
+        assert watched == set(rules), alarm

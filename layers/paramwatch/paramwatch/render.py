@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from paramwatch.escape import ascii_line, safe
-from paramwatch.findings import Finding
+from paramwatch.findings import Finding, Rule
 
 if TYPE_CHECKING:
     from paramwatch.detector import Verdict
@@ -51,6 +51,8 @@ def safe_dict(finding: Finding) -> dict[str, object]:
 
 def subject(finding: Finding) -> str:
     """An SNS subject: printable ASCII, under 100 characters, severity and rule first."""
+    if finding.rule is Rule.ALLOWLIST_INVALID:
+        return ascii_line(f"paramwatch HIGH {finding.rule}: {' '.join(finding.parameters)}", SUBJECT_LIMIT)
     who = (finding.principal or "unknown").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     what = finding.parameters[0] if finding.parameters else ""
     more = f" +{len(finding.parameters) - 1}" if len(finding.parameters) > 1 else ""
@@ -69,6 +71,8 @@ def _who(finding: Finding) -> list[str]:
 
 def body(finding: Finding, notes: Iterable[str] = ()) -> str:
     """A plain-text alert a person can act on, with the structured finding appended as JSON."""
+    if finding.rule is Rule.ALLOWLIST_INVALID:
+        return _allowlist_body(finding)
     params = "\n".join(f"    - {safe(p)}" for p in finding.parameters) or "    (none named)"
     lines = [
         f"Severity:   {str(finding.severity).upper()}",
@@ -99,6 +103,43 @@ def body(finding: Finding, notes: Iterable[str] = ()) -> str:
     return "\n".join(lines)
 
 
+def readable(text: str, limit: int = 300) -> str:
+    """Printable ASCII kept as it is, anything else shown as `?`: safe in a mail without escapes."""
+    cleaned = "".join(c if " " <= c <= "~" else "?" for c in text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
+
+
+def _allowlist_body(finding: Finding) -> str:
+    """The alert for a stored allowlist that does not validate, written for whoever fixes it."""
+    name = readable(" ".join(finding.parameters))
+    lines = [line.rstrip() for problem in finding.problems for line in problem.splitlines()]
+    problems = [readable(line) for line in lines if line.strip()]
+    shown = [f"  - {line}" if not line.startswith(" ") else f"    {line.strip()}" for line in problems[:40]]
+    if len(problems) > 40:
+        shown.append(f"  ... and {len(problems) - 40} more line(s); run check-allowlist for all of them")
+    return "\n".join(
+        [
+            "Severity:   HIGH",
+            f"Rule:       {finding.rule}",
+            f"Parameter:  {name}",
+            f"Since:      {readable(finding.event_time or 'unknown')} (when the parameter was last written)",
+            "",
+            "The stored allowlist does not validate. Until it is fixed no grant allows anything, so every",
+            "decrypting read alerts, and every honeytoken still fires.",
+            "",
+            "Problems:",
+            *shown,
+            "",
+            "Fix the file, check it, then store it (or deploy it, see the README, 'Deploying'):",
+            "  paramwatch check-allowlist allowlist.yaml",
+            f"  aws ssm put-parameter --overwrite --type String --name {name} --value file://allowlist.yaml",
+            "",
+            "Finding (JSON):",
+            finding_json(finding),
+        ]
+    )
+
+
 ALERT_SEPARATOR = "=" * 78
 
 
@@ -108,8 +149,11 @@ def alert_text(verdict: Verdict) -> str:
     return f"Subject: {subject(finding)}\n\n{body(finding, verdict.notes)}\n{ALERT_SEPARATOR}"
 
 
-def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
-    """Rows for a person at a terminal, one finding per row, widest columns last."""
+def table(verdicts: Iterable[Verdict], *, paging: bool = True) -> Iterable[str]:
+    """Rows for a person at a terminal, one finding per row, widest columns last.
+
+    `paging=False` (hunt) shows `-` under PAGE: hunt decides no paging.
+    """
     yield (
         f"{'PAGE':<5} {'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'ACCOUNT':<12} {'REGION':<14} "
         f"{'SOURCE':<16} PRINCIPAL -> PARAMETERS"
@@ -121,7 +165,7 @@ def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
             params += f" (+{len(f.parameters) - 3})"
         params = params or "(none named)"
         yield (
-            f"{'yes' if v.paged else 'no':<5} {str(f.severity).upper():<9} {f.rule:<18} "
+            f"{('yes' if v.paged else 'no') if paging else '-':<5} {str(f.severity).upper():<9} {f.rule:<18} "
             f"{safe(f.event_time or '-', 25):<26} {_account(f):<12} {safe(f.region or '-', 20):<14} "
             f"{safe(f.source_ip or '-', 40):<16} {safe(f.principal or '-')} -> {params}"
         )

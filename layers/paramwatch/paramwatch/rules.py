@@ -100,7 +100,8 @@ def _named(name: str) -> str:
     return safe(name, 160)
 
 
-def _summary(access: Access, rule: Rule, extra: str) -> str:
+def summary_for(access: Access, rule: Rule, extra: str) -> str:
+    """The one-sentence, escaped account of a finding about `access`; `extra` must be escaped."""
     who = safe(access.principal.arn or "an unknown principal")
     how = "KMS Decrypt" if access.is_kms else f"SSM {safe(access.event_name)}"
     how += " (made by SSM)" if access.via_ssm else ""
@@ -136,7 +137,7 @@ def finding_for(access: Access, rule: Rule, severity: Severity, summary: str) ->
 
 
 def _finding(access: Access, rule: Rule, severity: Severity, extra: str) -> Finding:
-    return finding_for(access, rule, severity, _summary(access, rule, extra))
+    return finding_for(access, rule, severity, summary_for(access, rule, extra))
 
 
 def _unauthorized(access: Access, allowlist: Allowlist, severity: Severity, extra: str) -> Finding:

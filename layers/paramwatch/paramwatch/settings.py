@@ -22,6 +22,7 @@ class Settings(BaseModel):
     alert_topic_arn: str = Field(pattern=r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[\w\-]+$")
     grants_path: str = Field(default="", pattern=r"^(/[A-Za-z0-9_.\-]+)*$")
     allowlist_cache_seconds: int = Field(default=60, ge=0, le=3600)
+    honeytoken_prefix: str = Field(default="", pattern=r"^$|^/[A-Za-z0-9_.\-/]*/$")
     failure_queue_url: str = Field(pattern=r"^https://\S+$")
     state_table: str = Field(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")
     security_hub: bool = False
@@ -38,6 +39,11 @@ class Settings(BaseModel):
         """Partition, region and account of the stack, read from the alert topic's ARN."""
         _, partition, _, region, account, _ = self.alert_topic_arn.split(":", 5)
         return partition, region, account
+
+    @property
+    def honeytokens(self) -> tuple[str, ...]:
+        """Honeytoken globs the stack sets, which hold whatever the stored allowlist says."""
+        return (f"{self.honeytoken_prefix}*",) if self.honeytoken_prefix else ()
 
     @property
     def tuning(self) -> Tuning:
