@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from paramwatch import allowlist as allowlist_mod
-from paramwatch import baseline, cost, hunt, pieces, review, trail_table
+from paramwatch import baseline, cost, deploy, hunt, pieces, review, trail_table
 from paramwatch.allowlist import Allowlist, AllowlistError
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
@@ -62,6 +62,32 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         file=out,
     )
     return EXIT_ERROR if args.strict and any(r.expired for r in remarks) else EXIT_CLEAN
+
+
+def _cmd_deploy_args(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        merged = load_allowlist(args.files)
+        result = deploy.deploy_args(merged.allowlist)
+    except AllowlistError as exc:
+        print(exc, file=err)
+        return EXIT_ERROR
+    text = result.params_file(", ".join(args.files))
+    for note in result.notes:
+        print(f"paramwatch: note: {note}", file=err)
+    if args.output is None:
+        print(text, end="", file=out)
+        return EXIT_CLEAN
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"paramwatch: error: {args.output}: cannot write: {exc.strerror or exc}", file=err)
+        return EXIT_ERROR
+    print(
+        f"{args.output}: {', '.join(result.parameters)}; deploy with "
+        f"sam deploy --parameter-overrides file://{args.output}",
+        file=out,
+    )
+    return EXIT_CLEAN
 
 
 def _cmd_schema(_: argparse.Namespace, out: TextIO, __: TextIO) -> int:
@@ -397,6 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--higher-throughput", action="store_true", help="Parameter Store higher throughput is on")
     price.add_argument("--memory-mb", type=int, default=256, help="evaluator memory size")
     price.set_defaults(func=_cmd_cost)
+
+    args = sub.add_parser(
+        "deploy-args",
+        help="write the template parameters for an allowlist, for sam deploy --parameter-overrides file://...",
+    )
+    args.add_argument("files", nargs="+", metavar="FILE", help="allowlist file or directory of pieces")
+    args.add_argument("--output", type=Path, help="parameter file to write (written only when the allowlist fits)")
+    args.set_defaults(func=_cmd_deploy_args)
 
     hun = sub.add_parser("hunt", help="the allowlist as SQL: print it for Athena, or run it on DuckDB over files")
     hun.add_argument("--allowlist", action="append", help="allowlist file (repeatable: grants are combined)")

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from paramwatch.access import SSM_SOURCE, Access, is_relevant
+from paramwatch.access import KMS_SOURCE, SSM_READS, SSM_SOURCE, Access, is_relevant
 from paramwatch.allowlist import Allowlist
 from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
@@ -64,6 +64,23 @@ def needs_judging(record: dict[str, Any], allowlist: Allowlist) -> bool:
     if params.get("withDecryption") is True:
         return True
     return bool(allowlist.honeytokens) and _may_touch_honeytoken(params, allowlist)
+
+
+def could_need(source: str, name: str, params: bytes, allowlist: Allowlist) -> bool:
+    """`needs_judging` decided from the raw JSON bytes of requestParameters, before decoding them.
+
+    False only where `needs_judging` must be False: a Decrypt whose parameters never spell the
+    `PARAMETER_ARN` key, or (without honeytokens) an SSM read that never spells `withDecryption`.
+    JSON may spell any key with escapes (`\\u0050ARAMETER_ARN`), so bytes holding a backslash
+    always go on to the full test, as do parameters that are not an object.
+    """
+    if source == KMS_SOURCE:
+        return name == "Decrypt" and (b'"PARAMETER_ARN"' in params or b"\\" in params)
+    if source != SSM_SOURCE or name not in SSM_READS:
+        return False
+    if allowlist.honeytokens or b"\\" in params or not params.lstrip().startswith(b"{"):
+        return True
+    return b'"withDecryption"' in params
 
 
 def _may_touch_honeytoken(params: dict[str, Any], allowlist: Allowlist) -> bool:

@@ -1,10 +1,13 @@
 """Reading CloudTrail records from files: S3 log files (plain or gzip) and EventBridge events.
 
 Each file is read whole, one at a time, so memory depends on the largest file, not the archive.
-For S3 log files (`{"Records": [...]}`, nearly all of an archive) a record is first decoded only
-as far as the pre-filter needs (source, name, request parameters), with msgspec; only the few
-records that pass are decoded whole. That skips building Python objects for the 90%+ of a trail
-that is unrelated traffic, which is where a plain `json.load` spends its time.
+For S3 log files (`{"Records": [...]}`, nearly all of an archive) msgspec first decodes, in one
+call per file, only each record's source and name and keeps its request parameters as raw bytes.
+A `ByteFilter` then rejects most records without decoding anything more: a record from another
+service, or one whose request-parameter bytes cannot hold what the rules need (a KMS Decrypt
+without `PARAMETER_ARN`). Only records that pass are decoded whole. That skips building Python
+objects for the 90%+ of a trail that is unrelated traffic, which is where `json.load` spends its
+time.
 """
 
 from __future__ import annotations
@@ -33,6 +36,18 @@ class _LogFile(msgspec.Struct):
     Records: list[msgspec.Raw]
 
 
+class _ShapedHead(msgspec.Struct):
+    """A CloudTrail-shaped record, decoded only as far as the byte filter needs."""
+
+    eventSource: str
+    eventName: str
+    requestParameters: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _Heads(msgspec.Struct):
+    Records: list[_ShapedHead]
+
+
 class _Head(msgspec.Struct):
     """The fields the pre-filter reads; everything else stays undecoded."""
 
@@ -43,6 +58,20 @@ class _Head(msgspec.Struct):
 
 _LOG_FILE = msgspec.json.Decoder(_LogFile)
 _HEAD = msgspec.json.Decoder(_Head)
+_HEADS = msgspec.json.Decoder(_Heads)
+
+
+@dataclass(frozen=True, slots=True)
+class ByteFilter:
+    """A necessary condition for `wanted`, checked before a record is decoded any further.
+
+    A record is skipped unless its (source, name) is one of `calls` and `may_want(source, name,
+    params)` holds on the raw JSON bytes of its request parameters. It must never reject a record
+    `wanted` would accept: the property test in tests/unit/test_prefilter.py checks that.
+    """
+
+    calls: frozenset[tuple[str, str]]
+    may_want: Callable[[str, str, bytes], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +137,20 @@ def _is_record_shaped(record: Any) -> bool:
     return isinstance(record, dict) and all(isinstance(record.get(key), str) for key in ("eventSource", "eventName"))
 
 
-def select(path: Path, wanted: Callable[[dict[str, Any]], bool]) -> Selection:
+def select(path: Path, wanted: Callable[[dict[str, Any]], bool], prefilter: ByteFilter | None = None) -> Selection:
     """The records of a file that `wanted` accepts, judging from source, name and parameters only.
 
     Records that are not CloudTrail-shaped (no text eventSource and eventName) are counted as
     malformed, never dropped silently.
     """
     data = _bytes_of(path)
+    if prefilter is not None:
+        try:
+            heads = _HEADS.decode(data).Records
+        except msgspec.DecodeError:  # some record is not CloudTrail-shaped, or no log file: one by one
+            pass
+        else:
+            return _select_heads(data, heads, wanted, prefilter)
     try:
         raws = _LOG_FILE.decode(data).Records
     except msgspec.DecodeError:
@@ -135,6 +171,31 @@ def select(path: Path, wanted: Callable[[dict[str, Any]], bool]) -> Selection:
         if wanted(light):
             selected.append(_JSON.decode(raw))
     return Selection(len(raws), selected, malformed)
+
+
+def _select_heads(
+    data: bytes, heads: list[_ShapedHead], wanted: Callable[[dict[str, Any]], bool], prefilter: ByteFilter
+) -> Selection:
+    """The fast path for a file whose records are all CloudTrail-shaped."""
+    calls, may_want = prefilter.calls, prefilter.may_want
+    picked = []
+    for index, head in enumerate(heads):
+        if (head.eventSource, head.eventName) not in calls:
+            continue
+        params = bytes(head.requestParameters)
+        if not may_want(head.eventSource, head.eventName, params):
+            continue
+        light = {
+            "eventSource": head.eventSource,
+            "eventName": head.eventName,
+            "requestParameters": _JSON.decode(params),
+        }
+        if wanted(light):
+            picked.append(index)
+    if not picked:
+        return Selection(len(heads), [], 0)
+    raws = _LOG_FILE.decode(data).Records
+    return Selection(len(heads), [_JSON.decode(raws[i]) for i in picked], 0)
 
 
 def _select_decoded(records: list[Any], wanted: Callable[[dict[str, Any]], bool]) -> Selection:
