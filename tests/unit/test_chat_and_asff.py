@@ -156,6 +156,11 @@ def test_rules_security_hub_enforces_and_moto_does_not(finding, change: dict, re
     assert any(reason in p for p in problems(record, CENTRAL)), problems(record, CENTRAL)
 
 
+def test_lone_surrogates_from_json_do_not_break_ids(finding) -> None:
+    odd = replace(finding, parameters=("/a\ud800",), principal="arn:aws:iam::1:user/\udfff")
+    assert thread_id(odd) != thread_id(finding) and incident_id(odd) != incident_id(finding)
+
+
 def test_incident_id_is_stable_across_repeats_and_distinct_across_incidents(finding) -> None:
     again = replace(finding, event_id="another", event_time="2026-11-03T09:00:00+00:00", source_ip="198.51.100.7")
     assert incident_id(finding) == incident_id(again)

@@ -68,7 +68,9 @@ def product_arn(partition: str, region: str, account: str) -> str:
 def incident_id(finding: Finding) -> str:
     """The same Id for every page of one incident: rule, account, principal and parameter."""
     unit = "*" if finding.rule in _WHOLE_PRINCIPAL_RULES or not finding.parameters else finding.parameters[0]
-    digest = hashlib.sha256(f"{finding.account}\n{finding.principal}\n{unit}".encode()).hexdigest()[:40]
+    digest = hashlib.sha256(
+        f"{finding.account}\n{finding.principal}\n{unit}".encode(errors="surrogatepass")
+    ).hexdigest()[:40]
     return f"paramwatch/{finding.rule}/{digest}"
 
 

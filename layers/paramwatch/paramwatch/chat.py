@@ -34,7 +34,7 @@ def code(value: object, limit: int = 300) -> str:
 def thread_id(finding: Finding) -> str:
     """One thread per principal and parameter (per principal for bursts), stable across repeats."""
     what = "*" if finding.rule in _WHOLE_PRINCIPAL_RULES or not finding.parameters else finding.parameters[0]
-    digest = hashlib.sha256(f"{finding.principal}\n{what}".encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{finding.principal}\n{what}".encode(errors="surrogatepass")).hexdigest()[:32]
     return f"paramwatch-{digest}"
 
 
