@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from paramwatch.own import Own
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 CASES = sorted((EVENTS / "cases").glob("*.json"))
 DATASET = ROOT.parent / "shared" / "datasets" / "invictus-sigma-aws" / "CloudTrail"
+
+
+# Cases marked "stack": "paramwatch" are judged as the stack named paramwatch sees them: its own
+# resources by the names CloudFormation derives (replay --stack), plus its pipeline key.
+PIPELINE_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OWN = replace(Own.for_stack("paramwatch"), keys=(PIPELINE_KEY, PIPELINE_KEY.rsplit("/", 1)[-1]))
 
 
 def load_case(path: Path) -> dict:
@@ -112,7 +122,11 @@ def deploy_rule_patterns(translated: dict[str, Any]) -> dict[str, str]:
     import boto3
     from moto import mock_aws
 
-    rules = {n: r for n, r in translated["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
+    rules = {
+        n: r
+        for n, r in translated["Resources"].items()
+        if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
+    }
     mini = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": translated["Parameters"],
@@ -175,3 +189,40 @@ def org_envelope(record: dict) -> dict:
     """A record as the central bus receives it from a member account's default bus."""
     event = eventbridge_event(record)
     return {**event, "account": record["recipientAccountId"], "region": record["awsRegion"]}
+
+
+LIVE_MARKUP = frozenset("<>&`*~|[]")
+"""Characters that start markup in mail (HTML), Slack/Chime/Teams markdown or Amazon Q chat."""
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def markup_in_json(line: str) -> set[str]:
+    """Markup characters in a JSON line's strings; outside them only JSON's own brackets may appear."""
+    json.loads(line)
+    strings = _JSON_STRING.findall(line)
+    outside = _JSON_STRING.sub("", line)
+    return {c for s in strings for c in s if c in LIVE_MARKUP} | (set(outside) & LIVE_MARKUP - {"[", "]"})
+
+
+def markup_in_text(text: str, own: tuple[str, ...] = ()) -> set[str]:
+    """Markup characters in plain text once the tokens paramwatch writes itself (`own`) are removed."""
+    for token in own:
+        text = text.replace(token, "")
+    return set(text) & LIVE_MARKUP
+
+
+def markup_in_outputs(verdict: Any) -> dict[str, set[str]]:
+    """Live markup in every output a verdict has: SNS subject, body (with its JSON appendix), the
+    e-mail as sent, a table row and a jsonl line. Empty sets everywhere is the only right answer."""
+    from paramwatch.render import body, subject, table, verdict_json
+
+    finding = verdict.finding
+    tags = (f"[{finding.rule}]",)  # the summary opens with the rule's name in brackets
+    text = body(finding, verdict.notes).splitlines()
+    return {
+        "subject": markup_in_text(subject(finding)),
+        "body": markup_in_text("\n".join(text[:-1]), tags),
+        "body-json": markup_in_json(text[-1]),
+        "table": markup_in_text(list(table([verdict]))[1], (" -> ",)),
+        "jsonl": markup_in_json(verdict_json(verdict)),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,8 @@ import pytest
 from moto.events.models import EventPattern
 
 from conftest import TEMPLATE, raw_template, resources_of
+from paramwatch.detector import judge
+from paramwatch.rules import needs_judging
 from support import CASES, ROOT, eventbridge_event, load_case
 
 SAM = str(Path(sys.executable).parent / "sam")
@@ -57,12 +60,42 @@ def test_sam_build_with_python_313(tmp_path: Path) -> None:
     assert (build_dir / "EvaluatorFunction" / "app.py").is_file()
 
 
-def test_every_cloudtrail_rule_gets_read_only_events(translated) -> None:
-    rules = resources_of(translated, "AWS::Events::Rule")
-    assert set(rules) == {"DecryptingReadRule", "ParameterDecryptRule", "HoneytokenReadRule"}
-    for name, rule in rules.items():
-        assert rule["Properties"]["EventPattern"]["detail-type"] == [CLOUDTRAIL], name
-        assert rule["Properties"]["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", name
+READ_RULES = {"DecryptingReadRule", "ParameterDecryptRule", "HoneytokenReadRule"}
+
+
+def test_every_read_rule_gets_read_only_events(translated) -> None:
+    rules = {
+        n: r for n, r in resources_of(translated, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]
+    }
+    assert set(rules) == READ_RULES | {"TamperRule"}
+    for name in READ_RULES:
+        props = rules[name]["Properties"]
+        assert props["EventPattern"]["detail-type"] == [CLOUDTRAIL], name
+        assert props["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", name
+
+
+def test_the_tamper_rule_is_plain_enabled_for_write_events_and_says_so(translated) -> None:
+    # Write events reach plain ENABLED rules (read-only ones need the other State); the template says so
+    props = translated["Resources"]["TamperRule"]["Properties"]
+    assert props["State"] == "ENABLED"
+    assert props["EventPattern"]["detail-type"] == [CLOUDTRAIL]
+    text = TEMPLATE.read_text()
+    comment = text[: text.index("  TamperRule:")].rsplit("\n\n", 1)[-1]
+    assert "Write events" in comment and "plain ENABLED" in comment
+    names = json.dumps(props["EventPattern"])
+    for read_only in ("GetParameter", "Decrypt", "DescribeParameters"):
+        assert f'"{read_only}"' not in names
+
+
+def test_the_heartbeat_schedule_invokes_the_canary_every_heartbeat_period(translated) -> None:
+    (schedule,) = [
+        r for r in resources_of(translated, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+    ]
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == {"Fn::Sub": "rate(${HeartbeatMinutes} minutes)"}
+    assert props["State"] == "ENABLED"
+    assert props["Targets"][0]["Arn"] == {"Fn::GetAtt": ["CanaryFunction", "Arn"]}
+    assert translated["Parameters"]["HeartbeatMinutes"]["Default"] == 5
 
 
 def test_no_sam_eventbridge_rule_events_hide_the_state() -> None:
@@ -91,6 +124,19 @@ def test_rule_patterns_deliver_exactly_what_needs_judging(path: Path, deployed_p
     assert delivered_by(deployed_patterns, case["record"]) == set(case["delivered_by"])
 
 
+@pytest.mark.parametrize("path", [p for p in CASES if load_case(p)["delivered_by"] is not None], ids=lambda p: p.stem)
+def test_replay_promises_nothing_production_cannot_deliver(path: Path, deployed_patterns, sample_allowlist) -> None:
+    # GIVEN a verdict case, the rules as deployed and the sample allowlist (same honeytokens as the
+    # template's default prefix)
+    record = load_case(path)["record"]
+    delivered = delivered_by(deployed_patterns, record)
+    # WHEN the library judges it and replay's pre-filter decides whether to judge it at all
+    finding = judge(record, sample_allowlist)
+    # THEN a finding exists only for what a rule delivers, and replay keeps exactly what they deliver
+    assert finding is None or delivered, f"library reports {finding.rule} but no rule delivers the event"
+    assert needs_judging(record, sample_allowlist) == bool(delivered)
+
+
 @pytest.mark.parametrize(
     ("name", "request_parameters", "expected"),
     [
@@ -103,6 +149,10 @@ def test_rule_patterns_deliver_exactly_what_needs_judging(path: Path, deployed_p
         ),
         ("GetParameters", {"names": ["/a", "/decoy/b"]}, {"HoneytokenReadRule"}),
         ("GetParametersByPath", {"path": "/decoy", "recursive": True}, {"HoneytokenReadRule"}),
+        ("GetParametersByPath", {"path": "/", "recursive": True}, {"HoneytokenReadRule"}),
+        ("GetParametersByPath", {"path": "/decoy/"}, {"HoneytokenReadRule"}),
+        ("GetParametersByPath", {"path": "/other", "recursive": True}, set()),
+        ("GetParametersByPath", {"path": "/", "recursive": True, "withDecryption": True}, {"DecryptingReadRule"}),
         ("GetParameter", {"name": "/decoy/x", "withDecryption": True}, {"DecryptingReadRule"}),
         ("GetParameter", {"name": "/not-decoy/x", "withDecryption": False}, set()),
         ("GetParameters", {"names": ["/a", "/b"], "withDecryption": False}, set()),
@@ -120,7 +170,7 @@ def test_honeytoken_rule(name: str, request_parameters: dict, expected: set, dep
     assert delivered_by(deployed_patterns, record) == expected
 
 
-def test_kms_decrypts_without_parameter_arn_are_not_delivered(deployed_patterns) -> None:
+def test_kms_calls_delivered_only_with_parameter_arn_and_not_ssm_made_encrypts(deployed_patterns) -> None:
     record = {
         "eventSource": "kms.amazonaws.com",
         "eventName": "Decrypt",
@@ -129,4 +179,8 @@ def test_kms_decrypts_without_parameter_arn_are_not_delivered(deployed_patterns)
     assert delivered_by(deployed_patterns, record) == set()
     record["eventName"] = "Encrypt"
     record["requestParameters"] = {"encryptionContext": {"PARAMETER_ARN": "arn:aws:ssm:us-east-1:1:parameter/a"}}
-    assert delivered_by(deployed_patterns, record) == set()
+    for ssm in ("AWS Internal", "ssm.amazonaws.com"):  # SSM's own Encrypt on PutParameter
+        record["userIdentity"] = {"type": "IAMUser", "invokedBy": ssm}
+        assert delivered_by(deployed_patterns, record) == set()
+    record["userIdentity"] = {"type": "IAMUser"}  # anyone else's Encrypt under a parameter's context
+    assert delivered_by(deployed_patterns, record) == {"ParameterDecryptRule"}

@@ -116,20 +116,27 @@ def test_duckdb_text_differs_only_in_shims() -> None:
 class FutureGrant(Grant):
     """A grant with a condition hunt has not been taught: it must refuse, not ignore it."""
 
-    via_services: tuple[str, ...] = ()
+    device_posture: tuple[str, ...] = ()
 
 
-def future_allowlist(via: tuple[str, ...]) -> Allowlist:
-    grant = FutureGrant(name="g", principals=["arn:aws:iam::1:user/a"], parameters=["/a/*"], via_services=via)
+def future_allowlist(posture: tuple[str, ...]) -> Allowlist:
+    grant = FutureGrant(name="g", principals=["arn:aws:iam::1:user/a"], parameters=["/a/*"], device_posture=posture)
     return Allowlist(version=1, grants=[grant])
 
 
 def test_an_untranslated_grant_field_is_refused() -> None:
     assert untranslated(future_allowlist(())) == []  # unset: nothing to translate
-    problems = untranslated(future_allowlist(("cloudformation.amazonaws.com",)))
-    assert problems == ["grants[0] ('g').via_services"]
-    with pytest.raises(HuntError, match="via_services"):
-        build_query(future_allowlist(("cloudformation.amazonaws.com",)), TRINO)
+    problems = untranslated(future_allowlist(("managed",)))
+    assert problems == ["grants[0] ('g').device_posture"]
+    with pytest.raises(HuntError, match="device_posture"):
+        build_query(future_allowlist(("managed",)), TRINO)
+
+
+def test_a_grant_bulk_threshold_is_refused_not_ignored() -> None:
+    # hunt's bulk count is one threshold per query; a grant's own threshold is left to replay
+    grant = Grant(name="g", principals=["arn:aws:iam::1:user/a"], parameters=["/a/*"], bulk_threshold=50)
+    with pytest.raises(HuntError, match=r"grants\[0\] \('g'\)\.bulk_threshold"):
+        build_query(Allowlist(version=1, grants=[grant]), TRINO)
 
 
 def test_cli_refuses_with_one_line_and_exit_2(monkeypatch, tmp_path) -> None:
@@ -207,3 +214,15 @@ def test_cli_ddl_and_duckdb_table(tmp_path) -> None:
     assert out.splitlines()[0].startswith("PAGE  SEVERITY")
     assert any(line.startswith("-     CRITICAL  honeytoken") for line in out.splitlines())
     assert "hunt found" in err
+
+
+def test_cli_duckdb_names_unreadable_files_and_judges_the_rest(tmp_path) -> None:
+    bad = tmp_path / "broken.json.gz"
+    bad.write_bytes(b"\x1f\x8bnot gzip")
+    code, out, err = run(
+        "hunt", "--engine", "duckdb", "--allowlist", str(EVENTS / "allowlist.yaml"),
+        str(EVENTS / "sample-trail"), str(bad),
+    )  # fmt: skip
+    assert code == 2
+    assert "broken.json.gz" in err and "1 unreadable file(s)" in err
+    assert len(out.splitlines()) > 20  # the sample trail was still judged

@@ -21,13 +21,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from paramwatch.access import Access, is_relevant, to_access
-from paramwatch.allowlist import Allowlist
+from paramwatch import tamper
+from paramwatch.access import Access, is_relevant, parse_time, to_access
+from paramwatch.allowlist import Allowlist, Grant
+from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.heartbeat import Heartbeat, heartbeat_of
 from paramwatch.matching import granted_by
+from paramwatch.own import Own
 from paramwatch.rules import DENIAL_CODES, evaluate, finding_for, parse_record
 from paramwatch.state import Claim, Delivery, State
+from paramwatch.tamper import Change, change_of, tamper_finding
 
 PAIR_SECONDS = 5
 PAIR_PREFIX = "pair#"
@@ -52,34 +57,80 @@ class Tuning(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Judged:
-    """A record after the stateless part of judging, which may run in another process."""
+    """A record after the stateless part of judging, which may run in another process.
+
+    A read carries its `access` (and is maybe a canary's `heartbeat`); a write that may blind
+    paramwatch carries its `change`. Either may carry the `primary` finding of its rules.
+    """
 
     invalid: Finding | None = None
     access: Access | None = None
     primary: Finding | None = None
+    change: Change | None = None
+    heartbeat: Heartbeat | None = None
     grant: str | None = None
 
 
-def prejudge(record: Any, allowlist: Allowlist, track_grants: bool = False) -> Judged | None:
-    """Validate, normalize and apply the stateless rules; None for a record that is no read.
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What the families judge against: the allowlist, paramwatch's own resources, and whether
+    an allowed read should name its grant (replay reports stale grants; Lambda does not pay for it)."""
 
-    With `track_grants`, an allowed read also names the grant that allowed it (replay uses it to
-    report stale grants; Lambda does not pay for it).
+    allowlist: Allowlist
+    own: Own
+    track_grants: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A family of rules: which validated records it judges, and how."""
+
+    name: str
+    wants: Callable[[dict[str, Any], Own], bool]
+    judge: Callable[[CloudTrailRecord, Scope], Judged | None]
+
+
+def _judge_read(parsed: CloudTrailRecord, scope: Scope) -> Judged:
+    access = to_access(parsed)
+    beat = heartbeat_of(access, scope.own)
+    if beat is not None:
+        return Judged(access=access, heartbeat=beat)
+    primary = evaluate(access, scope.allowlist)
+    track = scope.track_grants and primary is None and access.decrypted
+    grant = granted_by(access, scope.allowlist)[0] if track else None
+    return Judged(access=access, primary=primary, grant=grant.name if grant else None)
+
+
+def _judge_write(parsed: CloudTrailRecord, scope: Scope) -> Judged | None:
+    change = change_of(parsed, scope.own)
+    return None if change is None else Judged(change=change, primary=tamper_finding(parsed, change))
+
+
+# The rule families side by side: reads (rules.py, heartbeat.py) and tamper (tamper.py).
+FAMILIES = (
+    Family("read", lambda record, _: is_relevant(record), _judge_read),
+    Family("tamper", tamper.wants, _judge_write),
+)
+NOBODY = Own()
+
+
+def prejudge(record: Any, allowlist: Allowlist, own: Own = NOBODY, track_grants: bool = False) -> Judged | None:
+    """Validate, then let the family that wants the record judge it; None when none does.
+
+    With `track_grants`, an allowed read also names the grant that allowed it.
     """
     parsed = parse_record(record)
     if isinstance(parsed, Finding):
         return Judged(invalid=parsed)
-    if not is_relevant(record):
-        return None
-    access = to_access(parsed)
-    primary = evaluate(access, allowlist)
-    grant = granted_by(access, allowlist)[0] if track_grants and primary is None and access.decrypted else None
-    return Judged(access=access, primary=primary, grant=grant.name if grant else None)
+    for family in FAMILIES:
+        if family.wants(record, own):
+            return family.judge(parsed, Scope(allowlist, own, track_grants))
+    return None
 
 
-def judge(record: Any, allowlist: Allowlist) -> Finding | None:
+def judge(record: Any, allowlist: Allowlist, own: Own = NOBODY) -> Finding | None:
     """The stateless verdict on one raw record: an invalid-event finding, a rule's finding, or None."""
-    judged = prejudge(record, allowlist)
+    judged = prejudge(record, allowlist, own)
     return None if judged is None else judged.invalid or judged.primary
 
 
@@ -89,6 +140,8 @@ class Outcome:
 
     verdicts: list[Verdict]
     begun: str | None = None
+    heartbeat: Heartbeat | None = None
+    change: Change | None = None
 
 
 class EventInProgress(RuntimeError):
@@ -149,10 +202,11 @@ class Detector:
     state: State
     tuning: Tuning = field(default_factory=Tuning)
     report_first_seen: bool = True
+    own: Own = NOBODY
 
     def process(self, record: Any, now: float) -> Outcome:
         """All verdicts for one record. A repeated eventID gives none; a busy one raises."""
-        return self.process_judged(prejudge(record, self.allowlist), now)
+        return self.process_judged(prejudge(record, self.allowlist, self.own), now)
 
     def process_judged(self, judged: Judged | None, now: float) -> Outcome:
         """The stateful part of `process`, for a record `prejudge` already handled.
@@ -164,17 +218,23 @@ class Detector:
             return Outcome([])
         if judged.invalid is not None:
             return Outcome([Verdict(judged.invalid, paged=True)])
-        verdicts = self._judge(judged.access, judged.primary)
+        if judged.heartbeat is not None:
+            return Outcome([], heartbeat=judged.heartbeat)
+        if judged.change is not None:
+            verdicts = [self._tamper(judged.primary, judged.change)]
+            event_id = judged.primary.event_id
+        else:
+            verdicts = self._judge(judged.access, judged.primary)
+            event_id = judged.access.event_id
         if not verdicts:
             return Outcome([])
-        event_id = judged.access.event_id
         delivery = self.state.begin(event_id, now, now + self.tuning.dedup_hours * 3600)
         if delivery is Delivery.DONE:
             return Outcome([])
         if delivery is Delivery.BUSY:
             raise EventInProgress(f"event {event_id} is being processed by another invocation")
         self._hold_back(verdicts)
-        return Outcome(verdicts, begun=event_id)
+        return Outcome(verdicts, begun=event_id, change=judged.change)
 
     def finish(self, event_id: str) -> None:
         """Call once the verdicts were acted on (alerts sent)."""
@@ -198,6 +258,15 @@ class Detector:
         if name:
             candidates = [replace(c, finding=replace(c.finding, account_name=name)) for c in candidates]
         return [self._page(side, c) for c in candidates]
+
+    def _tamper(self, finding: Finding, change: Change) -> Verdict:
+        """A blinding change pages once per (principal, resource) and window; a deploy never pages."""
+        if change.by_deploy:
+            return Verdict(finding, paged=False, reason="CloudFormation deploying paramwatch's own stack")
+        moment = parse_time(finding.event_time or "")
+        units = tuple(f"{finding.event_name}:{target}" for target in finding.parameters)
+        candidate = _Candidate(finding, units, moment.timestamp() if moment else 0.0, finding.event_id)
+        return self._page("tamper", candidate)
 
     def pipeline_verdict(self, finding: Finding, now: float, event_id: str) -> Verdict:
         """Page a problem of the pipeline itself (a broken allowlist) once per suppression window."""
@@ -233,12 +302,16 @@ class Detector:
         minutes: int,
         over: Callable[[int], bool],
         what: str,
+        scope: str = "",
     ) -> list[_Candidate]:
-        """One finding for each window this event takes over its threshold; a window raises once."""
+        """One finding for each window this event takes over its threshold; a window raises once.
+
+        A `scope` (a grant with its own threshold) counts in windows of its own.
+        """
         size = minutes * 60
         out = []
         for grid, start in _windows(access.event_time.timestamp(), size):
-            key = f"{rule}#{access.principal.arn}#{grid}#{int(start)}"
+            key = f"{rule}#{access.principal.arn}{scope}#{grid}#{int(start)}"
             expires = start + 3 * size
             if not over(self.state.add_members(key, members, expires)):
                 continue
@@ -255,12 +328,23 @@ class Detector:
     def _bulk(self, access: Access) -> list[_Candidate]:
         if not self._successful_read(access):
             return []
-        t = self.tuning
+        threshold, minutes, scope, whose = self.tuning.bulk_threshold, self.tuning.bulk_window_minutes, "", ""
+        grant = self._bulk_grant(access)
+        if grant is not None and grant.bulk_threshold is not None:
+            threshold, minutes = grant.bulk_threshold, grant.bulk_window_minutes or minutes
+            scope, whose = f"#grant:{grant.name}", f" under grant '{safe(grant.name, 128)}'"
         members = [_digest(p) for p in access.parameters]
-        what = f"decrypted more than {t.bulk_threshold} distinct parameters"
+        what = f"decrypted more than {threshold} distinct parameters{whose}"
         return self._window_findings(
-            access, Rule.BULK, Severity.HIGH, members, t.bulk_window_minutes, lambda n: n > t.bulk_threshold, what
+            access, Rule.BULK, Severity.HIGH, members, minutes, lambda n: n > threshold, what, scope
         )
+
+    def _bulk_grant(self, access: Access) -> Grant | None:
+        """The grant that allows this read, when the allowlist has any grant with its own threshold
+        (otherwise no grant is looked up: most allowlists pay nothing for the option)."""
+        if not self.allowlist.has_bulk_thresholds:
+            return None
+        return granted_by(access, self.allowlist)[0]
 
     def _denied_burst(self, access: Access) -> list[_Candidate]:
         if access.error_code not in ENUMERATION_CODES:

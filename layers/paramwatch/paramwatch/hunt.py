@@ -19,9 +19,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from paramwatch.access import KMS_SOURCE, PARAMETER_ARN_KEY, SSM_READS, SSM_SERVICE_CALLERS, SSM_SOURCE
-from paramwatch.allowlist import DAYS, Allowlist, Grant, Hours
+from paramwatch.allowlist import DAYS, PRIVATE_RANGES_MAPPED, Allowlist, Grant, Hours, is_private_range
 from paramwatch.findings import Rule, Severity
-from paramwatch.names import HIDDEN, literal_prefix
+from paramwatch.names import HIDDEN, is_arn_pattern, literal_prefix
 from paramwatch.rules import DENIAL_CODES
 from paramwatch.sql import Dialect, SqlError, in_list, like, literal
 
@@ -38,6 +38,7 @@ NOT_IN_SQL = {
     Rule.FIRST_SEEN: "needs every earlier (principal, parameter) pair: `replay --baseline`",
     Rule.DENIED_BURST: "a windowed count like bulk, left to replay: `replay`",
     Rule.INVALID_EVENT: "records that fail the CloudTrail schema: `replay`",
+    Rule.DIRECT_KMS_USE: "KMS ReEncrypt, Encrypt and GenerateDataKey on a parameter's context: `replay`",
 }
 # The fields each model may set for hunt to run. Adding a field to Grant (or Hours, or Allowlist)
 # without adding its SQL form below makes hunt refuse allowlists that use it. Labels that never
@@ -54,6 +55,8 @@ TRANSLATED: dict[type[BaseModel], frozenset[str]] = {
             "parameters",
             "source_cidrs",
             "vpc_endpoints",
+            "vpc_endpoint_accounts",
+            "via_services",
             "hours",
             "accounts",
         }
@@ -72,6 +75,7 @@ _SESSION_ARN = r"^[^:]*:[^:]*:sts:[^:]*:[^:]*:(assumed-role|federated-user)/"
 _PARAMETER_ARN = r"^arn:[^:]*:[^:]*:[^:]*:[^:]*:parameter/"
 _PARAMETER_ARN_NAME = r"^arn:[^:]*:[^:]*:[^:]*:[^:]*:parameter(/[^:]*)"
 _ARN_WITH_ACCOUNT = r"^arn:[^:]*:[^:]*:[^:]*:[^:]*:"
+_ROOT_ARN = r"^arn:[a-z-]+:iam::[0-9]{12}:root$"
 _REGEX_SPECIAL = frozenset("\\.^$|?*+()[]{}")
 
 
@@ -81,12 +85,14 @@ class HuntError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """What to scan: dates (inclusive, UTC) and partition values. Empty means all."""
+    """What to scan: dates (inclusive, UTC) and partition values; and the rules to report. Empty
+    means all."""
 
     since: date | None = None
     until: date | None = None
     accounts: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +168,26 @@ class _Builder:
     # -- grants -------------------------------------------------------------------------------
 
     def network(self, grant: Grant) -> str:
-        if not grant.source_cidrs and not grant.vpc_endpoints:
-            return "TRUE"
-        parts = []
+        """`Grant.allows_source`: a service in `via_services`, a public address in a public range,
+        or an anchor (endpoint, or endpoint owner) narrowed by the private ranges."""
+        via = [f"COALESCE({in_list('invoked_by', grant.via_services)}, FALSE)"] if grant.via_services else []
+        if not (grant.source_cidrs or grant.vpc_endpoints or grant.vpc_endpoint_accounts):
+            return _any(via) if via else "TRUE"
+        private = [n for n in grant.networks if is_private_range(n)]
+        public = [n for n in grant.networks if not is_private_range(n)]
+        parts = list(via)
+        if public:
+            is_private = _any([self.d.in_network("source_ip", n) for n in PRIVATE_RANGES_MAPPED])
+            parts.append(f"(NOT {is_private} AND {_any([self.d.in_network('source_ip', n) for n in public])})")
+        anchors = []
         if grant.vpc_endpoints:
-            parts.append(f"COALESCE({in_list('vpc_endpoint', grant.vpc_endpoints)}, FALSE)")
-        parts += [self.d.in_network("source_ip", net) for net in grant.networks]
+            anchors.append(f"COALESCE({in_list('vpc_endpoint', grant.vpc_endpoints)}, FALSE)")
+        if grant.vpc_endpoint_accounts:
+            owned = in_list("vpc_endpoint_account", grant.vpc_endpoint_accounts)
+            anchors.append(f"COALESCE(vpc_endpoint <> '' AND {owned}, FALSE)")
+        if anchors:
+            narrowed = _any([self.d.in_network("source_ip", n) for n in private]) if private else "TRUE"
+            parts.append(f"({_any(anchors)} AND {narrowed})")
         return _any(parts)
 
     def hours(self, hours: Hours) -> str:
@@ -212,7 +232,15 @@ class _Builder:
 
     def grant_static(self, index: int, grant: Grant) -> str:
         """Everything of `matching.failed_condition` but time: principal, path, names, network."""
-        subtree = _any([like("path_base", p[:-1], suffix="%") for p in grant.parameters if p.endswith("*")])
+        subtree = _any(
+            [
+                like("arn_prefix || path_base", p[:-1], suffix="%")
+                if is_arn_pattern(p)
+                else like("path_base", p[:-1], suffix="%")
+                for p in grant.parameters
+                if p.endswith("*")
+            ]
+        )
         return _all(
             [
                 self.grant_accounts(grant),
@@ -222,6 +250,17 @@ class _Builder:
                 f"(via_ssm OR {self.network(grant)})",
             ]
         )
+
+    def parameter_match(self, grant: Grant) -> str:
+        """`Grant.allows_parameter` over `name` (a path, or another account's ARN) and `arn_prefix`."""
+        parts = []
+        for pattern in grant.parameters:
+            if is_arn_pattern(pattern):
+                target = "CASE WHEN starts_with(name, 'arn:') THEN name ELSE arn_prefix || name END"
+                parts.append(like(target, pattern))
+            else:
+                parts.append(f"(NOT starts_with(name, 'arn:') AND {like('name', pattern)})")
+        return _any(parts)
 
     def honey_path(self) -> str:
         """`names.subtree_may_hold` for each honeytoken glob, over `path_base` and `recursive`."""
@@ -236,6 +275,13 @@ class _Builder:
         return f"(path_base IS NOT NULL AND {_any(parts)})"
 
     # -- the query ----------------------------------------------------------------------------
+
+    def reports(self, rule: Rule) -> bool:
+        return not self.scope.rules or rule in self.scope.rules
+
+    def only_rules(self) -> str:
+        """`--rule`: keep only the rules asked for."""
+        return f" AND {in_list('rule', self.scope.rules)}" if self.scope.rules else ""
 
     def partitions(self) -> list[str]:
         """Partition predicates, first in the WHERE clause. Dates widen by a day: a file lands in
@@ -273,9 +319,17 @@ class _Builder:
             "eventid IS NOT NULL AND eventid <> ''",
         ]
         ui = "useridentity"
+        session = f"({ui}.type IN ('AssumedRole', 'FederatedUser') OR {d.regex(f'{ui}.arn', _SESSION_ARN)})"
+        issuer = f"{ui}.sessioncontext.sessionissuer"
+        root_issuer = f"COALESCE({issuer}.type = 'Root' OR {d.regex(f'{issuer}.arn', _ROOT_ARN)}, FALSE)"
+        is_root = (
+            f"CASE WHEN {session} THEN {root_issuer} "
+            f"WHEN {ui}.type IN ('AWSService', 'AWSAccount') THEN FALSE "
+            f"ELSE COALESCE({ui}.type = 'Root' OR {d.regex(f'{ui}.arn', _ROOT_ARN)}, FALSE) END"
+        )
         principal = (
-            f"CASE WHEN {ui}.type IN ('AssumedRole', 'FederatedUser') OR {d.regex(f'{ui}.arn', _SESSION_ARN)} "
-            f"THEN NULLIF({ui}.sessioncontext.sessionissuer.arn, '') "
+            f"CASE WHEN {session} THEN COALESCE(NULLIF({issuer}.arn, ''), CASE WHEN {root_issuer} "
+            f"AND {ui}.accountid <> '' THEN 'arn:aws:iam::' || {ui}.accountid || ':root' END) "
             f"WHEN {ui}.type = 'AWSService' THEN {ui}.invokedby "
             f"WHEN {ui}.type = 'AWSAccount' THEN CASE WHEN {ui}.accountid <> '' "
             f"THEN 'arn:aws:iam::' || {ui}.accountid || ':root' END "
@@ -283,18 +337,19 @@ class _Builder:
         )
         calls = f"""calls AS (
   SELECT eventid, eventtime, eventsource, eventname, errorcode, awsregion AS region_name,
-    sourceipaddress AS source_ip, vpcendpointid AS vpc_endpoint, useragent AS user_agent,
-    {ui}.accountid AS caller_account, recipientaccountid AS owner_account,
+    sourceipaddress AS source_ip, vpcendpointid AS vpc_endpoint, vpcendpointaccountid AS vpc_endpoint_account,
+    useragent AS user_agent, {ui}.accountid AS caller_account, recipientaccountid AS owner_account,
     {ui}.invokedby AS invoked_by,
     COALESCE(NULLIF({ui}.type, ''), 'Unknown') AS identity_type,
     {principal} AS principal,
+    {is_root} AS is_root,
     {d.parse_time("eventtime")} AS ts,
     {d.parse_json("requestparameters")} AS rp,
     row_number() OVER (PARTITION BY eventid ORDER BY eventtime) AS copy_no
   FROM {self.table}
   WHERE {(chr(10) + "    AND ").join(where)}
 )"""
-        via = " OR ".join(f"COALESCE({in_list(c, SSM_SERVICE_CALLERS)}, FALSE)" for c in ("invoked_by", "source_ip"))
+        via = f"COALESCE({in_list('invoked_by', SSM_SERVICE_CALLERS)}, FALSE)"  # AWS sets it; the source is no proof
         path_raw = d.json_string("rp", "$.path")
         reads = f"""reads AS (
   SELECT *,
@@ -304,6 +359,11 @@ class _Builder:
       OR COALESCE({d.json_text("rp", "$.withDecryption")} = 'true', FALSE) AS decrypted,
     COALESCE(errorcode <> '', FALSE) AS has_error,
     COALESCE({d.json_text("rp", "$.recursive")} = 'true', FALSE) AS is_recursive,
+    COALESCE(NULLIF(caller_account, ''), NULLIF(owner_account, '')) AS home_account,
+    CASE WHEN awsregion_ok AND COALESCE(NULLIF(caller_account, ''), NULLIF(owner_account, '')) IS NOT NULL
+      THEN 'arn:' || CASE WHEN starts_with(principal, 'arn:') AND split_part(principal, ':', 2) <> ''
+        THEN split_part(principal, ':', 2) ELSE 'aws' END || ':ssm:' || region_name || ':'
+        || COALESCE(NULLIF(caller_account, ''), owner_account) || ':parameter' END AS arn_prefix,
     CASE WHEN eventname = 'GetParametersByPath' THEN {path_raw} END AS path_raw,
     CASE eventname
       WHEN 'Decrypt' THEN {d.array_of(d.json_value("rp", f"$.encryptionContext.{PARAMETER_ARN_KEY}"))}
@@ -311,7 +371,7 @@ class _Builder:
       WHEN 'GetParametersByPath' THEN NULL
       ELSE {d.array_of(d.json_value("rp", "$.name"))}
     END AS raw_names
-  FROM calls
+  FROM (SELECT *, COALESCE(region_name <> '', FALSE) AS awsregion_ok FROM calls) c
   WHERE copy_no = 1 AND (eventsource = {literal(SSM_SOURCE)} OR {kms_arn} IS NOT NULL){self.time_bounds()}
 )"""
         path_canon = self.canonical("path_raw")
@@ -321,16 +381,24 @@ class _Builder:
   FROM reads
 )"""
         names_raw = f"""names_raw AS (
-  SELECT r.eventid, {d.element_string("u.raw")} AS raw_name
+  SELECT r.eventid, r.home_account, r.arn_prefix, {d.element_string("u.raw")} AS raw_name
   FROM reads r CROSS JOIN UNNEST(r.raw_names) AS u(raw)
 )"""
-        honey_names = _any([like("name", p) for p in self.allowlist.honeytokens])
+        honey_names = _any([like("path_name", p) for p in self.allowlist.honeytokens])
         per_grant = [
-            f"count_if(name IS NOT NULL AND NOT {_any([like('name', p) for p in g.parameters])}) AS missed_{i}"
+            f"count_if(name IS NOT NULL AND NOT COALESCE({self.parameter_match(g)}, FALSE)) AS missed_{i}"
             for i, g in enumerate(self.grants)
         ]
+        foreign = (
+            f"starts_with(raw_name, 'arn:') AND {d.regex('raw_name', _PARAMETER_ARN)} "
+            "AND split_part(raw_name, ':', 5) IS DISTINCT FROM home_account"
+        )
         names = f"""names AS (
-  SELECT eventid, {self.canonical("raw_name")} AS name FROM names_raw
+  SELECT eventid, path_name, arn_prefix,
+    CASE WHEN path_name IS NOT NULL AND {foreign} THEN 'arn:' || split_part(raw_name, ':', 2) || ':ssm:'
+      || split_part(raw_name, ':', 4) || ':' || split_part(raw_name, ':', 5) || ':parameter' || path_name
+      ELSE path_name END AS name
+  FROM (SELECT *, {self.canonical("raw_name")} AS path_name FROM names_raw) n
 )"""
         grant_columns = "".join(",\n    " + g for g in per_grant)
         per_read = f"""per_read AS (
@@ -374,7 +442,7 @@ class _Builder:
       WHEN honeytoken THEN '{Rule.HONEYTOKEN}'
       WHEN NOT decrypted THEN NULL
       WHEN problems THEN '{Rule.UNJUDGEABLE}'
-      WHEN identity_type = 'Root' THEN '{Rule.ROOT}'
+      WHEN is_root THEN '{Rule.ROOT}'
       WHEN is_kms AND NOT via_ssm THEN '{Rule.DIRECT_DECRYPT}'
       WHEN has_error AND granted AND NOT {in_list("errorcode", DENIAL_CODES)} THEN NULL
       WHEN has_error THEN '{Rule.DENIED}'
@@ -412,14 +480,14 @@ class _Builder:
   source_ip, vpc_endpoint, user_agent, errorcode AS error_code, region_name AS region,
   path, is_recursive, via_ssm, problems, time_unknown, cross_account, caller_account, owner_account,
   CAST(NULL AS DOUBLE) AS window_start, CAST(NULL AS BIGINT) AS distinct_parameters
-FROM verdicts WHERE rule IS NOT NULL
+FROM verdicts WHERE rule IS NOT NULL{self.only_rules()}
 UNION ALL
 SELECT '{Rule.BULK}', '{Severity.HIGH}', b.eventid, r.eventtime, b.principal, r.identity_type,
   r.eventname, r.parameters, r.source_ip, r.vpc_endpoint, r.user_agent, r.errorcode, r.region_name,
   r.path, r.is_recursive, r.via_ssm, FALSE, FALSE, r.cross_account, r.caller_account, r.owner_account,
   CAST(b.window_start AS DOUBLE), b.distinct_parameters
 FROM bulk b JOIN verdicts r ON r.eventid = b.eventid
-WHERE b.nth = {self.bulk.threshold + 1}
+WHERE b.nth = {self.bulk.threshold + 1}{"" if self.reports(Rule.BULK) else " AND FALSE"}
 ORDER BY event_time, event_id, rule"""
         ctes = [
             calls,

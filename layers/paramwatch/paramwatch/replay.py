@@ -13,10 +13,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from paramwatch.access import KMS_SOURCE, SSM_READS, SSM_SOURCE
+from paramwatch import tamper
+from paramwatch.access import KMS_DECRYPTS, KMS_ENCRYPTS, KMS_SOURCE, SSM_READS, SSM_SOURCE
 from paramwatch.allowlist import Allowlist
-from paramwatch.detector import Detector, Judged, Verdict, prejudge
+from paramwatch.detector import NOBODY, Detector, Judged, Verdict, prejudge
+from paramwatch.own import Own
 from paramwatch.rules import could_need, invalid_event, needs_judging
 from paramwatch.sources import ByteFilter, SourceError, expand, select
 
@@ -46,24 +49,38 @@ class FileResult:
     grants_used: frozenset[str] = frozenset()
 
 
-def prefilter(allowlist: Allowlist) -> ByteFilter:
-    """The byte filter replay reads with: SSM and KMS records that `rules.could_need` judging."""
-    calls = frozenset({(KMS_SOURCE, "Decrypt"), *((SSM_SOURCE, name) for name in SSM_READS)})
-    return ByteFilter(calls, partial(could_need, allowlist=allowlist))
+def wanted(record: dict[str, Any], allowlist: Allowlist, own: Own = NOBODY) -> bool:
+    """What the template's rules would deliver: reads to judge, and writes that may blind paramwatch."""
+    return needs_judging(record, allowlist) or tamper.wants(record, own)
 
 
-def select_reads(path: Path, allowlist: Allowlist, track_grants: bool = False) -> FileReads:
+def _may_want(source: str, name: str, params: bytes, allowlist: Allowlist, writes: frozenset[tuple[str, str]]) -> bool:
+    return (source, name) in writes or could_need(source, name, params, allowlist)
+
+
+def prefilter(allowlist: Allowlist, own: Own = NOBODY) -> ByteFilter:
+    """The byte filter replay reads with: SSM and KMS records that `rules.could_need` judging, and
+    the writes the tamper rules judge."""
+    kms = KMS_DECRYPTS | KMS_ENCRYPTS
+    reads = {*((KMS_SOURCE, name) for name in kms), *((SSM_SOURCE, name) for name in SSM_READS)}
+    writes = tamper.calls(own)
+    return ByteFilter(frozenset(reads | writes), partial(_may_want, allowlist=allowlist, writes=writes))
+
+
+def select_reads(path: Path, allowlist: Allowlist, own: Own = NOBODY, track_grants: bool = False) -> FileReads:
     """Read one file and keep what the rules would deliver; a file that cannot be read is an error."""
     try:
-        selection = select(path, partial(needs_judging, allowlist=allowlist), prefilter(allowlist))
+        selection = select(path, partial(wanted, allowlist=allowlist, own=own), prefilter(allowlist, own))
     except SourceError as exc:
         return FileReads(path=str(path), error=f"{path}: {exc}")
-    judged = tuple(prejudge(record, allowlist, track_grants) for record in selection.selected)
+    judged = tuple(prejudge(record, allowlist, own, track_grants) for record in selection.selected)
     return FileReads(str(path), selection.records, judged, selection.malformed)
 
 
-def _selected(files: list[Path], allowlist: Allowlist, workers: int, track_grants: bool) -> Iterator[FileReads]:
-    select = partial(select_reads, allowlist=allowlist, track_grants=track_grants)
+def _selected(
+    files: list[Path], allowlist: Allowlist, own: Own, workers: int, track_grants: bool
+) -> Iterator[FileReads]:
+    select = partial(select_reads, allowlist=allowlist, own=own, track_grants=track_grants)
     if workers < 2 or len(files) < _PARALLEL_FROM:
         yield from map(select, files)
         return
@@ -76,7 +93,7 @@ def replay(
 ) -> Iterator[FileResult]:
     """Judge every file in order, yielding each file's verdicts (and, with `track_grants`, the grants used)."""
     files = list(expand(paths))
-    for selected in _selected(files, detector.allowlist, workers or os.cpu_count() or 1, track_grants):
+    for selected in _selected(files, detector.allowlist, detector.own, workers or os.cpu_count() or 1, track_grants):
         if selected.error:
             yield FileResult(selected.path, error=selected.error)
             continue

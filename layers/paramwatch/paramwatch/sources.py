@@ -12,7 +12,6 @@ time.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -21,9 +20,11 @@ from typing import Any
 
 import msgspec
 
-from paramwatch.cloudtrail import detail_of
+from paramwatch.cloudtrail import detail_of, oversize
 
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
+MAX_FILE_BYTES = 256 << 20
+"""CloudTrail delivers a file every few minutes per region, far below this; more is not a log file."""
 _GZIP_MAGIC = b"\x1f\x8b"
 _JSON = msgspec.json.Decoder()
 
@@ -42,6 +43,7 @@ class _ShapedHead(msgspec.Struct):
     eventSource: str
     eventName: str
     requestParameters: msgspec.Raw = msgspec.Raw(b"null")
+    userIdentity: msgspec.Raw = msgspec.Raw(b"null")
 
 
 class _Heads(msgspec.Struct):
@@ -54,9 +56,11 @@ class _Head(msgspec.Struct):
     eventSource: Any = None
     eventName: Any = None
     requestParameters: msgspec.Raw = msgspec.Raw(b"null")
+    userIdentity: msgspec.Raw = msgspec.Raw(b"null")
 
 
 _LOG_FILE = msgspec.json.Decoder(_LogFile)
+_TOO_DEEP = "JSON nested too deep to read (a record built to exhaust the parser)"
 _HEAD = msgspec.json.Decoder(_Head)
 _HEADS = msgspec.json.Decoder(_Heads)
 
@@ -93,15 +97,35 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield path
 
 
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Every gzip member, stopping at MAX_FILE_BYTES of output so that a gzip bomb cannot fill memory."""
+    out = bytearray()
+    while data:
+        member = zlib.decompressobj(wbits=31)
+        out += member.decompress(data, MAX_FILE_BYTES + 1 - len(out))
+        if len(out) > MAX_FILE_BYTES:
+            raise SourceError(f"larger than {_size(MAX_FILE_BYTES)} once decompressed")
+        if not member.eof:
+            raise SourceError("corrupt gzip: compressed file ended before the end-of-stream marker was reached")
+        data = member.unused_data
+    return bytes(out)
+
+
 def _bytes_of(path: Path) -> bytes:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SourceError(f"larger than {_size(MAX_FILE_BYTES)}")
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read: {exc.strerror or exc}") from None
     if data[:2] == _GZIP_MAGIC:
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
+            data = _gunzip(data)
+        except zlib.error as exc:
             raise SourceError(f"corrupt gzip: {exc}") from None
     if not data.strip():
         raise SourceError("empty file")
@@ -115,6 +139,16 @@ def _decode(data: bytes, path: Path) -> Any:
         return _JSON.decode(data)
     except msgspec.DecodeError as exc:
         raise SourceError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise SourceError(_TOO_DEEP) from None
+
+
+def _checked(record: Any, index: int) -> Any:
+    """A selected record within the depth and size limits; beyond them the file is unreadable."""
+    problem = oversize(record)
+    if problem:
+        raise SourceError(f"record {index}: {problem}")
+    return record
 
 
 def records_of(document: Any) -> list[Any]:
@@ -149,14 +183,18 @@ def select(path: Path, wanted: Callable[[dict[str, Any]], bool], prefilter: Byte
             heads = _HEADS.decode(data).Records
         except msgspec.DecodeError:  # some record is not CloudTrail-shaped, or no log file: one by one
             pass
+        except RecursionError:
+            raise SourceError(_TOO_DEEP) from None
         else:
             return _select_heads(data, heads, wanted, prefilter)
     try:
         raws = _LOG_FILE.decode(data).Records
     except msgspec.DecodeError:
         return _select_decoded(records_of(_decode(data, path)), wanted)
+    except RecursionError:
+        raise SourceError(_TOO_DEEP) from None
     selected, malformed = [], 0
-    for raw in raws:
+    for index, raw in enumerate(raws):
         try:
             head = _HEAD.decode(raw)
         except msgspec.DecodeError:  # not an object at all
@@ -168,8 +206,10 @@ def select(path: Path, wanted: Callable[[dict[str, Any]], bool], prefilter: Byte
         light = {"eventSource": head.eventSource, "eventName": head.eventName}
         if head.eventSource in ("ssm.amazonaws.com", "kms.amazonaws.com"):
             light["requestParameters"] = _JSON.decode(head.requestParameters)
+        if head.eventSource == "kms.amazonaws.com":  # SSM's own Encrypt is told apart by invokedBy
+            light["userIdentity"] = _JSON.decode(head.userIdentity)
         if wanted(light):
-            selected.append(_JSON.decode(raw))
+            selected.append(_checked(_JSON.decode(raw), index))
     return Selection(len(raws), selected, malformed)
 
 
@@ -190,19 +230,38 @@ def _select_heads(
             "eventName": head.eventName,
             "requestParameters": _JSON.decode(params),
         }
+        if head.eventSource == "kms.amazonaws.com":  # SSM's own Encrypt is told apart by invokedBy
+            light["userIdentity"] = _JSON.decode(head.userIdentity)
         if wanted(light):
             picked.append(index)
     if not picked:
         return Selection(len(heads), [], 0)
     raws = _LOG_FILE.decode(data).Records
-    return Selection(len(heads), [_JSON.decode(raws[i]) for i in picked], 0)
+    return Selection(len(heads), [_checked(_JSON.decode(raws[i]), i) for i in picked], 0)
+
+
+def records_from(path: Path, sources: frozenset[str]) -> tuple[int, list[bytes]]:
+    """How many records a file holds, and the JSON text of each whose eventSource is in `sources`.
+
+    For engines that read JSON themselves (hunt's DuckDB): one record per item, in file order.
+    """
+    data = _bytes_of(path)
+    try:
+        heads = _HEADS.decode(data).Records
+    except msgspec.DecodeError:  # not a log file of well-shaped records: decode it whole
+        records = records_of(_decode(data, path))
+        kept = [r for r in records if isinstance(r, dict) and r.get("eventSource") in sources]
+        return len(records), [msgspec.json.encode(r) for r in kept]
+    picked = [i for i, head in enumerate(heads) if head.eventSource in sources]
+    raws = _LOG_FILE.decode(data).Records if picked else []
+    return len(heads), [bytes(raws[i]) for i in picked]
 
 
 def _select_decoded(records: list[Any], wanted: Callable[[dict[str, Any]], bool]) -> Selection:
     selected, malformed = [], 0
-    for record in records:
+    for index, record in enumerate(records):
         if not _is_record_shaped(record):
             malformed += 1
         elif wanted(record):
-            selected.append(record)
+            selected.append(_checked(record, index))
     return Selection(len(records), selected, malformed)
