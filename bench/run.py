@@ -28,6 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 BIN = Path(sys.executable).parent
+# What Lambda puts on the path: the function and the layer, from this checkout.
+HANDLER_PATH = f"{ROOT / 'functions'}:{ROOT / 'layers' / 'paramwatch'}"
 ACCOUNT = "111122223333"
 VPCE = "vpce-0a1b2c3d4e5f60718"
 APPS = [f"svc-{i:02d}" for i in range(12)]
@@ -266,7 +268,7 @@ def peak_memory(paths: list[Path], allowlist: Path) -> tuple[int, int]:
 def import_cost(statement: str, repeat: int) -> float:
     env = dict(
         os.environ,
-        PYTHONPATH=str(ROOT / "functions"),
+        PYTHONPATH=HANDLER_PATH,
         POWERTOOLS_SERVICE_NAME="paramwatch",
         POWERTOOLS_METRICS_NAMESPACE="paramwatch",
     )
@@ -277,7 +279,7 @@ def handler_rss() -> int:
     """Resident memory of a process that imported the handler module, in MiB."""
     env = dict(
         os.environ,
-        PYTHONPATH=str(ROOT / "functions"),
+        PYTHONPATH=HANDLER_PATH,
         POWERTOOLS_SERVICE_NAME="paramwatch",
         POWERTOOLS_METRICS_NAMESPACE="paramwatch",
     )

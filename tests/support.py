@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,10 @@ from paramwatch.own import Own
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 CASES = sorted((EVENTS / "cases").glob("*.json"))
-DATASET = ROOT.parent / "shared" / "datasets" / "invictus-sigma-aws" / "CloudTrail"
+# PARAMWATCH_DATASET points a checkout elsewhere (a git worktree) at the same logs
+DATASET = Path(
+    os.environ.get("PARAMWATCH_DATASET", ROOT.parent / "shared" / "datasets" / "invictus-sigma-aws" / "CloudTrail")
+)
 
 
 # Cases marked "stack": "paramwatch" are judged as the stack named paramwatch sees them: its own

@@ -14,8 +14,9 @@ from moto.events.models import EventPattern
 
 from conftest import TEMPLATE, raw_template, resources_of
 from paramwatch.detector import judge
-from paramwatch.rules import needs_judging
-from support import CASES, ROOT, eventbridge_event, load_case
+from paramwatch.own import Own
+from paramwatch.replay import wanted
+from support import CASES, OWN, ROOT, eventbridge_event, load_case
 
 SAM = str(Path(sys.executable).parent / "sam")
 CLOUDTRAIL = "AWS API Call via CloudTrail"
@@ -128,13 +129,14 @@ def test_rule_patterns_deliver_exactly_what_needs_judging(path: Path, deployed_p
 def test_replay_promises_nothing_production_cannot_deliver(path: Path, deployed_patterns, sample_allowlist) -> None:
     # GIVEN a verdict case, the rules as deployed and the sample allowlist (same honeytokens as the
     # template's default prefix)
-    record = load_case(path)["record"]
+    case = load_case(path)
+    record, own = case["record"], OWN if case.get("stack") else Own()
     delivered = delivered_by(deployed_patterns, record)
     # WHEN the library judges it and replay's pre-filter decides whether to judge it at all
-    finding = judge(record, sample_allowlist)
+    finding = judge(record, sample_allowlist, own)
     # THEN a finding exists only for what a rule delivers, and replay keeps exactly what they deliver
     assert finding is None or delivered, f"library reports {finding.rule} but no rule delivers the event"
-    assert needs_judging(record, sample_allowlist) == bool(delivered)
+    assert wanted(record, sample_allowlist, own) == bool(delivered)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ fields are refused, the DDL has the documented shape, and the CLI does what the 
 from __future__ import annotations
 
 import io
+import json
 from datetime import date
 
 import pytest
@@ -132,11 +133,16 @@ def test_an_untranslated_grant_field_is_refused() -> None:
         build_query(future_allowlist(("managed",)), TRINO)
 
 
-def test_a_grant_bulk_threshold_is_refused_not_ignored() -> None:
-    # hunt's bulk count is one threshold per query; a grant's own threshold is left to replay
-    grant = Grant(name="g", principals=["arn:aws:iam::1:user/a"], parameters=["/a/*"], bulk_threshold=50)
-    with pytest.raises(HuntError, match=r"grants\[0\] \('g'\)\.bulk_threshold"):
-        build_query(Allowlist(version=1, grants=[grant]), TRINO)
+def test_a_grant_bulk_threshold_counts_its_reads_apart() -> None:
+    # the reads a grant with its own threshold allows are counted in their own scope and window
+    grant = Grant(
+        name="g", principals=["arn:aws:iam::1:user/a"], parameters=["/a/*"], bulk_threshold=50, bulk_window_minutes=3
+    )
+    text = build_query(Allowlist(version=1, grants=[grant]), TRINO)
+    sqlglot.parse_one(text, read="trino")
+    assert "CASE first_grant WHEN 0 THEN 0 ELSE -1 END AS bulk_scope" in text
+    assert "CASE bulk_scope WHEN 0 THEN 180 ELSE 600 END AS window_size" in text
+    assert "CASE bulk_scope WHEN 0 THEN 50 ELSE 20 END AS threshold" in text
 
 
 def test_cli_refuses_with_one_line_and_exit_2(monkeypatch, tmp_path) -> None:
@@ -226,3 +232,19 @@ def test_cli_duckdb_names_unreadable_files_and_judges_the_rest(tmp_path) -> None
     assert code == 2
     assert "broken.json.gz" in err and "1 unreadable file(s)" in err
     assert len(out.splitlines()) > 20  # the sample trail was still judged
+
+
+def test_since_and_until_keep_the_days_asked_and_unreadable_times(tmp_path) -> None:
+    code, out, _ = run(
+        "hunt", "--engine", "duckdb", "--allowlist", str(EVENTS / "allowlist.yaml"), "--since", "2026-11-02",
+        "--until", "2026-11-02", str(EVENTS / "sample-trail"),
+    )  # fmt: skip
+    times = [json.loads(line)["event_time"] for line in out.splitlines()]
+    assert code == 1 and times
+    # every finding is of 2 November, but for the read whose eventTime is unreadable (kept, not lost)
+    assert {t[:10] for t in times} == {"2026-11-02", "last tuesd"}
+    code, out, _ = run(
+        "hunt", "--engine", "duckdb", "--allowlist", str(EVENTS / "allowlist.yaml"), "--since", "2026-11-03",
+        "--rule", "unauthorized-read", str(EVENTS / "sample-trail"),
+    )  # fmt: skip
+    assert {json.loads(line)["event_time"][:10] for line in out.splitlines()} == {"2026-11-07"}

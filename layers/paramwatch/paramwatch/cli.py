@@ -242,6 +242,25 @@ def _cmd_push(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_CLEAN
 
 
+def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import boto3  # only the AWS commands import boto3; replay and checks stay offline
+    from botocore.exceptions import BotoCoreError
+
+    from paramwatch_aws.doctor import CannotCheck, Doctor, exit_code, load_stack
+
+    try:
+        session = boto3.Session(region_name=args.region)
+        stack = load_stack(session, args.stack)
+    except (CannotCheck, BotoCoreError) as exc:
+        print(f"paramwatch: cannot check: {exc}", file=err)
+        return EXIT_ERROR
+    checks = []
+    for check in Doctor(session, stack).run():
+        checks.append(check)
+        print(check.line(), file=out)
+    return exit_code(checks)
+
+
 def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.reads_per_second < 0 or not 0 <= args.violation_share <= 1:
         print("paramwatch: error: --reads-per-second must be >= 0 and --violation-share in [0, 1]", file=err)
@@ -253,6 +272,7 @@ def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         customer_managed_key=args.customer_managed_key,
         higher_throughput=args.higher_throughput,
         memory_mb=args.memory_mb,
+        heartbeat_minutes=args.heartbeat_minutes,
     )
     print(
         f"{workload.reads_per_month:,.0f} secret reads a month (30 days) at {args.reads_per_second:g}/s, "
@@ -402,7 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, info in Tuning.model_fields.items():
         flag = "--" + name.replace("_", "-")
-        rep.add_argument(flag, type=int, dest=name, help=f"default {info.default}")
+        kind = float if info.annotation is float else int
+        rep.add_argument(flag, type=kind, dest=name, help=f"default {info.default}")
     rep.set_defaults(func=_cmd_replay)
 
     suggest = sub.add_parser("suggest-allowlist", help="propose grants from a baseline built with --learn")
@@ -431,12 +452,23 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("directory", metavar="DIR", help="directory of *.yaml/*.yml/*.json pieces")
     push.set_defaults(func=_cmd_push)
 
+    doctor = sub.add_parser(
+        "doctor",
+        help="read-only preflight of a deployed stack: trail, rules, allowlist, subscriptions, heartbeat, queues",
+    )
+    doctor.add_argument("--stack", required=True, help="the paramwatch stack's name")
+    doctor.add_argument("--region", default=None, help="default: the standard AWS configuration")
+    doctor.set_defaults(func=_cmd_doctor)
+
     price = sub.add_parser("cost", help="estimate the monthly bill of paramwatch next to the workload's own")
     price.add_argument("--reads-per-second", type=float, required=True, help="decrypted secret reads per second")
     price.add_argument("--violation-share", type=float, default=0.01, help="share of reads that violate (0..1)")
     price.add_argument("--customer-managed-key", action="store_true", help="SecureStrings use a customer-managed key")
     price.add_argument("--higher-throughput", action="store_true", help="Parameter Store higher throughput is on")
     price.add_argument("--memory-mb", type=int, default=256, help="evaluator memory size")
+    price.add_argument(
+        "--heartbeat-minutes", type=int, choices=(5, 10, 15, 30, 60), default=5, help="the HeartbeatMinutes parameter"
+    )
     price.set_defaults(func=_cmd_cost)
 
     args = sub.add_parser(

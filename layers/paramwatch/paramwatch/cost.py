@@ -41,6 +41,8 @@ class Workload:
     io_ms_violation: float = 40.0  # DynamoDB and SNS round trips of a paging finding
     pipeline_key: bool = True
     email_subscribers: int = 1
+    heartbeat_minutes: int = 5  # the HeartbeatMinutes template parameter
+    canary_ms: float = 100.0  # one GetParameter with decryption, from a 128 MB function
 
     @property
     def reads_per_month(self) -> float:
@@ -141,6 +143,77 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     ]
     if w.pipeline_key:
         lines.append(Line("paramwatch", "KMS pipeline key", 1, "key", p["kms_key_month"]))
+    return lines + heartbeat_lines(w, p)
+
+
+HEARTBEAT_LEGS = 2  # the canary's GetParameter and the Decrypt SSM makes for it
+HEARTBEAT_ALARMS = 2  # one per leg
+CANARY_MEMORY_MB = 128
+LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
+
+
+def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
+    """What the heartbeat adds: a canary read every `heartbeat_minutes`, judged on both legs."""
+    beats = SECONDS_PER_MONTH / 60 / w.heartbeat_minutes
+    events = beats * HEARTBEAT_LEGS
+    canary_gb_s = beats * billed_ms(0, w.canary_ms, CANARY_MEMORY_MB) / 1000 * CANARY_MEMORY_MB / 1024
+    evaluator_gb_s = events * billed_ms(w.cpu_ms_allowed, 0, w.memory_mb) / 1000 * w.memory_mb / 1024
+    log_gb = (beats * LOG_BYTES_CANARY + events * LOG_BYTES_ALLOWED) / 2**30
+    lines = [
+        Line(
+            "paramwatch",
+            "heartbeat: schedule ticks (Scheduler price, upper bound)",
+            beats,
+            "ticks",
+            beats / 1e6 * p["eventbridge_scheduler_per_million"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: Lambda requests (canary and both legs)",
+            beats + events,
+            "invocations",
+            (beats + events) / 1e6 * p["lambda_request_per_million"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: Lambda duration",
+            canary_gb_s + evaluator_gb_s,
+            "GB-s",
+            (canary_gb_s + evaluator_gb_s) * p["lambda_arm_gb_second"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: KMS Decrypt of the canary (aws/ssm key)",
+            beats,
+            "requests",
+            beats / 1e4 * p["kms_requests_per_10k"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: Heartbeat metrics (ssm, kms)",
+            HEARTBEAT_LEGS,
+            "metrics",
+            HEARTBEAT_LEGS * p["cloudwatch_metric_month"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: alarms on missing heartbeats",
+            HEARTBEAT_ALARMS,
+            "alarm metrics",
+            HEARTBEAT_ALARMS * p["cloudwatch_alarm_metric_month"],
+        ),
+        Line("paramwatch", "heartbeat: logs", log_gb, "GB", log_gb * p["cloudwatch_logs_ingest_per_gb"]),
+    ]
+    if w.higher_throughput:
+        lines.append(
+            Line(
+                "paramwatch",
+                "heartbeat: SSM higher-throughput GetParameter",
+                beats,
+                "calls",
+                beats / 1e4 * p["ssm_higher_throughput_per_10k"],
+            )
+        )
     return lines
 
 

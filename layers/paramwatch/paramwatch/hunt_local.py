@@ -61,10 +61,11 @@ def table_view(ndjson: Path, table: str = TABLE) -> str:
         f"type := json_extract_string(r, {ui}.sessionContext.sessionIssuer.type'), "
         f"arn := json_extract_string(r, {ui}.sessionContext.sessionIssuer.arn'))))"
     )
+    event_time = DUCKDB.parse_time("json_extract_string(r, '$.eventTime')")
     columns += [
         "CAST(json_extract(r, '$.requestParameters') AS VARCHAR) AS requestparameters",
         f"{identity} AS useridentity",
-        "replace(substr(json_extract_string(r, '$.eventTime'), 1, 10), '-', '/') AS \"date\"",
+        f"strftime({event_time}, '%Y/%m/%d') AS \"date\"",
         "json_extract_string(r, '$.awsRegion') AS region",
         "json_extract_string(r, '$.recipientAccountId') AS account",
     ]
@@ -125,7 +126,7 @@ def run(allowlist: Allowlist, paths: Iterable[str | Path], scope: Scope, bulk: B
             raise HuntError(f"duckdb: {str(exc).splitlines()[0]}") from None
         finally:
             connection.close()
-    return HuntResult([verdict_of(row, bulk, allowlist) for row in rows], records, files, errors)
+    return HuntResult([verdict_of(row, allowlist) for row in rows], records, files, errors)
 
 
 _EXTRA = {
@@ -162,6 +163,7 @@ def _access(row: dict[str, Any]) -> Access:
         region=row["region"],
         recipient_account=row["owner_account"],
         problems=problems,
+        is_kms=row["event_name"] == "Decrypt",
     )
 
 
@@ -179,16 +181,18 @@ def _extra(rule: Rule, row: dict[str, Any], access: Access) -> str:
     return "No grant allows it."
 
 
-def verdict_of(row: dict[str, Any], bulk: BulkRule, allowlist: Allowlist) -> Verdict:
+def verdict_of(row: dict[str, Any], allowlist: Allowlist) -> Verdict:
     """A query row as the verdict replay would print (without replay's paging decision)."""
     rule, severity = Rule(row["rule"]), Severity[row["severity"].upper()]
     access = _access(row)
     if rule is Rule.BULK:
         start = datetime.fromtimestamp(row["window_start"], UTC).isoformat()
+        scope = row["bulk_scope"]
+        whose = f" under grant '{safe(allowlist.grants[scope].name, 128)}'" if scope >= 0 else ""
         summary = (
             f"[{rule}] {safe(access.principal.type)} {safe(access.principal.arn)} decrypted more than "
-            f"{bulk.threshold} distinct parameters within {bulk.window_minutes} minutes (window from {start}); "
-            f"{row['distinct_parameters']} in all."
+            f"{row['bulk_threshold']} distinct parameters{whose} within {row['bulk_seconds'] // 60} minutes "
+            f"(window from {start}); {row['distinct_parameters']} in all."
         )
     else:
         summary = summary_for(access, rule, _extra(rule, row, access))

@@ -250,10 +250,16 @@ def records_from(path: Path, sources: frozenset[str]) -> tuple[int, list[bytes]]
         heads = _HEADS.decode(data).Records
     except msgspec.DecodeError:  # not a log file of well-shaped records: decode it whole
         records = records_of(_decode(data, path))
-        kept = [r for r in records if isinstance(r, dict) and r.get("eventSource") in sources]
+        kept = [
+            _checked(r, i) for i, r in enumerate(records) if isinstance(r, dict) and r.get("eventSource") in sources
+        ]
         return len(records), [msgspec.json.encode(r) for r in kept]
+    except RecursionError:
+        raise SourceError(_TOO_DEEP) from None
     picked = [i for i, head in enumerate(heads) if head.eventSource in sources]
     raws = _LOG_FILE.decode(data).Records if picked else []
+    for i in picked:
+        _checked(_JSON.decode(raws[i]), i)
     return len(heads), [bytes(raws[i]) for i in picked]
 
 

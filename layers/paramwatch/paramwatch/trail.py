@@ -31,7 +31,7 @@ NEEDS = (
         "ssm.amazonaws.com",
         "GetParameter",
         True,
-        "read-only management events (GetParameter*: paramwatch sees no reads)",
+        "read-only management events (GetParameter and the other reads: paramwatch sees none)",
     ),
     Need(KMS, "Decrypt", True, "KMS events (kms.amazonaws.com: no Decrypt side, no direct decrypts)"),
     Need(
@@ -108,10 +108,11 @@ def gaps(event_selectors: Any = None, advanced_event_selectors: Any = None) -> l
     """What paramwatch would no longer see under this configuration; empty when it sees everything.
 
     Pass the basic selectors, the advanced ones, or neither (a trail without selectors records all
-    management events). Selectors of one kind are alternatives: an event is recorded when any
-    selector records it.
+    management events); an empty list of advanced selectors next to basic ones is absent
+    (GetEventSelectors may answer both). Selectors of one kind are alternatives: an event is
+    recorded when any selector records it.
     """
-    if advanced_event_selectors is not None:
+    if advanced_event_selectors or (advanced_event_selectors is not None and event_selectors is None):
         selectors, records = advanced_event_selectors, _advanced_records
     elif event_selectors is not None:
         selectors, records = event_selectors, _basic_records
