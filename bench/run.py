@@ -311,7 +311,9 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
     from paramwatch.settings import Settings
     from paramwatch.state import MemoryState
     from paramwatch_aws.alerts import AlertSender
+    from paramwatch_aws.allowlist_store import AllowlistStore
     from paramwatch_aws.cached_state import CachedState
+    from paramwatch_aws.own_store import OwnStore
 
     rng = random.Random(11)
     context = type(
@@ -333,7 +335,8 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
         return out
 
     with mock_aws():  # only for the one allowlist read; it is then cached for the run
-        boto3.client("ssm").put_parameter(Name="/paramwatch/bench/allowlist", Value=allowlist_json, Type="String")
+        ssm = boto3.client("ssm")
+        ssm.put_parameter(Name="/paramwatch/bench/allowlist", Value=allowlist_json, Type="String")
         sns = boto3.client("sns")
         stubber = Stubber(sns)
         settings = Settings.from_env(os.environ)
@@ -342,6 +345,8 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
             tuning=settings.tuning,
             alerts=AlertSender(sns=sns, sqs=None, topic_arn=os.environ["ALERT_TOPIC_ARN"], failure_queue_url=""),
             state=CachedState(MemoryState()),
+            allowlist=AllowlistStore(ssm=ssm, name=settings.allowlist_parameter, max_age=3600),
+            own=OwnStore(ssm=ssm, settings=settings, max_age=3600),
         )
         app.runtime = lambda: runtime  # the bench supplies the warm container's clients
         app.logger.setLevel("ERROR")

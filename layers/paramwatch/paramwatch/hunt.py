@@ -39,6 +39,7 @@ NOT_IN_SQL = {
     Rule.DENIED_BURST: "a windowed count like bulk, left to replay: `replay`",
     Rule.INVALID_EVENT: "records that fail the CloudTrail schema: `replay`",
     Rule.DIRECT_KMS_USE: "KMS ReEncrypt, Encrypt and GenerateDataKey on a parameter's context: `replay`",
+    Rule.TAMPER: "writes to paramwatch's own trail, rules, function, topic, key and allowlist: `replay`",
 }
 # The fields each model may set for hunt to run. Adding a field to Grant (or Hours, or Allowlist)
 # without adding its SQL form below makes hunt refuse allowlists that use it. Labels that never
