@@ -13,7 +13,7 @@ import boto3
 import jsonschema
 import pytest
 
-from conftest import REGION, LambdaContext, case_event, emf_records, metric_sum
+from harness import REGION, LambdaContext, case_event, emf_records, metric_sum
 from paramwatch.asff import problems
 from support import ROOT
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import REGION
+from harness import REGION
 from paramwatch.cli import main
 from paramwatch.pieces import Piece, merge
 
