@@ -145,3 +145,16 @@ def test_one_event_crossing_both_bulk_windows_sends_one_alert_and_logs_no_false_
     assert rules_of(alerts) == ["bulk-retrieval"]
     assert json.loads(alerts[0]["Message"].splitlines()[-1])["summary"].count("window from") == 2
     assert not [line for line in log_lines(capsys.readouterr().out) if "already sent" in line.get("message", "")]
+
+
+def test_a_retry_says_why_it_does_not_send_an_alert_again(app, stack, capsys) -> None:
+    from paramwatch.detector import Verdict, judge
+
+    verdict = Verdict(judge(ssm_read("retried", ["/billing/key"]), EMPTY), paged=True)
+    app.publish(app.runtime(), verdict, "retried")  # the first attempt sent it, then failed later
+    app.publish(app.runtime(), verdict, "retried")  # Lambda's retry of the same event
+    assert len(stack.alerts()) == 1
+    lines = [
+        line["message"] for line in log_lines(capsys.readouterr().out) if "not sent again" in str(line.get("message"))
+    ]
+    assert lines == ["alert not sent again: an earlier attempt at this event (a Lambda retry) already sent it"]

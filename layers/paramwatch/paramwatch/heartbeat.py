@@ -1,8 +1,9 @@
-"""The heartbeat: the canary's own decrypting read, recognized on both of its legs.
+"""The heartbeat: the canary's own decrypting read and label, recognized on each of their legs.
 
-Every few minutes a dedicated role reads the canary SecureString with decryption. Its SSM call and
-the KMS Decrypt SSM makes for it travel the same path as any read (trail, EventBridge, rule,
-evaluator), so seeing them proves that path works end to end. They raise no finding: the canary is
+Every few minutes a dedicated role reads the canary SecureString with decryption, then labels it.
+The SSM call and the KMS Decrypt SSM makes for it travel the same path as any read (trail,
+EventBridge, read rules, evaluator); the label, a write event, travels the tamper rule's path. So
+seeing the three legs proves each path works end to end. They raise no finding: the canary is
 granted to that role alone. Any other read of the canary, or a Decrypt of its ciphertext that SSM
 did not make, is judged like every other read.
 """
@@ -12,10 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paramwatch.access import Access
+from paramwatch.cloudtrail import CloudTrailRecord
+from paramwatch.identity import Principal, resolve
 from paramwatch.names import ParameterNameError, canonical_name
 from paramwatch.own import Own, matches
 
-SSM_LEG, KMS_LEG = "ssm", "kms"
+SSM_LEG, KMS_LEG, TAMPER_LEG = "ssm", "kms", "tamper"
+LEGS = (SSM_LEG, KMS_LEG, TAMPER_LEG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,30 @@ class Heartbeat:
     leg: str
     account: str | None
     region: str | None
+
+
+def _is_canary(raw_name: object, own: Own) -> bool:
+    if own.canary_parameter is None or not isinstance(raw_name, str):
+        return False
+    try:
+        return canonical_name(raw_name) == canonical_name(own.canary_parameter)
+    except ParameterNameError:
+        return False
+
+
+def _is_canary_role(principal: Principal, own: Own) -> bool:
+    return principal.type == "AssumedRole" and matches(own.canary_roles, principal.arn)
+
+
+def write_heartbeat_of(record: CloudTrailRecord, own: Own) -> Heartbeat | None:
+    """The canary role's label on the canary: the heartbeat of the tamper rule's path (write events)."""
+    if record.event_source != "ssm.amazonaws.com" or record.event_name != "LabelParameterVersion":
+        return None
+    params = record.request_parameters or {}
+    principal = resolve(record.user_identity)
+    if record.error_code or not _is_canary(params.get("name"), own) or not _is_canary_role(principal, own):
+        return None
+    return Heartbeat(leg=TAMPER_LEG, account=principal.account or record.recipient_account_id, region=record.aws_region)
 
 
 def heartbeat_of(access: Access, own: Own) -> Heartbeat | None:
@@ -37,7 +65,7 @@ def heartbeat_of(access: Access, own: Own) -> Heartbeat | None:
         return None
     if access.parameters != (canary,) or access.path is not None:
         return None
-    if access.principal.type != "AssumedRole" or not matches(own.canary_roles, access.principal.arn):
+    if not _is_canary_role(access.principal, own):
         return None
     if access.is_kms and not access.via_ssm:
         return None

@@ -117,8 +117,21 @@ def wants(record: dict[str, Any], own: Own) -> bool:
         return False
     if source == "ssm.amazonaws.com":
         params = record.get("requestParameters")
-        return isinstance(params, dict) and bool(_own_parameters(params, own))
+        if not isinstance(params, dict):
+            return False
+        return bool(_own_parameters(params, own)) or (name == "LabelParameterVersion" and _names_canary(params, own))
     return True
+
+
+def _names_canary(params: dict[str, Any], own: Own) -> bool:
+    """The canary's label is the heartbeat of this rule's path (see heartbeat.write_heartbeat_of)."""
+    name = params.get("name")
+    if own.canary_parameter is None or not isinstance(name, str):
+        return False
+    try:
+        return canonical_name(name) == own.canary_parameter
+    except ParameterNameError:
+        return False
 
 
 def _text(params: dict[str, Any], key: str) -> str | None:
