@@ -146,7 +146,13 @@ def canary_statements(translated) -> list[dict[str, Any]]:
 def test_the_canary_role_may_read_only_the_canary(translated) -> None:
     statements = canary_statements(translated)
     actions = {a for s in statements for a in as_list(s["Action"])}
-    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents", "ssm:GetParameter", "ssm:PutParameter"}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "ssm:GetParameter",
+        "ssm:LabelParameterVersion",
+        "ssm:PutParameter",
+    }
     for statement in statements:
         (resource,) = as_list(statement["Resource"])
         if any(a.startswith("ssm:") for a in as_list(statement["Action"])):
@@ -169,7 +175,9 @@ def test_the_canary_role_is_its_own_and_the_evaluator_knows_it(translated) -> No
     )
 
 
-@pytest.mark.parametrize(("alarm", "leg"), [("HeartbeatSsmAlarm", "ssm"), ("HeartbeatKmsAlarm", "kms")])
+@pytest.mark.parametrize(
+    ("alarm", "leg"), [("HeartbeatSsmAlarm", "ssm"), ("HeartbeatKmsAlarm", "kms"), ("HeartbeatTamperAlarm", "tamper")]
+)
 def test_heartbeat_alarms_treat_missing_data_as_breaching_for_three_periods(translated, alarm: str, leg: str) -> None:
     props = translated["Resources"][alarm]["Properties"]
     assert (props["Namespace"], props["MetricName"]) == ("paramwatch", "Heartbeat")

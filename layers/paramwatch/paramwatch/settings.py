@@ -38,7 +38,7 @@ class Settings(BaseModel):
     aws_lambda_function_name: str | None = None  # set by the Lambda runtime: the evaluator itself
     operations_topic_arn: str | None = None
     pipeline_key_arn: str | None = None
-    canary_parameter: str | None = None
+    canary_parameter: str | None = None  # comma-separated names or globs (organization mode: members')
     canary_role_arn: str | None = None
 
     @property
@@ -56,7 +56,7 @@ class Settings(BaseModel):
             keys=listed(key, key.rsplit("/", 1)[-1] if key else None),
             allowlists=(self.allowlist_parameter,),
             parameters=listed(self.resources_parameter),
-            canary_parameter=self.canary_parameter,
+            canary_parameters=listed(self.canary_parameter),
             canary_roles=listed(self.canary_role_arn),
         )
 
