@@ -232,6 +232,11 @@ class _Entry:
         return cls(kind, rule, flags[0] == "1", when, flags[1] == "1", tuple(digests.split(",")), event)
 
 
+def remember_pairs(state: State, principal: str, parameters: list[str], expires: float) -> int:
+    """Count pairs towards the principal's history (the baseline of the first-seen storm)."""
+    return state.add_members(f"known#{principal}", [_digest(p) for p in parameters], expires, cap=KNOWN_CAP)
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
@@ -459,7 +464,7 @@ class Detector:
         learning = self._learning(moment)
         if not new:
             return []
-        known = self.state.add_members(f"known#{principal}", [_digest(n) for n in new], expires, cap=KNOWN_CAP)
+        known = remember_pairs(self.state, principal, new, expires)
         if learning or not self.report_first_seen:
             return []
         t = self.tuning
