@@ -302,3 +302,19 @@ def test_storm_tuning_has_replay_flags() -> None:
         err=err,
     )
     assert code == 1, err.getvalue()
+
+
+def test_a_decrypt_pairs_with_its_own_call_and_otherwise_joins_the_sweep() -> None:
+    # the pairing tolerance is 2 s (PAIR_SECONDS); a Decrypt farther from every call it could come
+    # from (its own page's call not delivered yet) joins the sweep for SuppressionMinutes
+    call = by_path("call", "/prod", "2026-11-02T10:15:00Z")
+    records = [
+        call,
+        kms_decrypt("near", "/prod/a", time="2026-11-02T10:15:02Z"),
+        kms_decrypt("far", "/prod/b", time="2026-11-02T10:15:09Z"),
+        kms_decrypt("later", "/prod/c", time="2026-11-02T11:16:00Z"),
+    ]
+    verdicts = {v.finding.event_id: v for v in run(Detector(EMPTY, MemoryState(), NO_LEARNING), records)}
+    assert verdicts["near"].reason.startswith("part of GetParametersByPath event call")
+    assert verdicts["far"].reason.startswith("part of the by-path sweep of event call")
+    assert verdicts["later"].paged  # over an hour later: a read of its own
