@@ -146,8 +146,8 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     return lines + heartbeat_lines(w, p)
 
 
-HEARTBEAT_LEGS = 2  # the canary's GetParameter and the Decrypt SSM makes for it
-HEARTBEAT_ALARMS = 2  # one per leg
+HEARTBEAT_LEGS = 3  # the canary's GetParameter, the Decrypt SSM makes for it, and its label
+HEARTBEAT_ALARMS = 3  # one per leg
 CANARY_MEMORY_MB = 128
 LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
 
@@ -169,7 +169,7 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         ),
         Line(
             "paramwatch",
-            "heartbeat: Lambda requests (canary and both legs)",
+            "heartbeat: Lambda requests (canary and each leg)",
             beats + events,
             "invocations",
             (beats + events) / 1e6 * p["lambda_request_per_million"],
@@ -190,7 +190,7 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         ),
         Line(
             "paramwatch",
-            "heartbeat: Heartbeat metrics (ssm, kms)",
+            "heartbeat: Heartbeat metrics (ssm, kms, tamper)",
             HEARTBEAT_LEGS,
             "metrics",
             HEARTBEAT_LEGS * p["cloudwatch_metric_month"],

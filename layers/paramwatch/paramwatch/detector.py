@@ -30,7 +30,7 @@ from paramwatch.allowlist import Allowlist, Grant
 from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
-from paramwatch.heartbeat import Heartbeat, heartbeat_of
+from paramwatch.heartbeat import Heartbeat, heartbeat_of, write_heartbeat_of
 from paramwatch.matching import granted_by
 from paramwatch.own import Own
 from paramwatch.rules import DENIAL_CODES, evaluate, finding_for, parse_record, reads_only_public
@@ -121,6 +121,9 @@ def _judge_read(parsed: CloudTrailRecord, scope: Scope) -> Judged:
 
 
 def _judge_write(parsed: CloudTrailRecord, scope: Scope) -> Judged | None:
+    beat = write_heartbeat_of(parsed, scope.own)
+    if beat is not None:
+        return Judged(heartbeat=beat)
     change = change_of(parsed, scope.own)
     return None if change is None else Judged(change=change, primary=tamper_finding(parsed, change))
 

@@ -48,6 +48,8 @@ def safe_dict(finding: Finding) -> dict[str, object]:
             return safe(value, 1024)
         if isinstance(value, list):
             return [clean(v) for v in value]
+        if isinstance(value, dict):  # near_miss holds the observed value, raw
+            return {key: clean(v) for key, v in value.items()}
         return value
 
     data = {key: clean(value) for key, value in finding.to_dict().items()}

@@ -23,7 +23,7 @@ from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.identity import resolve
 from paramwatch.names import ParameterNameError, canonical_name
-from paramwatch.own import Own, matches
+from paramwatch.own import Own, is_canary, matches
 from paramwatch.trail import gaps
 
 CLOUDFORMATION = "cloudformation.amazonaws.com"
@@ -117,8 +117,15 @@ def wants(record: dict[str, Any], own: Own) -> bool:
         return False
     if source == "ssm.amazonaws.com":
         params = record.get("requestParameters")
-        return isinstance(params, dict) and bool(_own_parameters(params, own))
+        if not isinstance(params, dict):
+            return False
+        return bool(_own_parameters(params, own)) or (name == "LabelParameterVersion" and _names_canary(params, own))
     return True
+
+
+def _names_canary(params: dict[str, Any], own: Own) -> bool:
+    """The canary's label is the heartbeat of this rule's path (see heartbeat.write_heartbeat_of)."""
+    return is_canary(own, params.get("name"))
 
 
 def _text(params: dict[str, Any], key: str) -> str | None:
@@ -146,7 +153,7 @@ def _own_parameters(params: dict[str, Any], own: Own, patterns: tuple[str, ...] 
         except ParameterNameError:
             continue
         wanted = (*own.allowlists, *own.parameters) if patterns is None else patterns
-        if canonical != own.canary_parameter and matches(wanted, canonical):
+        if not is_canary(own, canonical) and matches(wanted, canonical):
             out.append(canonical)
     return out
 
