@@ -23,7 +23,7 @@ from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.identity import resolve
 from paramwatch.names import ParameterNameError, canonical_name
-from paramwatch.own import Own, matches
+from paramwatch.own import Own, is_canary, matches
 from paramwatch.trail import gaps
 
 CLOUDFORMATION = "cloudformation.amazonaws.com"
@@ -125,13 +125,7 @@ def wants(record: dict[str, Any], own: Own) -> bool:
 
 def _names_canary(params: dict[str, Any], own: Own) -> bool:
     """The canary's label is the heartbeat of this rule's path (see heartbeat.write_heartbeat_of)."""
-    name = params.get("name")
-    if own.canary_parameter is None or not isinstance(name, str):
-        return False
-    try:
-        return canonical_name(name) == own.canary_parameter
-    except ParameterNameError:
-        return False
+    return is_canary(own, params.get("name"))
 
 
 def _text(params: dict[str, Any], key: str) -> str | None:
@@ -159,7 +153,7 @@ def _own_parameters(params: dict[str, Any], own: Own, patterns: tuple[str, ...] 
         except ParameterNameError:
             continue
         wanted = (*own.allowlists, *own.parameters) if patterns is None else patterns
-        if canonical != own.canary_parameter and matches(wanted, canonical):
+        if not is_canary(own, canonical) and matches(wanted, canonical):
             out.append(canonical)
     return out
 
