@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from paramwatch.access import Access
 from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.identity import Principal, resolve
-from paramwatch.names import ParameterNameError, canonical_name
-from paramwatch.own import Own, matches
+from paramwatch.own import Own, is_canary, matches
 
 SSM_LEG, KMS_LEG, TAMPER_LEG = "ssm", "kms", "tamper"
 LEGS = (SSM_LEG, KMS_LEG, TAMPER_LEG)
@@ -31,15 +30,6 @@ class Heartbeat:
     region: str | None
 
 
-def _is_canary(raw_name: object, own: Own) -> bool:
-    if own.canary_parameter is None or not isinstance(raw_name, str):
-        return False
-    try:
-        return canonical_name(raw_name) == canonical_name(own.canary_parameter)
-    except ParameterNameError:
-        return False
-
-
 def _is_canary_role(principal: Principal, own: Own) -> bool:
     return principal.type == "AssumedRole" and matches(own.canary_roles, principal.arn)
 
@@ -50,20 +40,16 @@ def write_heartbeat_of(record: CloudTrailRecord, own: Own) -> Heartbeat | None:
         return None
     params = record.request_parameters or {}
     principal = resolve(record.user_identity)
-    if record.error_code or not _is_canary(params.get("name"), own) or not _is_canary_role(principal, own):
+    if record.error_code or not is_canary(own, params.get("name")) or not _is_canary_role(principal, own):
         return None
     return Heartbeat(leg=TAMPER_LEG, account=principal.account or record.recipient_account_id, region=record.aws_region)
 
 
 def heartbeat_of(access: Access, own: Own) -> Heartbeat | None:
     """The heartbeat this access is, or None when it is any other read."""
-    if own.canary_parameter is None or access.error_code or access.problems or not access.decrypted:
+    if access.error_code or access.problems or not access.decrypted or access.path is not None:
         return None
-    try:
-        canary = canonical_name(own.canary_parameter)
-    except ParameterNameError:
-        return None
-    if access.parameters != (canary,) or access.path is not None:
+    if len(access.parameters) != 1 or not is_canary(own, access.parameters[0]):
         return None
     if not _is_canary_role(access.principal, own):
         return None
