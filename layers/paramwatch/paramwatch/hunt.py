@@ -176,8 +176,8 @@ class _Builder:
     # -- grants -------------------------------------------------------------------------------
 
     def network(self, grant: Grant) -> str:
-        """`Grant.allows_source`: a service in `via_services`, a public address in a public range,
-        or an anchor (endpoint, or endpoint owner) narrowed by the private ranges."""
+        """`Grant.allows_source`: a service in `via_services`, a public address in a public range
+        (through no VPC endpoint), or an anchor (endpoint, or endpoint owner) narrowed by the private ranges."""
         via = [f"COALESCE({in_list('invoked_by', grant.via_services)}, FALSE)"] if grant.via_services else []
         if not (grant.source_cidrs or grant.vpc_endpoints or grant.vpc_endpoint_accounts):
             return _any(via) if via else "TRUE"
@@ -186,7 +186,8 @@ class _Builder:
         parts = list(via)
         if public:
             is_private = _any([self.d.in_network("source_ip", n) for n in PRIVATE_RANGES_MAPPED])
-            parts.append(f"(NOT {is_private} AND {_any([self.d.in_network('source_ip', n) for n in public])})")
+            public_ip = _any([self.d.in_network("source_ip", n) for n in public])
+            parts.append(f"(COALESCE(vpc_endpoint, '') = '' AND NOT {is_private} AND {public_ip})")
         anchors = []
         if grant.vpc_endpoints:
             anchors.append(f"COALESCE({in_list('vpc_endpoint', grant.vpc_endpoints)}, FALSE)")
