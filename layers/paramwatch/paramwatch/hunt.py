@@ -235,13 +235,14 @@ class _Builder:
         return self.d.regex("principal", f"^{head}:{account}:{_glob_regex(parts[5])}$")
 
     def account_only(self, grant: Grant) -> list[str]:
-        """`Grant.allows_account_of` for an `AWSAccount` identity: a principal's account field."""
+        """`Grant.allows_account_of` for an `AWSAccount` identity of another account than the trail's."""
         fields = [p.split(":", 5)[4] for p in grant.principals if p.startswith("arn:") and len(p.split(":", 5)) == 6]
         fields = [f for f in fields if f]
         if not fields:
             return []
         accounts = _any([like("caller_account", f) for f in fields])
-        return [f"(identity_type = 'AWSAccount' AND COALESCE(caller_account <> '' AND {accounts}, FALSE))"]
+        other = "caller_account <> '' AND owner_account <> '' AND caller_account <> owner_account"
+        return [f"(identity_type = 'AWSAccount' AND COALESCE({other} AND {accounts}, FALSE))"]
 
     def grant_accounts(self, grant: Grant) -> str:
         """`accounts`: the principal ARN's account field must be listed (service names never are)."""
@@ -355,7 +356,9 @@ class _Builder:
         root_issuer = f"COALESCE({issuer}.type = 'Root' OR {d.regex(f'{issuer}.arn', _ROOT_ARN)}, FALSE)"
         is_root = (
             f"CASE WHEN {session} THEN {root_issuer} "
-            f"WHEN {ui}.type IN ('AWSService', 'AWSAccount') THEN FALSE "
+            f"WHEN {ui}.type = 'AWSService' THEN FALSE "
+            f"WHEN {ui}.type = 'AWSAccount' THEN COALESCE({ui}.accountid = recipientaccountid "
+            f"AND {d.regex(f'{ui}.arn', _ROOT_ARN)}, FALSE) "
             f"ELSE COALESCE({ui}.type = 'Root' OR {d.regex(f'{ui}.arn', _ROOT_ARN)}, FALSE) END"
         )
         principal = (
