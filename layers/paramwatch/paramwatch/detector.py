@@ -54,6 +54,10 @@ BULK_PEAK_CAP = 1000
 KNOWN_CAP = 1000
 PAIR_PREFIX = "pair#"
 DAY = 86400
+# Refusals CloudTrail records. A GetParameter of a missing name is not recorded at all (SSM API
+# reference, ParameterNotFound) and GetParameters reports missing names in a successful response,
+# so guessing names shows up as permission errors; the not-found codes are kept for calls the
+# documentation does not exempt (GetParameterHistory, a missing version or label).
 ENUMERATION_CODES = DENIAL_CODES | {"ParameterNotFound", "ParameterVersionNotFound"}
 
 
