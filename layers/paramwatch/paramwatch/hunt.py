@@ -520,10 +520,13 @@ class _Builder:
         verdicts = f"""verdicts AS (
   SELECT *, {rule} AS rule FROM judged
 )"""
-        # A grant with its own bulk_threshold counts the reads it allows apart, with its own window
-        # (detector._bulk); every other read counts under the --bulk-threshold default (scope -1).
+        # A read counts under the strictest grant that allows it (detector._bulk_grant): a grant with
+        # its own bulk_threshold apart, with its own window; the --bulk-threshold default (scope -1)
+        # for one without, and for every read no grant allows.
         own = [(i, g) for i, g in enumerate(self.grants) if g.bulk_threshold is not None]
-        scope = "CASE first_grant " + "".join(f"WHEN {i} THEN {i} " for i, _ in own) + "ELSE -1 END" if own else "-1"
+        ranked = sorted(range(len(self.grants)), key=lambda i: self.grants[i].bulk_threshold or self.bulk.threshold)
+        mine = [f"WHEN grant_{i} THEN {i if self.grants[i].bulk_threshold is not None else -1} " for i in ranked]
+        scope = "CASE " + "".join(mine) + "ELSE -1 END" if own else "-1"
         default_size = self.bulk.window_minutes * 60
         size = "CASE bulk_scope " + "".join(
             f"WHEN {i} THEN {(g.bulk_window_minutes or self.bulk.window_minutes) * 60} " for i, g in own

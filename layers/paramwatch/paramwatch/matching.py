@@ -98,6 +98,14 @@ def granted_by(access: Access, allowlist: Allowlist) -> tuple[Grant | None, bool
     return None, time_unknown
 
 
+def granting(access: Access, allowlist: Allowlist) -> list[Grant]:
+    """Every grant that allows the access, in document order."""
+    if access.principal.arn is None:
+        return []
+    arn = access.principal.arn
+    return [grant for grant in _candidates(access, allowlist) if failed_condition(grant, access, arn) is None]
+
+
 def nearest(access: Access, allowlist: Allowlist) -> NearMiss:
     """The nearest grant to allowing `access` (first in document order among the nearest)."""
     if access.principal.arn is None:
