@@ -118,10 +118,13 @@ def translate_template(path: Path) -> dict[str, Any]:
     return transform(template, {}, _NoManagedPolicies())
 
 
-def deploy_rule_patterns(translated: dict[str, Any]) -> dict[str, str]:
+def deploy_rule_patterns(
+    translated: dict[str, Any], stack: str = "paramwatch", parameters: dict[str, str] | None = None
+) -> dict[str, str]:
     """Each EventBridge rule's pattern with parameters and intrinsics resolved by moto's CloudFormation.
 
-    Only the rules (without targets) are deployed, with the template's default parameters.
+    Only the rules (without targets) are deployed, with the template's default parameters unless
+    `parameters` overrides some.
     """
     import boto3
     from moto import mock_aws
@@ -143,10 +146,14 @@ def deploy_rule_patterns(translated: dict[str, Any]) -> dict[str, str]:
         mini["Resources"][name] = rule
     with mock_aws():
         cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-        cloudformation.create_stack(StackName="paramwatch", TemplateBody=json.dumps(mini))
+        cloudformation.create_stack(
+            StackName=stack,
+            TemplateBody=json.dumps(mini),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
+        )
         physical = {
             r["LogicalResourceId"]: r["PhysicalResourceId"]
-            for r in cloudformation.describe_stack_resources(StackName="paramwatch")["StackResources"]
+            for r in cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
         }
         events = boto3.client("events", region_name="us-east-1")
         return {name: events.describe_rule(Name=physical[name].split("/")[-1])["EventPattern"] for name in rules}

@@ -210,3 +210,13 @@ def test_event_logging_stays_off_when_powertools_is_told_to_log_events_before_im
     assert '"event received"' in handled
     assert "CANARY-6f1b2c-NEVER-LOGGED" not in handled
     assert "CANARY-6f1b2c-NEVER-LOGGED" in control
+
+
+def test_an_alert_whose_event_carries_a_300_kb_field_still_reaches_the_topic(app, stack) -> None:
+    # GIVEN a refused read whose error code (attacker-influenced text, no length limit) is 300 KB
+    record = ssm_read("huge-1", ["/billing/key"], errorCode="AccessDenied" + "A" * 300_000)
+    # WHEN production judges it
+    result = app.lambda_handler(eventbridge_event(record), LambdaContext())
+    # THEN the alert is published (SNS takes 256 KB at most), not parked
+    assert [v["paged"] for v in result["verdicts"]] == [True]
+    assert len(stack.alerts()) == 1 and stack.parked() == []

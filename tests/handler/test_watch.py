@@ -32,6 +32,7 @@ def watched(app, stack, monkeypatch):
     # the rules' generated names, as the template's ResourcesParameter writes them
     rules = {"read_rules": ["paramwatch-DecryptingReadRule-1AB2", "paramwatch-ParameterDecryptRule-3CD4"]}
     rules["rules"] = ["paramwatch-TamperRule-5EF6", "paramwatch-CanaryFunctionHeartbeat-7GH8"]
+    rules["alarms"] = ["paramwatch-HeartbeatSsmAlarm-9XYZ8WVU7T6S"]
     stack.ssm.put_parameter(Name=RESOURCES, Value=json.dumps(rules), Type="String")
     app.runtime.cache_clear()
     return app
@@ -106,6 +107,7 @@ def test_the_canary_role_reading_without_ssm_is_not_a_heartbeat(watched, stack) 
         ("tamper-function-throttled-to-zero", "high"),
         ("tamper-trail-selectors-exclude-kms", "high"),
         ("tamper-trail-single-region", "medium"),
+        ("tamper-alarm-actions-disabled", "high"),
     ],
 )
 def test_tampering_pages_with_what_changed_and_why(watched, stack, case: str, severity: str) -> None:
@@ -130,7 +132,12 @@ def test_cloudformations_own_deploy_is_low_and_does_not_page(watched, stack, cap
 
 
 def test_a_change_to_other_resources_is_no_finding(watched, stack) -> None:
-    for case in ("benign-other-rule-disabled", "benign-other-function-code-updated", "benign-trail-selectors-keep-all"):
+    for case in (
+        "benign-other-rule-disabled",
+        "benign-other-function-code-updated",
+        "benign-trail-selectors-keep-all",
+        "benign-other-alarm-deleted",
+    ):
         assert watched.lambda_handler(case_event(case), LambdaContext()) == {"verdicts": []}
     assert stack.alerts() == []
 

@@ -250,3 +250,14 @@ def test_every_rule_is_watched_by_the_delivery_alarms(translated) -> None:
             ref = value["Fn::If"][1] if "Fn::If" in value else value
             watched.add(ref["Ref"])
         assert watched == set(rules), alarm
+
+
+def test_the_resources_parameter_names_every_rule_and_alarm(translated) -> None:
+    # the evaluator knows its own rules and alarms from this parameter (tamper rules): none may be missing
+    value = translated["Resources"]["ResourcesParameter"]["Properties"]["Value"]["Fn::Sub"]
+    text, variables = value
+    named = {v["Ref"] for v in variables.values() if isinstance(v, dict) and "Ref" in v}
+    named |= {"HoneytokenReadRule"} if "${Honeytokens}" in text else set()
+    for kind in ("AWS::Events::Rule", "AWS::CloudWatch::Alarm"):
+        for name in resources_of(translated, kind):
+            assert name in named, f"{name} is not in ResourcesParameter"

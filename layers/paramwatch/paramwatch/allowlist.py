@@ -318,17 +318,20 @@ class Grant(_Strict):
     ) -> bool:
         """Where the call came from: a service in `via_services`, or the grant's network.
 
-        The network matches a public source address in a public `source_cidrs` range, or a call
-        through an anchor (one of `vpc_endpoints`, or an endpoint owned by one of
-        `vpc_endpoint_accounts`) whose address is in a private `source_cidrs` range when the grant
-        lists any. A private address never matches without an anchor.
+        The network matches a public source address in a public `source_cidrs` range when the call
+        came through no VPC endpoint, or a call through an anchor (one of `vpc_endpoints`, or an
+        endpoint owned by one of `vpc_endpoint_accounts`) whose address is in a private
+        `source_cidrs` range when the grant lists any. A private address never matches without an
+        anchor, nor does any address through an endpoint: a VPC's owner picks its CIDR, publicly
+        routable ranges included, so behind an endpoint the address is only what that VPC says
+        (IAM likewise drops aws:SourceIp for calls through an endpoint).
         """
         if invoked_by and invoked_by in self.via_services:
             return True
         if not (self.source_cidrs or self.vpc_endpoints or self.vpc_endpoint_accounts):
             return not self.via_services
         address = _address(source_ip)
-        if address is not None and not is_private(address) and _contains(self.networks, address):
+        if not vpc_endpoint and address is not None and not is_private(address) and _contains(self.networks, address):
             return True
         anchored = bool(vpc_endpoint) and (
             vpc_endpoint in self.vpc_endpoints or (vpc_endpoint_account or "") in self.vpc_endpoint_accounts

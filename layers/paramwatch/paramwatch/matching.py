@@ -151,6 +151,8 @@ def _explain(grant: Grant, failed: Condition, access: Access) -> tuple[str, str]
             via += f" owned by {safe(access.vpc_endpoint_account, 16)}"
         if access.invoked_by:
             via += f", made by {safe(access.invoked_by, 64)}"
+        if access.vpc_endpoint and not all(is_private_range(n) for n in grant.networks):
+            via += " (public ranges match only calls through no VPC endpoint: behind one, the VPC picks the address)"
         return observed, f"{both}, but only {_where_from(grant)}; this call came from {safe(observed, 64)}{via}."
     if failed is Condition.EXPIRED:
         observed = access.raw_event_time

@@ -28,6 +28,7 @@ class Own:
     functions: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()  # topic ARNs
     keys: tuple[str, ...] = ()  # key IDs and key ARNs
+    alarms: tuple[str, ...] = ()  # alarm names
     allowlists: tuple[str, ...] = ()  # canonical parameter names
     parameters: tuple[str, ...] = ()  # its other parameters (the list of its resources)
     canary_parameters: tuple[str, ...] = ()  # canonical names (more than one in organization mode)
@@ -46,6 +47,7 @@ class Own:
             buses=derived,
             functions=derived,
             topics=(f"arn:*:sns:*:*:{stack}-*",),
+            alarms=derived,
             allowlists=(f"/paramwatch/{stack}/allowlist",),
             parameters=(f"/paramwatch/{stack}/*",),
             canary_parameters=(f"/paramwatch/{stack}/canary",),
@@ -55,7 +57,9 @@ class Own:
     @property
     def knows_resources(self) -> bool:
         """False for the empty `Own`: only trail-wide tamper rules apply."""
-        return self.stack is not None or any((self.rules, self.functions, self.topics, self.keys, self.allowlists))
+        return self.stack is not None or any(
+            (self.rules, self.functions, self.topics, self.keys, self.alarms, self.allowlists)
+        )
 
 
 def is_canary(own: Own, raw_name: object) -> bool:
