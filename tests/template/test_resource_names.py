@@ -4,8 +4,9 @@ name CloudFormation accepts (128 characters).
 `${AWS::StackName}-honeytoken-reads` passed EventBridge's 64-character rule-name limit only for
 stack names up to 47 characters; the rules now have no name (CloudFormation generates one within
 the limit). The stack name also lands in names of other resources, in SSM parameter names (whose
-limit counts the whole ARN) and in the tamper rule's event pattern (EventBridge quota: 2,048
-characters), so each is checked here with the longest stack name.
+limit counts the whole ARN), in the tamper rule's event pattern (EventBridge quota: 2,048
+characters) and in the evaluator's settings (Lambda: 4 KB of environment), so each is checked here
+with the longest stack name (and the longest parameter values the template accepts).
 """
 
 from __future__ import annotations
@@ -143,6 +144,65 @@ def test_event_patterns_fit_eventbridge_for_the_longest_names(translated) -> Non
         parsed = json.loads(raw)
         size = max(len(json.dumps(parsed)), len(json.dumps(parsed, separators=(",", ":"))))
         assert size <= EVENT_PATTERN_QUOTA, f"{name}: {size} characters"
+
+
+# The longest value each reference can take, for the functions' environment (Lambda: "the total
+# size of all environment variables doesn't exceed 4 KB"). Generated names are at their limits above.
+LAMBDA_ENVIRONMENT_QUOTA = 4096
+ARN = f"arn:{PSEUDO['AWS::Partition']}:{{}}:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:{{}}"
+LONGEST_REF = {
+    "AWS::Lambda::Function": "f" * 64,
+    "AWS::SNS::Topic": ARN.format("sns", "t" * 256),
+    "AWS::SQS::Queue": f"https://sqs.{PSEUDO['AWS::Region']}.amazonaws.com/{PSEUDO['AWS::AccountId']}/{'q' * 80}",
+}
+LONGEST_ARN = {
+    "AWS::IAM::Role": f"arn:{PSEUDO['AWS::Partition']}:iam::{PSEUDO['AWS::AccountId']}:role/{'r' * 64}",
+    "AWS::KMS::Key": ARN.format("kms", f"key/mrk-{'k' * 32}"),
+}
+LONGEST_PARAMETER = {"FindingsBusName": "b" * 256, "PipelineKmsKeyArn": LONGEST_ARN["AWS::KMS::Key"]}
+
+
+def _longest(template: dict[str, Any], value: Any) -> str:
+    """The longest string `value` resolves to for the longest stack name and parameter values."""
+    if isinstance(value, str):
+        return value
+    if set(value) == {"Fn::If"}:
+        branches = [b for b in value["Fn::If"][1:] if b != {"Ref": "AWS::NoValue"}]
+        return max((_longest(template, b) for b in branches), key=len)
+    if set(value) == {"Fn::GetAtt"}:
+        logical, attribute = value["Fn::GetAtt"]
+        assert attribute == "Arn", value
+        return LONGEST_ARN[template["Resources"][logical]["Type"]]
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return re.sub(r"\$\{([^}!.]+)\}", lambda m: _longest(template, {"Ref": m.group(1)}), value["Fn::Sub"])
+    name = value["Ref"]
+    if name in PSEUDO:
+        return PSEUDO[name]
+    if name in template["Parameters"]:
+        parameter = template["Parameters"][name]
+        if name in LONGEST_PARAMETER:
+            return LONGEST_PARAMETER[name]
+        if "MaxLength" in parameter:
+            return "x" * int(parameter["MaxLength"])
+        if "AllowedValues" in parameter:
+            return max(map(str, parameter["AllowedValues"]), key=len)
+        assert parameter["Type"] == "Number", f"{name}: give the test its longest value"
+        return str(parameter.get("MaxValue", 10**6))
+    resource = template["Resources"][name]
+    named = {"AWS::DynamoDB::Table": "TableName", "AWS::SSM::Parameter": "Name", "AWS::Logs::LogGroup": "LogGroupName"}
+    if resource["Type"] in named:
+        return _longest(template, resource["Properties"][named[resource["Type"]]])
+    return LONGEST_REF[resource["Type"]]
+
+
+def test_function_settings_fit_lambdas_4_kb_for_the_longest_names(translated) -> None:
+    functions = {n: r for n, r in translated["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
+    assert "EvaluatorFunction" in functions
+    for name, function in functions.items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        # the variables as JSON, as Lambda stores them: a little more than the keys and values alone
+        size = len(json.dumps({key: _longest(translated, value) for key, value in variables.items()}))
+        assert size <= LAMBDA_ENVIRONMENT_QUOTA, f"{name}: {size} bytes of environment"
 
 
 def test_no_rule_is_named_after_the_stack(translated) -> None:

@@ -55,7 +55,15 @@ def findings(sample_allowlist) -> list[Finding]:
         summary="[allowlist-invalid] grants.0.source_cidrs: bad CIDR",
         problems=("grants[0].source_cidrs[0]: bad CIDR '10.0.0.0/99'\n  near: 10.0.0.0/99", "honeytokens: not a list"),
     )
-    return [*out, many, broken]
+    # edges: 40 and 42 problem lines, lines of 300 and 301 characters, a tilde and a tab, two
+    # parameters and no time; a principal name and a user agent longer than their limits
+    lines = [f"problem {i}" for i in range(38)] + ["x" * 300, "y" * 301 + " ~\tend"]
+    forty = replace(broken, event_id="forty", parameters=("/p/a", "/p/b"), event_time=None, problems=tuple(lines))
+    more = replace(forty, event_id="more", problems=(*lines, "one more", "and another"))
+    long = replace(
+        out[0], event_id="long", principal="arn:aws:iam::111122223333:user/" + "u" * 70, user_agent="A" * 1100
+    )
+    return [*out, many, broken, forty, more, long]
 
 
 def render_all(sample_allowlist) -> str:

@@ -223,7 +223,7 @@ def _destination_account(record: CloudTrailRecord, account: str | None) -> str |
 def to_access(record: CloudTrailRecord) -> Access:
     """Normalize a validated record into an Access."""
     problems: list[str] = []
-    principal = resolve(record.user_identity)
+    principal = resolve(record.user_identity, record.recipient_account_id)
     account = principal.account or record.recipient_account_id
     raw_names, path = _names(record, problems)
     names, parameters = _canonical(raw_names, account, problems)
