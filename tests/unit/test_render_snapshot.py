@@ -63,7 +63,15 @@ def findings(sample_allowlist) -> list[Finding]:
     long = replace(
         out[0], event_id="long", principal="arn:aws:iam::111122223333:user/" + "u" * 70, user_agent="A" * 1100
     )
-    return [*out, many, broken, forty, more, long]
+    nobody = replace(out[0], event_id="nobody", principal=None, identity_type=None, session_name="s" * 201)
+    person = replace(out[1], event_id="person", sso_user="p" * 201)
+    arns = [
+        "arn:aws:ssm:us-east-1:999988887777:parameter/orders/db",
+        "arn:aws:ssm:us-east-1:999988887777:parameter/orders/db:label:x",
+        "nsa:aws:ssm:us-east-1:999988887777:parameter/orders/db",
+    ]
+    shared = [replace(out[0], event_id=f"arn-{i}", parameters=(arn,)) for i, arn in enumerate(arns)]
+    return [*out, many, broken, forty, more, long, nobody, person, *shared]
 
 
 def render_all(sample_allowlist) -> str:
