@@ -104,10 +104,11 @@ def translate_template(path: Path) -> dict[str, Any]:
     return transform(template, {}, _NoManagedPolicies())
 
 
-def deploy_rule_patterns(translated: dict[str, Any]) -> dict[str, str]:
+def deploy_rule_patterns(translated: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, str]:
     """Each EventBridge rule's pattern with parameters and intrinsics resolved by moto's CloudFormation.
 
-    Only the rules (without targets) are deployed, with the template's default parameters.
+    Only the rules (without targets, all on the default bus) are deployed, with the template's
+    default parameters unless `parameters` overrides some; rules whose condition is false are absent.
     """
     import boto3
     from moto import mock_aws
@@ -122,16 +123,23 @@ def deploy_rule_patterns(translated: dict[str, Any]) -> dict[str, str]:
     for name, rule in rules.items():
         rule = copy.deepcopy(rule)
         rule["Properties"].pop("Targets", None)
+        rule["Properties"].pop("EventBusName", None)
         mini["Resources"][name] = rule
+    overrides = [{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()]
     with mock_aws():
         cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-        cloudformation.create_stack(StackName="paramwatch", TemplateBody=json.dumps(mini))
+        cloudformation.create_stack(StackName="paramwatch", TemplateBody=json.dumps(mini), Parameters=overrides)
         physical = {
             r["LogicalResourceId"]: r["PhysicalResourceId"]
             for r in cloudformation.describe_stack_resources(StackName="paramwatch")["StackResources"]
+            if "LogicalResourceId" in r  # moto lists resources whose condition is false without one
         }
         events = boto3.client("events", region_name="us-east-1")
-        return {name: events.describe_rule(Name=physical[name].split("/")[-1])["EventPattern"] for name in rules}
+        return {
+            name: events.describe_rule(Name=physical[name].split("/")[-1])["EventPattern"]
+            for name in rules
+            if name in physical
+        }
 
 
 ORG_ACCOUNTS = ("111122223333", "444455556666", "777788889999")

@@ -30,6 +30,8 @@ def statements(template: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
             documents.append(props["PolicyDocument"])
         if kind == KEY_POLICY:
             documents.append(props["KeyPolicy"])
+        if kind == "AWS::Events::EventBusPolicy":
+            documents.append({"Statement": props["Statement"]})
         for document in documents:
             out += [(name, kind, s) for s in as_list(document["Statement"])]
     return out

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from moto.events.models import EventPattern
+from samtranslator.yaml_helper import yaml_parse
 
 from conftest import TEMPLATE, raw_template, resources_of
 from support import CASES, ROOT, eventbridge_event, load_case
@@ -55,11 +56,22 @@ def test_sam_build_with_python_313(tmp_path: Path) -> None:
     assert (layer / "paramwatch" / "rules.py").is_file()
     assert list((layer / "pydantic_core").glob("*aarch64*.so")), "layer must hold arm64 wheels"
     assert (build_dir / "EvaluatorFunction" / "app.py").is_file()
+    # the member template travels with the build, so that `sam deploy` uploads it for the StackSet
+    built = yaml_parse((build_dir / "template.yaml").read_text())
+    member = built["Resources"]["MemberStackSet"]["Properties"]["TemplateURL"]
+    assert (build_dir / member).resolve() == (ROOT / "member.yaml").resolve()
 
 
 def test_every_cloudtrail_rule_gets_read_only_events(translated) -> None:
     rules = resources_of(translated, "AWS::Events::Rule")
-    assert set(rules) == {"DecryptingReadRule", "ParameterDecryptRule", "HoneytokenReadRule"}
+    assert set(rules) == {
+        "DecryptingReadRule",
+        "ParameterDecryptRule",
+        "HoneytokenReadRule",
+        "OrganizationDecryptingReadRule",
+        "OrganizationParameterDecryptRule",
+        "OrganizationHoneytokenReadRule",
+    }
     for name, rule in rules.items():
         assert rule["Properties"]["EventPattern"]["detail-type"] == [CLOUDTRAIL], name
         assert rule["Properties"]["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", name
