@@ -38,3 +38,11 @@ def test_case_verdict(path: Path, sample_allowlist) -> None:
         assert finding is not None, case["description"]
         assert (str(finding.rule), str(finding.severity)) == (expected["rule"], expected["severity"])
         assert finding.event_id == case["record"]["eventID"]
+        for key in ("session_name", "sso_user"):
+            if key in expected:
+                assert getattr(finding, key) == expected[key]
+        if "near_miss" in expected:
+            near = finding.to_dict()["near_miss"]
+            assert near is not None, finding.summary
+            assert {k: near[k] for k in expected["near_miss"]} == expected["near_miss"]
+            assert near["text"][1:] in finding.summary

@@ -133,7 +133,7 @@ def test_no_input_files_is_an_error(tmp_path: Path) -> None:
 
 def test_check_allowlist_ok_and_broken(tmp_path: Path) -> None:
     code, out, _ = run("check-allowlist", ALLOWLIST)
-    assert code == 0 and "4 grant(s), 1 honeytoken(s)" in out
+    assert code == 0 and "5 grant(s), 1 honeytoken(s)" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "version: 1\ngrants:\n  - {name: g, principals: [p], parameters: [a], source_cidrs: [300.1.1.1/8]}\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from datetime import datetime, time
+from datetime import UTC, date, datetime, time
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 
@@ -89,9 +89,16 @@ class Hours(_Strict):
 
 
 class Grant(_Strict):
-    """Principals that may read parameters, optionally from given networks and at given hours."""
+    """Principals that may read parameters, optionally from given networks and at given hours.
+
+    `owner` and `reason` say who asked for the grant and why, so that a grant can be questioned
+    later; `expires` ends it, so that an exception for a project does not outlive the project.
+    """
 
     name: str = Field(min_length=1, max_length=128)
+    owner: str | None = Field(default=None, min_length=1, max_length=256)
+    reason: str | None = Field(default=None, min_length=1, max_length=1024)
+    expires: date | None = None
     principals: list[Pattern] = Field(min_length=1)
     parameters: list[Pattern] = Field(min_length=1)
     source_cidrs: list[str] = Field(default_factory=list)
@@ -108,6 +115,17 @@ class Grant(_Strict):
     @classmethod
     def _canonical(cls, value: list[str]) -> list[str]:
         return [canonical_pattern(p) for p in value]
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _a_date(cls, value: Any) -> Any:
+        if isinstance(value, datetime) or (isinstance(value, str) and len(value) != 10):
+            raise ValueError(f"expires must be a date YYYY-MM-DD, got {value!r}")
+        return value
+
+    def expired_at(self, moment: datetime) -> bool:
+        """True from 00:00 UTC of the `expires` date on: the grant no longer allows anything."""
+        return self.expires is not None and moment >= datetime.combine(self.expires, time(0), tzinfo=UTC)
 
     @field_validator("source_cidrs")
     @classmethod

@@ -9,16 +9,18 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
 from paramwatch import allowlist as allowlist_mod
-from paramwatch import baseline, cost
-from paramwatch.allowlist import Allowlist, AllowlistError
+from paramwatch import baseline, cost, pieces, review
+from paramwatch.allowlist import AllowlistError
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Severity
-from paramwatch.render import table, verdict_json
+from paramwatch.pieces import Merged
+from paramwatch.render import alert_text, table, verdict_json
 from paramwatch.replay import replay
 from paramwatch.state import MemoryState
 
@@ -36,29 +38,29 @@ class Totals:
     errors: list[str] = field(default_factory=list)
 
 
-def load_allowlist_file(path: str) -> Allowlist:
-    """Read and validate an allowlist file; AllowlistError names the file and each bad field."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AllowlistError([f"{path}: cannot read: {exc}"]) from None
-    try:
-        return allowlist_mod.parse(text)
-    except AllowlistError as exc:
-        raise AllowlistError([f"{path}: {p}" for p in exc.problems]) from None
+def load_allowlist(paths: Sequence[str]) -> Merged:
+    """Read and merge allowlist files and directories; AllowlistError names each file and bad field."""
+    return pieces.load_files(paths)
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        loaded = load_allowlist_file(args.file)
+        merged = load_allowlist(args.files)
     except AllowlistError as exc:
         print(exc, file=err)
         return EXIT_ERROR
+    loaded = merged.allowlist
+    today = args.today or datetime.now(UTC).date()
+    remarks = review.review(loaded, today, merged.origins)
+    for remark in remarks:
+        level = "error" if remark.expired and args.strict else "warning"
+        print(f"paramwatch: {level}: {remark.line()}", file=err)
     print(
-        f"{args.file}: ok, {len(loaded.grants)} grant(s), {len(loaded.honeytokens)} honeytoken(s)",
+        f"{', '.join(args.files)}: ok, {len(loaded.grants)} grant(s), {len(loaded.honeytokens)} honeytoken(s), "
+        f"{len(remarks)} warning(s)",
         file=out,
     )
-    return EXIT_CLEAN
+    return EXIT_ERROR if args.strict and any(r.expired for r in remarks) else EXIT_CLEAN
 
 
 def _cmd_schema(_: argparse.Namespace, out: TextIO, __: TextIO) -> int:
@@ -83,7 +85,8 @@ def _tuning(args: argparse.Namespace) -> Tuning:
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:  # AllowlistError and pydantic's ValidationError are ValueErrors
-        loaded = load_allowlist_file(args.allowlist)
+        merged = load_allowlist(args.allowlist)
+        loaded = merged.allowlist
         state = MemoryState()
         if args.baseline and args.baseline.exists():
             baseline.load(args.baseline, state)
@@ -97,7 +100,8 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     severities: Counter[str] = Counter()
     paged = 0
     collected: list[Verdict] = []
-    for result in replay(args.paths, detector, workers=args.workers):
+    used: set[str] = set()
+    for result in replay(args.paths, detector, workers=args.workers, track_grants=bool(args.baseline)):
         totals.files += 1
         if result.error:
             totals.errors.append(result.error)
@@ -108,15 +112,23 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         totals.findings += len(result.verdicts)
         paged += sum(v.paged for v in result.verdicts)
         severities.update(str(v.finding.severity) for v in result.verdicts)
+        used |= result.grants_used
         if args.format == "jsonl":
             for verdict in result.verdicts:
                 print(verdict_json(verdict), file=out)
+        elif args.format == "alert":
+            for verdict in result.verdicts:
+                if verdict.paged:
+                    print(alert_text(verdict), file=out)
         else:
             collected.extend(result.verdicts)
     if args.format == "table":
         for row in table(collected):
             print(row, file=out)
     print(_closing_line(totals, severities, paged), file=err)
+    if args.baseline and totals.files:
+        for remark in review.stale(loaded, used, merged.origins):
+            print(f"paramwatch: stale: {remark.line()}", file=err)
     if args.learn and args.baseline:
         count = baseline.save(state, args.baseline)
         print(
@@ -211,8 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     rep = sub.add_parser("replay", help="judge CloudTrail log files against an allowlist")
-    rep.add_argument("--allowlist", required=True, help="allowlist file (YAML or JSON)")
-    rep.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+    rep.add_argument(
+        "--allowlist",
+        required=True,
+        action="append",
+        help="allowlist file (YAML or JSON) or directory of pieces; repeat to merge several",
+    )
+    rep.add_argument(
+        "--format",
+        choices=("jsonl", "table", "alert"),
+        default="jsonl",
+        help="alert: each paged finding's SNS subject and body, exactly as e-mail subscribers get them",
+    )
     rep.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     rep.add_argument("paths", nargs="+", help="log files (.json, .json.gz) or folders of them")
     rep.add_argument("--baseline", type=Path, help="first-seen baseline file to read (and with --learn, write)")
@@ -226,8 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument("--baseline", type=Path, required=True)
     suggest.set_defaults(func=_cmd_suggest)
 
-    check = sub.add_parser("check-allowlist", help="validate an allowlist file")
-    check.add_argument("file")
+    check = sub.add_parser("check-allowlist", help="validate allowlist files and review their grants")
+    check.add_argument("files", nargs="+", metavar="FILE", help="allowlist file or directory of pieces")
+    check.add_argument("--strict", action="store_true", help="fail (exit 2) when a grant has expired")
+    check.add_argument("--today", type=date.fromisoformat, help="review as of this date (YYYY-MM-DD)")
     check.set_defaults(func=_cmd_check)
 
     redrive = sub.add_parser("redrive", help="re-process the dead-letter and failure queues of a deployed stack")

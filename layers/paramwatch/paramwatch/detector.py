@@ -25,6 +25,7 @@ from paramwatch.access import Access, is_relevant, to_access
 from paramwatch.allowlist import Allowlist
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.matching import granted_by
 from paramwatch.rules import DENIAL_CODES, evaluate, finding_for, parse_record
 from paramwatch.state import Claim, Delivery, State
 
@@ -56,17 +57,24 @@ class Judged:
     invalid: Finding | None = None
     access: Access | None = None
     primary: Finding | None = None
+    grant: str | None = None
 
 
-def prejudge(record: Any, allowlist: Allowlist) -> Judged | None:
-    """Validate, normalize and apply the stateless rules; None for a record that is no read."""
+def prejudge(record: Any, allowlist: Allowlist, track_grants: bool = False) -> Judged | None:
+    """Validate, normalize and apply the stateless rules; None for a record that is no read.
+
+    With `track_grants`, an allowed read also names the grant that allowed it (replay uses it to
+    report stale grants; Lambda does not pay for it).
+    """
     parsed = parse_record(record)
     if isinstance(parsed, Finding):
         return Judged(invalid=parsed)
     if not is_relevant(record):
         return None
     access = to_access(parsed)
-    return Judged(access=access, primary=evaluate(access, allowlist))
+    primary = evaluate(access, allowlist)
+    grant = granted_by(access, allowlist)[0] if track_grants and primary is None and access.decrypted else None
+    return Judged(access=access, primary=primary, grant=grant.name if grant else None)
 
 
 def judge(record: Any, allowlist: Allowlist) -> Finding | None:

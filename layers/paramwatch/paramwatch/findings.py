@@ -84,6 +84,20 @@ NEXT_STEPS: dict[Rule, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class NearMiss:
+    """The grant closest to allowing a read, the condition it failed and the value observed.
+
+    `grant` is None when no grant names the principal. `text` is escaped, ready for any output.
+    """
+
+    grant: str | None
+    owner: str | None
+    condition: str | None
+    observed: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One reportable verdict on one CloudTrail event."""
 
@@ -102,6 +116,9 @@ class Finding:
     region: str | None = None
     error_code: str | None = None
     problems: tuple[str, ...] = field(default_factory=tuple)
+    session_name: str | None = None
+    sso_user: str | None = None
+    near_miss: NearMiss | None = None
     account: str | None = None
     account_name: str | None = None
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from paramwatch.cloudtrail import UserIdentity
 
+SSO_ROLE_PREFIX = "AWSReservedSSO_"
 _ISSUED_SESSION_TYPES = frozenset({"AssumedRole", "FederatedUser"})
 _SESSION_RESOURCES = ("assumed-role/", "federated-user/")
 
@@ -22,6 +23,12 @@ class Principal:
     type: str
     account: str | None
     session: str | None = None
+
+    @property
+    def sso_user(self) -> str | None:
+        """The person behind an IAM Identity Center role: its session name is the user name."""
+        role = (self.arn or "").rsplit("/", 1)[-1]
+        return self.session if self.session and role.startswith(SSO_ROLE_PREFIX) else None
 
 
 def resolve(identity: UserIdentity | None) -> Principal:

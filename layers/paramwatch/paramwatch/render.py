@@ -58,13 +58,22 @@ def subject(finding: Finding) -> str:
     return ascii_line(text, SUBJECT_LIMIT)
 
 
+def _who(finding: Finding) -> list[str]:
+    lines = [f"Who:        {safe(finding.principal or 'unknown')} ({safe(finding.identity_type or '?')})"]
+    if finding.sso_user:
+        lines.append(f"Person:     {safe(finding.sso_user, 200)} (IAM Identity Center user)")
+    elif finding.session_name:
+        lines.append(f"Session:    {safe(finding.session_name, 200)}")
+    return lines
+
+
 def body(finding: Finding, notes: Iterable[str] = ()) -> str:
     """A plain-text alert a person can act on, with the structured finding appended as JSON."""
     params = "\n".join(f"    - {safe(p)}" for p in finding.parameters) or "    (none named)"
     lines = [
         f"Severity:   {str(finding.severity).upper()}",
         f"Rule:       {finding.rule}",
-        f"Who:        {safe(finding.principal or 'unknown')} ({safe(finding.identity_type or '?')})",
+        *_who(finding),
         f"What:       {safe(finding.event_name or '?')} of",
         params,
         f"From:       {safe(finding.source_ip or 'unknown')}"
@@ -76,6 +85,8 @@ def body(finding: Finding, notes: Iterable[str] = ()) -> str:
     ]
     if finding.error_code:
         lines.append(f"Error:      {safe(finding.error_code)}")
+    if finding.near_miss is not None:
+        lines.append(f"Why:        {finding.near_miss.text}")
     lines += ["", finding.summary]
     lines += [f"Note: {note}" for note in notes]
     lines += [
@@ -86,6 +97,15 @@ def body(finding: Finding, notes: Iterable[str] = ()) -> str:
         finding_json(finding),
     ]
     return "\n".join(lines)
+
+
+ALERT_SEPARATOR = "=" * 78
+
+
+def alert_text(verdict: Verdict) -> str:
+    """A paged finding as its e-mail subscriber receives it: the SNS subject, then the body."""
+    finding = verdict.finding
+    return f"Subject: {subject(finding)}\n\n{body(finding, verdict.notes)}\n{ALERT_SEPARATOR}"
 
 
 def table(verdicts: Iterable[Verdict]) -> Iterable[str]:

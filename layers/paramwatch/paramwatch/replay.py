@@ -42,20 +42,21 @@ class FileResult:
     relevant: int = 0
     verdicts: tuple[Verdict, ...] = ()
     error: str | None = None
+    grants_used: frozenset[str] = frozenset()
 
 
-def select_reads(path: Path, allowlist: Allowlist) -> FileReads:
+def select_reads(path: Path, allowlist: Allowlist, track_grants: bool = False) -> FileReads:
     """Read one file and keep what the rules would deliver; a file that cannot be read is an error."""
     try:
         selection = select(path, partial(needs_judging, allowlist=allowlist))
     except SourceError as exc:
         return FileReads(path=str(path), error=f"{path}: {exc}")
-    judged = tuple(prejudge(record, allowlist) for record in selection.selected)
+    judged = tuple(prejudge(record, allowlist, track_grants) for record in selection.selected)
     return FileReads(str(path), selection.records, judged, selection.malformed)
 
 
-def _selected(files: list[Path], allowlist: Allowlist, workers: int) -> Iterator[FileReads]:
-    select = partial(select_reads, allowlist=allowlist)
+def _selected(files: list[Path], allowlist: Allowlist, workers: int, track_grants: bool) -> Iterator[FileReads]:
+    select = partial(select_reads, allowlist=allowlist, track_grants=track_grants)
     if workers < 2 or len(files) < _PARALLEL_FROM:
         yield from map(select, files)
         return
@@ -63,10 +64,12 @@ def _selected(files: list[Path], allowlist: Allowlist, workers: int) -> Iterator
         yield from pool.map(select, files, chunksize=1)
 
 
-def replay(paths: Iterable[str | Path], detector: Detector, workers: int | None = None) -> Iterator[FileResult]:
-    """Judge every file in order, yielding each file's verdicts."""
+def replay(
+    paths: Iterable[str | Path], detector: Detector, workers: int | None = None, track_grants: bool = False
+) -> Iterator[FileResult]:
+    """Judge every file in order, yielding each file's verdicts (and, with `track_grants`, the grants used)."""
     files = list(expand(paths))
-    for selected in _selected(files, detector.allowlist, workers or os.cpu_count() or 1):
+    for selected in _selected(files, detector.allowlist, workers or os.cpu_count() or 1, track_grants):
         if selected.error:
             yield FileResult(selected.path, error=selected.error)
             continue
@@ -79,4 +82,5 @@ def replay(paths: Iterable[str | Path], detector: Detector, workers: int | None 
             verdicts += outcome.verdicts
             if outcome.begun:
                 detector.finish(outcome.begun)
-        yield FileResult(selected.path, selected.records, len(selected.reads), tuple(verdicts))
+        used = frozenset(j.grant for j in selected.reads if j is not None and j.grant)
+        yield FileResult(selected.path, selected.records, len(selected.reads), tuple(verdicts), grants_used=used)

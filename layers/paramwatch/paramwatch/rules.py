@@ -6,15 +6,17 @@ clock, no state, so the same verdict comes out in Lambda, in replay and in tests
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from paramwatch.access import SSM_SOURCE, Access, is_relevant
-from paramwatch.allowlist import Allowlist, Grant
+from paramwatch.allowlist import Allowlist
 from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.matching import granted_by, nearest
 from paramwatch.names import (
     HIDDEN,
     SECRETS_MANAGER_PREFIX,
@@ -82,36 +84,6 @@ def _may_touch_honeytoken(params: dict[str, Any], allowlist: Allowlist) -> bool:
     return False
 
 
-def _grant_matches(grant: Grant, access: Access, principal: str) -> bool | None:
-    """True/False when the grant does or does not allow the access; None when time is unknown."""
-    if not grant.allows_principal(principal):
-        return False
-    if access.path is not None and not grant.allows_subtree(access.path):
-        return False
-    if not all(grant.allows_parameter(p) for p in access.parameters):
-        return False
-    if not access.via_ssm and not grant.allows_network(access.source_ip, access.vpc_endpoint):
-        return False
-    if grant.hours is None:
-        return True
-    if access.event_time is None:
-        return None
-    return grant.hours.allows(access.event_time)
-
-
-def granted_by(access: Access, allowlist: Allowlist) -> tuple[Grant | None, bool]:
-    """The first grant that allows the access, and whether a grant failed only on unknown time."""
-    if access.principal.arn is None:
-        return None, False
-    time_unknown = False
-    for grant in allowlist.grants_for(access.principal.arn):
-        verdict = _grant_matches(grant, access, access.principal.arn)
-        if verdict:
-            return grant, False
-        time_unknown = time_unknown or verdict is None
-    return None, time_unknown
-
-
 def _what(access: Access) -> str:
     if access.path is not None:
         scope = "recursively " if access.recursive else ""
@@ -157,12 +129,22 @@ def finding_for(access: Access, rule: Rule, severity: Severity, summary: str) ->
         region=access.region,
         error_code=access.error_code,
         problems=access.problems,
+        session_name=access.principal.session,
+        sso_user=access.principal.sso_user,
         account=access.account,
     )
 
 
 def _finding(access: Access, rule: Rule, severity: Severity, extra: str) -> Finding:
     return finding_for(access, rule, severity, _summary(access, rule, extra))
+
+
+def _unauthorized(access: Access, allowlist: Allowlist, severity: Severity, extra: str) -> Finding:
+    """An unauthorized read, saying which grant came nearest to allowing it and what it lacked."""
+    near = nearest(access, allowlist)
+    why = near.text[:1].lower() + near.text[1:]
+    finding = _finding(access, Rule.UNAUTHORIZED, severity, f"No grant allows it{extra}: {why}")
+    return replace(finding, near_miss=near)
 
 
 def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
@@ -198,13 +180,8 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
             "Cannot judge: eventTime is unreadable and a matching grant has hours.",
         )
     if access.cross_account:
-        return _finding(
-            access,
-            Rule.UNAUTHORIZED,
-            Severity.HIGH,
-            "No grant allows it; the caller is in another account.",
-        )
-    return _finding(access, Rule.UNAUTHORIZED, Severity.MEDIUM, "No grant allows it.")
+        return _unauthorized(access, allowlist, Severity.HIGH, " (the caller is in another account)")
+    return _unauthorized(access, allowlist, Severity.MEDIUM, "")
 
 
 def invalid_event(event_id: str, reason: str) -> Finding:

@@ -1,0 +1,167 @@
+"""What an alert tells a responder: the person behind a role, the nearest grant and what it lacked."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+
+import pytest
+
+from paramwatch.access import to_access
+from paramwatch.allowlist import validate
+from paramwatch.cli import main
+from paramwatch.cloudtrail import CloudTrailRecord
+from paramwatch.detector import Verdict, judge
+from paramwatch.matching import nearest
+from paramwatch.render import ALERT_SEPARATOR, body, subject
+from support import EVENTS, load_case, ssm_read
+
+ALICE = "arn:aws:iam::111122223333:user/alice"
+
+
+def case(name: str) -> dict:
+    return load_case(EVENTS / "cases" / f"{name}.json")["record"]
+
+
+def access_of(record: dict):
+    return to_access(CloudTrailRecord.model_validate(record))
+
+
+def allowlist(*grants: dict):
+    return validate({"version": 1, "grants": list(grants)})
+
+
+def grant(name: str = "g", **extra: object) -> dict:
+    return {"name": name, "principals": [ALICE], "parameters": ["/app/*"], **extra}
+
+
+def test_sso_user_is_the_session_name_of_an_identity_center_role(sample_allowlist) -> None:
+    finding = judge(case("sso-user-ungranted"), sample_allowlist)
+    assert finding.sso_user == "jane.doe@example.com"
+    text = body(finding)
+    assert "Person:     jane.doe@example.com (IAM Identity Center user)" in text
+    assert "Why:        No grant names this principal." in text
+
+
+def test_other_roles_show_their_session_name_but_no_person(sample_allowlist) -> None:
+    finding = judge(case("wrong-network"), sample_allowlist)
+    assert (finding.session_name, finding.sso_user) == ("i-0abc123", None)
+    text = body(finding)
+    assert "Session:    i-0abc123" in text and "Person:" not in text
+    assert "Where:      account 111122223333, us-east-1" in text
+
+
+def test_a_role_merely_named_like_sso_in_its_session_is_not_a_person(sample_allowlist) -> None:
+    record = case("wrong-network")
+    record["userIdentity"]["arn"] = "arn:aws:sts::111122223333:assumed-role/orders-api/AWSReservedSSO_x"
+    finding = judge(record, sample_allowlist)
+    assert finding.sso_user is None and finding.session_name == "AWSReservedSSO_x"
+
+
+def test_hostile_session_name_is_escaped_in_the_body(sample_allowlist) -> None:
+    record = case("sso-user-ungranted")
+    record["userIdentity"]["arn"] = record["userIdentity"]["arn"].rsplit("/", 1)[0] + "/*eve*\n<b>[x](javascript:e)"
+    text = body(judge(record, sample_allowlist))
+    person = next(line for line in text.splitlines() if line.startswith("Person:"))
+    assert "\\u002aeve\\u002a\\u000a\\u003cb\\u003e\\u005bx\\u005d(javascript:e)" in person
+
+
+@pytest.mark.parametrize(
+    ("grants", "changes", "condition", "observed", "phrase"),
+    [
+        (
+            [grant(source_cidrs=["10.0.0.0/8"])],
+            {},
+            "network",
+            "203.0.113.5",
+            "but only from 10.0.0.0/8; this call came from 203.0.113.5 (no VPC endpoint)",
+        ),
+        (
+            [grant(hours={"days": ["mon"], "start": "08:00", "end": "09:00", "timezone": "Europe/Berlin"})],
+            {},
+            "hours",
+            "mon 11:15 Europe/Berlin",
+            "but only mon 08:00-09:00 Europe/Berlin; this call was on mon 11:15 Europe/Berlin",
+        ),
+        ([grant(expires="2026-11-01")], {}, "expired", "2026-11-02T10:15:00Z", "until it expired on 2026-11-01"),
+        (
+            [grant(expires="2026-11-03")],
+            {"eventTime": "yesterday"},
+            "time-unknown",
+            "yesterday",
+            "eventTime yesterday is unreadable",
+        ),
+        (
+            [grant(parameters=["/other/*"])],
+            {},
+            "parameter",
+            "/app/db",
+            "allows this principal, but not parameter /app/db",
+        ),
+        ([grant(principals=["arn:aws:iam::111122223333:user/bob"])], {}, None, None, "No grant names this principal."),
+    ],
+)
+def test_near_miss_names_the_failed_condition_and_observed_value(grants, changes, condition, observed, phrase) -> None:
+    access = access_of({**ssm_read("e", ["/app/db"]), **changes})
+    near = nearest(access, allowlist(*grants))
+    assert (near.condition, near.observed) == (condition, observed)
+    assert phrase in near.text
+
+
+def test_nearest_prefers_a_grant_that_names_the_parameter_over_one_that_does_not() -> None:
+    grants = [
+        grant("wrong-param", parameters=["/x/*"]),
+        grant("wrong-net", owner="team-a", source_cidrs=["192.0.2.0/24"]),
+    ]
+    near = nearest(access_of(ssm_read("e", ["/app/db"])), allowlist(*grants))
+    assert (near.grant, near.owner, near.condition) == ("wrong-net", "team-a", "network")
+    assert near.text.startswith("grant 'wrong-net' (owner team-a) allows this principal and parameter")
+
+
+def test_by_path_read_names_the_path_the_grant_does_not_cover() -> None:
+    record = ssm_read("e", ["/x"])
+    record["eventName"] = "GetParametersByPath"
+    record["requestParameters"] = {"path": "/", "recursive": True, "withDecryption": True}
+    near = nearest(access_of(record), allowlist(grant()))
+    assert (near.condition, near.observed) == ("path", "/")
+
+
+def test_near_miss_of_a_hostile_parameter_name_is_escaped() -> None:
+    near = nearest(access_of(ssm_read("e", ["/app/a*b*"])), allowlist(grant(parameters=["/other/*"])))
+    assert near.observed == "/app/a*b*" and "/app/a\\u002ab\\u002a" in near.text
+
+
+def test_replay_alert_format_prints_subject_and_body_of_each_paged_finding(sample_allowlist) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["replay", "--allowlist", str(EVENTS / "allowlist.yaml"), "--format", "alert", str(EVENTS / "sample-trail")],
+        out=out,
+        err=err,
+    )
+    assert code == 1
+    alerts = out.getvalue().split(ALERT_SEPARATOR + "\n")
+    assert alerts[-1] == ""
+    alerts = alerts[:-1]
+    paged = int(err.getvalue().split(" would page")[0].rsplit(" ", 1)[-1])
+    assert len(alerts) == paged
+    first = case("wrong-network")
+    finding = judge(first, sample_allowlist)
+    wanted = f"Subject: {subject(finding)}\n\n{body(finding)}\n"
+    assert wanted in alerts
+    for alert in alerts:
+        head, text = alert.split("\n\n", 1)
+        assert head.startswith("Subject: paramwatch ") and len(head) - len("Subject: ") < 100
+        assert json.loads(text.rstrip("\n").splitlines()[-1])["event_id"]
+
+
+def test_body_keeps_reading_as_before_for_findings_without_new_fields(sample_allowlist) -> None:
+    finding = replace(judge(case("root-user"), sample_allowlist), session_name=None)
+    text = body(finding, ["a note"])
+    assert text.splitlines()[:3] == [
+        "Severity:   HIGH",
+        "Rule:       root-access",
+        f"Who:        {finding.principal} (Root)",
+    ]
+    assert "Why:" not in text and "Note: a note" in text
+    assert Verdict(finding, paged=True).to_dict()["near_miss"] is None
