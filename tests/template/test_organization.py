@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 from samtranslator.yaml_helper import yaml_parse
+from test_least_privilege import as_list, statements
 
 from conftest import resources_of
 from paramwatch.access import to_access
 from paramwatch.rules import parse_record
 from support import CASES, ROOT, deploy_rule_patterns, eventbridge_event, load_case
-from test_least_privilege import as_list, statements
 
 MEMBER = ROOT / "member.yaml"
 ORG = "o-a1b2c3d4e5"
