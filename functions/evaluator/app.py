@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paramwatch import allowlist as allowlist_mod
-from paramwatch.allowlist import Allowlist, AllowlistError
+from paramwatch.allowlist import Allowlist, AllowlistError, with_honeytokens
 from paramwatch.cloudtrail import detail_of
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
@@ -26,6 +26,7 @@ from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.render import safe_dict
 from paramwatch.settings import Settings
 from paramwatch_aws.alerts import AlertSender, Delivery
+from paramwatch_aws.allowlist_store import RETRIES, AllowlistStore, StoredAllowlist
 from paramwatch_aws.cached_state import CachedState
 from paramwatch_aws.dynamo_state import DynamoState
 
@@ -41,23 +42,32 @@ class Runtime:
     tuning: Tuning
     alerts: AlertSender
     state: CachedState
+    allowlist: AllowlistStore
 
 
 @cache
 def runtime() -> Runtime:
     """Built on the first invocation, not at import, so tests and cold starts stay cheap."""
     import boto3  # imported with the first client, off the module-import path
+    from botocore.config import Config
 
     settings = Settings.from_env(os.environ)
-    table = boto3.resource("dynamodb").Table(settings.state_table)
+    config = Config(retries=RETRIES)
+    session = boto3.session.Session()
+    table = session.resource("dynamodb", config=config).Table(settings.state_table)
     alerts = AlertSender(
-        sns=boto3.client("sns"),
-        sqs=boto3.client("sqs"),
+        sns=session.client("sns", config=config),
+        sqs=session.client("sqs", config=config),
         topic_arn=settings.alert_topic_arn,
         failure_queue_url=settings.failure_queue_url,
     )
     state = CachedState(DynamoState(table))
-    return Runtime(settings=settings, tuning=settings.tuning, alerts=alerts, state=state)
+    store = AllowlistStore(
+        ssm=session.client("ssm", config=config),
+        name=settings.allowlist_parameter,
+        max_age=settings.allowlist_cache_seconds,
+    )
+    return Runtime(settings=settings, tuning=settings.tuning, alerts=alerts, state=state, allowlist=store)
 
 
 def describe(raw: Any) -> dict[str, str]:
@@ -86,27 +96,38 @@ def record_of(event: Any) -> Any:
     return event
 
 
-def load_allowlist(settings: Settings) -> tuple[Allowlist, Finding | None]:
-    """Fetch the allowlist (cached for the configured TTL); a broken one is judged as empty."""
-    from aws_lambda_powertools.utilities import parameters  # imports boto3: off the import path
+def load_allowlist(rt: Runtime) -> tuple[Allowlist, Finding | None]:
+    """The stored allowlist plus the stack's honeytokens.
 
-    text = parameters.get_parameter(settings.allowlist_parameter, max_age=settings.allowlist_cache_seconds)
+    Fails closed: a document that does not validate is judged as one with no grant, and the
+    honeytoken prefix comes from the function's settings, so every decoy still fires.
+    """
+    stored = rt.allowlist.get()
     try:
-        return allowlist_mod.parse(text), None
+        allowlist, problem = allowlist_mod.parse(stored.text), None
     except AllowlistError as exc:
         logger.error("allowlist is invalid", extra={"problems": [safe(p) for p in exc.problems]})
-        problem = Finding(
-            event_id=f"allowlist:{settings.allowlist_parameter}",
-            rule=Rule.ALLOWLIST_INVALID,
-            severity=Severity.HIGH,
-            principal=None,
-            parameters=(settings.allowlist_parameter,),
-            event_time=None,
-            source_ip=None,
-            summary=f"[{Rule.ALLOWLIST_INVALID}] " + safe("; ".join(exc.problems), 900),
-            problems=tuple(exc.problems),
-        )
-        return allowlist_mod.EMPTY, problem
+        allowlist, problem = allowlist_mod.EMPTY, invalid_allowlist(stored, exc.problems)
+    return with_honeytokens(allowlist, rt.settings.honeytokens), problem
+
+
+def invalid_allowlist(stored: StoredAllowlist, problems: list[str]) -> Finding:
+    """The finding for a stored allowlist that does not validate, for whoever must fix it."""
+    version = f"version {stored.version}" if stored.version is not None else "current version"
+    return Finding(
+        event_id=f"allowlist:{stored.name}#{stored.version}",
+        rule=Rule.ALLOWLIST_INVALID,
+        severity=Severity.HIGH,
+        principal=None,
+        parameters=(stored.name,),
+        event_time=stored.modified,
+        source_ip=None,
+        summary=(
+            f"[{Rule.ALLOWLIST_INVALID}] The allowlist {safe(stored.name)} ({version}) does not validate "
+            f"({len(problems)} problem(s)): no grant allows anything until it is fixed; honeytokens still fire."
+        ),
+        problems=tuple(problems),
+    )
 
 
 def publish(rt: Runtime, verdict: Verdict, event_id: str | None) -> None:
@@ -144,7 +165,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.set_correlation_id(correlation_id(event))
     rt = runtime()
     now = time.time()
-    allowlist, problem = load_allowlist(rt.settings)
+    allowlist, problem = load_allowlist(rt)
     detector = Detector(allowlist, rt.state, rt.tuning)
     metrics.add_metric(name="EventsEvaluated", unit=MetricUnit.Count, value=1)
     logger.debug("event received", extra={"event": describe(event)})

@@ -148,4 +148,27 @@ def test_pipeline_alarms_go_to_the_operations_topic(translated) -> None:
         "ApproximateNumberOfMessagesVisible",
         "InvalidEvents",
         "FailedInvocations",
+        "DestinationDeliveryFailures",  # Lambda could not park a failed event: lost
+        "InvocationsFailedToBeSentToDlq",  # EventBridge could not park an undelivered event: lost
     }
+
+
+def test_every_rule_is_watched_by_the_delivery_alarms(translated) -> None:
+    rules = resources_of(translated, "AWS::Events::Rule")
+    for alarm in ("RuleDeliveryFailedAlarm", "RuleDeadLetterFailedAlarm"):
+        watched = set()
+        for metric in translated["Resources"][alarm]["Properties"]["Metrics"][1:]:
+            (value,) = [d["Value"] for d in metric["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "RuleName"]
+            watched |= referenced(value)
+        assert watched == set(rules), alarm
+
+
+def referenced(value: Any) -> set[str]:
+    """Every resource a `Ref` inside `value` names."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return {value["Ref"]}
+        return set().union(*(referenced(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(referenced(v) for v in value)) if value else set()
+    return set()

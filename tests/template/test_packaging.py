@@ -35,7 +35,10 @@ def test_layer_and_function_requirements_cover_the_handler() -> None:
         "print(json.dumps(sorted({n.split('.')[0] for n, m in sys.modules.items() if m is not None})))\n"
     )
     env = dict(
-        os.environ, PYTHONPATH=str(ROOT / "functions"), POWERTOOLS_SERVICE_NAME="p", POWERTOOLS_METRICS_NAMESPACE="p"
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT / "functions"), str(ROOT / "layers/paramwatch")]),
+        POWERTOOLS_SERVICE_NAME="p",
+        POWERTOOLS_METRICS_NAMESPACE="p",
     )
     # WHEN the handler module is imported, THEN it works, and every third-party module it loaded is declared
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)

@@ -278,3 +278,16 @@ def _parse_yaml(text: str) -> Any:
 
 
 EMPTY = Allowlist(version=1)
+
+
+def with_honeytokens(allowlist: Allowlist, patterns: tuple[str, ...]) -> Allowlist:
+    """The allowlist with `patterns` added to its honeytokens.
+
+    The handler adds the stack's honeytoken prefix this way, so that decoys fire whatever the
+    stored document says, and when it does not validate at all (judged as EMPTY plus these).
+    """
+    extra = [canonical_pattern(p) for p in patterns if p]
+    missing = [p for p in extra if p not in allowlist.honeytokens]
+    if not missing:
+        return allowlist
+    return allowlist.model_copy(update={"honeytokens": [*allowlist.honeytokens, *missing]})

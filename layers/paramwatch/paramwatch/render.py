@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from paramwatch.escape import ascii_line, safe
-from paramwatch.findings import Finding
+from paramwatch.findings import Finding, Rule
 
 if TYPE_CHECKING:
     from paramwatch.detector import Verdict
@@ -51,6 +51,8 @@ def safe_dict(finding: Finding) -> dict[str, object]:
 
 def subject(finding: Finding) -> str:
     """An SNS subject: printable ASCII, under 100 characters, severity and rule first."""
+    if finding.rule is Rule.ALLOWLIST_INVALID:
+        return ascii_line(f"paramwatch HIGH {finding.rule}: {' '.join(finding.parameters)}", SUBJECT_LIMIT)
     who = (finding.principal or "unknown").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     what = finding.parameters[0] if finding.parameters else ""
     more = f" +{len(finding.parameters) - 1}" if len(finding.parameters) > 1 else ""
@@ -69,6 +71,8 @@ def _who(finding: Finding) -> list[str]:
 
 def body(finding: Finding, notes: Iterable[str] = ()) -> str:
     """A plain-text alert a person can act on, with the structured finding appended as JSON."""
+    if finding.rule is Rule.ALLOWLIST_INVALID:
+        return _allowlist_body(finding)
     params = "\n".join(f"    - {safe(p)}" for p in finding.parameters) or "    (none named)"
     lines = [
         f"Severity:   {str(finding.severity).upper()}",
@@ -97,6 +101,43 @@ def body(finding: Finding, notes: Iterable[str] = ()) -> str:
         finding_json(finding),
     ]
     return "\n".join(lines)
+
+
+def readable(text: str, limit: int = 300) -> str:
+    """Printable ASCII kept as it is, anything else shown as `?`: safe in a mail without escapes."""
+    cleaned = "".join(c if " " <= c <= "~" else "?" for c in text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
+
+
+def _allowlist_body(finding: Finding) -> str:
+    """The alert for a stored allowlist that does not validate, written for whoever fixes it."""
+    name = readable(" ".join(finding.parameters))
+    lines = [line.rstrip() for problem in finding.problems for line in problem.splitlines()]
+    problems = [readable(line) for line in lines if line.strip()]
+    shown = [f"  - {line}" if not line.startswith(" ") else f"    {line.strip()}" for line in problems[:40]]
+    if len(problems) > 40:
+        shown.append(f"  ... and {len(problems) - 40} more line(s); run check-allowlist for all of them")
+    return "\n".join(
+        [
+            "Severity:   HIGH",
+            f"Rule:       {finding.rule}",
+            f"Parameter:  {name}",
+            f"Since:      {readable(finding.event_time or 'unknown')} (when the parameter was last written)",
+            "",
+            "The stored allowlist does not validate. Until it is fixed no grant allows anything, so every",
+            "decrypting read alerts, and every honeytoken still fires.",
+            "",
+            "Problems:",
+            *shown,
+            "",
+            "Fix the file, check it, then store it (or deploy it, see the README, 'Deploying'):",
+            "  paramwatch check-allowlist allowlist.yaml",
+            f"  aws ssm put-parameter --overwrite --type String --name {name} --value file://allowlist.yaml",
+            "",
+            "Finding (JSON):",
+            finding_json(finding),
+        ]
+    )
 
 
 ALERT_SEPARATOR = "=" * 78

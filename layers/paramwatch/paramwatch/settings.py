@@ -21,6 +21,7 @@ class Settings(BaseModel):
     allowlist_parameter: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-/]+$")
     alert_topic_arn: str = Field(pattern=r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[\w\-]+$")
     allowlist_cache_seconds: int = Field(default=60, ge=0, le=3600)
+    honeytoken_prefix: str = Field(default="", pattern=r"^$|^/[A-Za-z0-9_.\-/]*/$")
     failure_queue_url: str = Field(pattern=r"^https://\S+$")
     state_table: str = Field(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")
     suppression_minutes: int = Tuning.model_fields["suppression_minutes"]
@@ -29,6 +30,11 @@ class Settings(BaseModel):
     denied_threshold: int = Tuning.model_fields["denied_threshold"]
     denied_window_minutes: int = Tuning.model_fields["denied_window_minutes"]
     learning_days: int = Tuning.model_fields["learning_days"]
+
+    @property
+    def honeytokens(self) -> tuple[str, ...]:
+        """Honeytoken globs the stack sets, which hold whatever the stored allowlist says."""
+        return (f"{self.honeytoken_prefix}*",) if self.honeytoken_prefix else ()
 
     @property
     def tuning(self) -> Tuning:
