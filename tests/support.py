@@ -153,18 +153,23 @@ def org_read(
     name: str,
     role: str = "app/reader",
     time: str = "2026-11-02T10:15:00Z",
+    caller: str | None = None,
     **extra: object,
 ) -> dict:
-    """A GetParameter with decryption by `role` of `account`, recorded in that account and region."""
-    issuer = f"arn:aws:iam::{account}:role/{role}"
+    """A GetParameter with decryption by `role` of `caller` (default: `account`), recorded in
+    `account` and `region`. A caller from another account names the parameter by ARN, as it must."""
+    caller = caller or account
+    issuer = f"arn:aws:iam::{caller}:role/{role}"
+    if caller != account:
+        name = f"arn:aws:ssm:{region}:{account}:parameter{name}"
     return {
         "eventVersion": "1.09",
         "userIdentity": {
             "type": "AssumedRole",
             "principalId": "AROAEXAMPLE:session",
-            "arn": f"arn:aws:sts::{account}:assumed-role/{role.rsplit('/', 1)[-1]}/session",
-            "accountId": account,
-            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer, "accountId": account}},
+            "arn": f"arn:aws:sts::{caller}:assumed-role/{role.rsplit('/', 1)[-1]}/session",
+            "accountId": caller,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer, "accountId": caller}},
         },
         "eventTime": time,
         "eventSource": "ssm.amazonaws.com",

@@ -155,12 +155,16 @@ def test_pipeline_alarms_go_to_the_operations_topic(translated) -> None:
 
 def test_every_rule_is_watched_by_the_delivery_alarms(translated) -> None:
     rules = resources_of(translated, "AWS::Events::Rule")
-    for alarm in ("RuleDeliveryFailedAlarm", "RuleDeadLetterFailedAlarm"):
+    for alarms in (
+        ("RuleDeliveryFailedAlarm", "OrganizationRuleDeliveryFailedAlarm"),
+        ("RuleDeadLetterFailedAlarm", "OrganizationRuleDeadLetterFailedAlarm"),
+    ):
         watched = set()
-        for metric in translated["Resources"][alarm]["Properties"]["Metrics"][1:]:
+        metrics = [m for alarm in alarms for m in translated["Resources"][alarm]["Properties"]["Metrics"][1:]]
+        for metric in metrics:
             (value,) = [d["Value"] for d in metric["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "RuleName"]
             watched |= referenced(value)
-        assert watched == set(rules), alarm
+        assert watched == set(rules), alarms
 
 
 def referenced(value: Any) -> set[str]:

@@ -17,6 +17,7 @@ from samtranslator.yaml_helper import yaml_parse
 from test_least_privilege import as_list, statements
 
 from conftest import resources_of
+from paramwatch import cost
 from paramwatch.access import to_access
 from paramwatch.rules import parse_record
 from support import CASES, ROOT, deploy_rule_patterns, eventbridge_event, load_case
@@ -227,3 +228,19 @@ def test_stack_set_deploys_the_member_template_to_the_organization(translated) -
     assert set(passed) == set(member_template()["Parameters"])
     (group,) = props["StackInstancesGroup"]
     assert group["DeploymentTargets"] == {"OrganizationalUnitIds": {"Ref": "MemberOrganizationalUnitIds"}}
+
+
+def alarm_metrics(template: dict[str, Any], organization: bool) -> int:
+    """Metrics CloudWatch bills alarms for: one per single-metric alarm, each metric of a math alarm."""
+    total = 0
+    for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values():
+        if (alarm.get("Condition") == "OrganizationMode") != organization:
+            continue
+        queries = alarm["Properties"].get("Metrics")
+        total += sum("MetricStat" in q for q in queries) if queries else 1
+    return total
+
+
+def test_cost_model_counts_the_alarms_the_template_has(translated) -> None:
+    assert alarm_metrics(translated, organization=False) == cost.ALARM_METRICS
+    assert alarm_metrics(translated, organization=True) == cost.ORGANIZATION_ALARM_METRICS

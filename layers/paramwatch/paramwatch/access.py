@@ -42,11 +42,30 @@ class Access:
     region: str | None
     recipient_account: str | None
     problems: tuple[str, ...]
+    owner: str | None = None
 
     @property
     def account(self) -> str | None:
         """The account the call was made in: the one whose trail recorded it, else the caller's."""
         return self.recipient_account or self.principal.account
+
+    @property
+    def scope(self) -> str:
+        """Where the parameters read live, `ACCOUNT:REGION`: the same name elsewhere is another secret.
+
+        The owner is taken from a parameter ARN when the call named one (cross-account reads must),
+        else it is the caller's own account; so the SSM call and the Decrypt SSM makes for it, which
+        may be recorded in different accounts, share one scope.
+        """
+        return f"{self.owner or self.principal.account or self.recipient_account or ''}:{self.region or ''}"
+
+    @property
+    def who(self) -> str | None:
+        """The principal as the detections remember it: a service name is a principal per account."""
+        arn = self.principal.arn
+        if arn is None or arn.startswith("arn:"):
+            return arn
+        return f"{self.account or ''}:{arn}"
 
     @property
     def is_kms(self) -> bool:
@@ -171,4 +190,15 @@ def to_access(record: CloudTrailRecord) -> Access:
         region=record.aws_region,
         recipient_account=record.recipient_account_id,
         problems=tuple(problems),
+        owner=_owner(raw_names),
     )
+
+
+def _owner(raw_names: list[Any]) -> str | None:
+    """The account of the first parameter named by ARN (`arn:aws:ssm:REGION:ACCOUNT:parameter/...`)."""
+    for raw in raw_names:
+        if isinstance(raw, str) and raw.startswith("arn:"):
+            parts = raw.split(":", 5)
+            if len(parts) == 6 and parts[4]:
+                return parts[4]
+    return None

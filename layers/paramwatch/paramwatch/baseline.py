@@ -22,9 +22,18 @@ def export_pairs(state: MemoryState) -> list[dict[str, str]]:
     pairs = []
     for key, claim in state.claims.items():
         if key.startswith(PAIR_PREFIX):
-            principal, parameter = key[len(PAIR_PREFIX) :].rsplit("#", 1)
-            pairs.append({"principal": principal, "parameter": parameter, "first_seen": claim.note.get("time", "")})
-    return sorted(pairs, key=lambda p: (p["principal"], p["parameter"]))
+            principal, scope, parameter = key[len(PAIR_PREFIX) :].rsplit("#", 2)
+            account, _, region = scope.partition(":")
+            pairs.append(
+                {
+                    "principal": principal,
+                    "parameter": parameter,
+                    "account": account,
+                    "region": region,
+                    "first_seen": claim.note.get("time", ""),
+                }
+            )
+    return sorted(pairs, key=lambda p: (p["principal"], p["account"], p["region"], p["parameter"]))
 
 
 def save(state: MemoryState, path: Path) -> int:
@@ -41,7 +50,8 @@ def load(path: Path, state: MemoryState) -> int:
     if not isinstance(pairs, list):
         raise ValueError(f"{path}: not a paramwatch baseline (no 'pairs' list)")
     for pair in pairs:
-        key = f"{PAIR_PREFIX}{pair['principal']}#{pair['parameter']}"
+        scope = f"{pair.get('account', '')}:{pair.get('region', '')}"
+        key = f"{PAIR_PREFIX}{pair['principal']}#{scope}#{pair['parameter']}"
         state.claims[key] = Claim(BASELINE_OWNER, {"time": str(pair.get("first_seen", ""))})
     return len(pairs)
 
@@ -69,9 +79,14 @@ def suggest(pairs: list[dict[str, Any]]) -> str:
         while name in used:
             name += "-2"
         used.add(name)
-        grants.append({"name": name, "principals": [principal], "parameters": _generalize(parameters)})
+        grants.append({"name": name, "principals": [_grantable(principal)], "parameters": _generalize(parameters)})
     header = (
         "# Proposed by `paramwatch suggest-allowlist` from observed reads. Review every grant:\n"
         "# observed is not the same as intended. Add source_cidrs/vpc_endpoints/hours where you can.\n"
     )
     return header + yaml.safe_dump({"version": 1, "grants": grants, "honeytokens": []}, sort_keys=False)
+
+
+def _grantable(who: str) -> str:
+    """A principal as a grant names it: a service remembered per account (`ACCOUNT:svc`) is `svc`."""
+    return who if who.startswith("arn:") else who.split(":", 1)[-1]

@@ -120,7 +120,8 @@ class _Candidate:
     """A finding before paging: the units it pages for, and the time that places it in a window.
 
     `owner` names the candidate in claims; an event can raise two bulk findings (one per grid),
-    and each must claim on its own.
+    and each must claim on its own. `who` and `scope` keep paging per account: the same role name
+    or parameter name in another account is another principal or secret.
     """
 
     finding: Finding
@@ -128,6 +129,8 @@ class _Candidate:
     incident_time: float
     owner: str
     notes: tuple[str, ...] = ()
+    who: str | None = None
+    scope: str = ""
 
 
 def _digest(text: str) -> str:
@@ -219,7 +222,7 @@ class Detector:
             notes = ("The KMS Decrypt SSM made confirms the parameter is a SecureString.",)
         units = finding.parameters or ("*",)
         moment = access.event_time.timestamp() if access.event_time else 0.0
-        return _Candidate(finding, units, moment, access.event_id, notes)
+        return _Candidate(finding, units, moment, access.event_id, notes, who=access.who, scope=access.scope)
 
     def _successful_read(self, access: Access) -> bool:
         return access.decrypted and not access.error_code and bool(access.parameters)
@@ -238,7 +241,7 @@ class Detector:
         size = minutes * 60
         out = []
         for grid, start in _windows(access.event_time.timestamp(), size):
-            key = f"{rule}#{access.principal.arn}#{grid}#{int(start)}"
+            key = f"{rule}#{access.who}#{grid}#{int(start)}"
             expires = start + 3 * size
             if not over(self.state.add_members(key, members, expires)):
                 continue
@@ -249,14 +252,14 @@ class Detector:
                 f"{minutes} minutes (window from {_iso(start)})."
             )
             finding = finding_for(access, rule, severity, summary)
-            out.append(_Candidate(finding, ("*",), start + size, f"{access.event_id}#{rule}{grid}"))
+            out.append(_Candidate(finding, ("*",), start + size, f"{access.event_id}#{rule}{grid}", who=access.who))
         return out
 
     def _bulk(self, access: Access) -> list[_Candidate]:
         if not self._successful_read(access):
             return []
         t = self.tuning
-        members = [_digest(p) for p in access.parameters]
+        members = [_digest(f"{access.scope}{p}") for p in access.parameters]
         what = f"decrypted more than {t.bulk_threshold} distinct parameters"
         return self._window_findings(
             access, Rule.BULK, Severity.HIGH, members, t.bulk_window_minutes, lambda n: n > t.bulk_threshold, what
@@ -286,7 +289,7 @@ class Detector:
         new = []
         mine = Claim(access.event_id, {"time": access.event_time.isoformat()})
         for name in access.parameters:
-            holder = self.state.claim(f"{PAIR_PREFIX}{access.principal.arn}#{name}", mine, expires)
+            holder = self.state.claim(f"{PAIR_PREFIX}{access.who}#{access.scope}#{name}", mine, expires)
             if holder.owner == access.event_id:
                 new.append(name)
         if not new or learning or not self.report_first_seen:
@@ -296,7 +299,8 @@ class Detector:
             f"{len(new)} parameter(s) it had never read before."
         )
         finding = replace(finding_for(access, Rule.FIRST_SEEN, Severity.LOW, summary), parameters=tuple(new))
-        return [_Candidate(finding, tuple(new), moment, f"{access.event_id}#first-seen")]
+        owner = f"{access.event_id}#first-seen"
+        return [_Candidate(finding, tuple(new), moment, owner, who=access.who, scope=access.scope)]
 
     def _learning(self, moment: float) -> bool:
         """True while pairs are recorded silently: within `learning_days` of the first event seen."""
@@ -315,7 +319,7 @@ class Detector:
         expires = (bucket + 3) * size
         owned, holders = [], []
         for unit in candidate.units:
-            base = f"page#{f.rule}#{f.principal}#{unit}"
+            base = f"page#{f.rule}#{candidate.who or f.principal}#{candidate.scope}{unit}"
             holder = self.state.claim(f"{base}#{bucket}", me, expires)
             if holder.owner == candidate.owner:
                 owned.append((unit, base))
