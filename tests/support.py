@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +189,40 @@ def org_envelope(record: dict) -> dict:
     """A record as the central bus receives it from a member account's default bus."""
     event = eventbridge_event(record)
     return {**event, "account": record["recipientAccountId"], "region": record["awsRegion"]}
+
+
+LIVE_MARKUP = frozenset("<>&`*~|[]")
+"""Characters that start markup in mail (HTML), Slack/Chime/Teams markdown or Amazon Q chat."""
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def markup_in_json(line: str) -> set[str]:
+    """Markup characters in a JSON line's strings; outside them only JSON's own brackets may appear."""
+    json.loads(line)
+    strings = _JSON_STRING.findall(line)
+    outside = _JSON_STRING.sub("", line)
+    return {c for s in strings for c in s if c in LIVE_MARKUP} | (set(outside) & LIVE_MARKUP - {"[", "]"})
+
+
+def markup_in_text(text: str, own: tuple[str, ...] = ()) -> set[str]:
+    """Markup characters in plain text once the tokens paramwatch writes itself (`own`) are removed."""
+    for token in own:
+        text = text.replace(token, "")
+    return set(text) & LIVE_MARKUP
+
+
+def markup_in_outputs(verdict: Any) -> dict[str, set[str]]:
+    """Live markup in every output a verdict has: SNS subject, body (with its JSON appendix), the
+    e-mail as sent, a table row and a jsonl line. Empty sets everywhere is the only right answer."""
+    from paramwatch.render import body, subject, table, verdict_json
+
+    finding = verdict.finding
+    tags = (f"[{finding.rule}]",)  # the summary opens with the rule's name in brackets
+    text = body(finding, verdict.notes).splitlines()
+    return {
+        "subject": markup_in_text(subject(finding)),
+        "body": markup_in_text("\n".join(text[:-1]), tags),
+        "body-json": markup_in_json(text[-1]),
+        "table": markup_in_text(list(table([verdict]))[1], (" -> ",)),
+        "jsonl": markup_in_json(verdict_json(verdict)),
+    }

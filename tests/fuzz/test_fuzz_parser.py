@@ -13,6 +13,7 @@ from paramwatch.detector import Detector, Tuning
 from paramwatch.findings import Rule
 from paramwatch.state import MemoryState
 from strategies import any_records
+from support import markup_in_outputs
 
 EXAMPLES = 10_000
 
@@ -48,3 +49,6 @@ def test_detector_never_raises_and_never_drops(sample_allowlist, record: Any) ->
     for verdict in outcome.verdicts:
         assert "\n" not in verdict.finding.summary
         assert verdict.finding.summary.isascii()
+        # no output carries live markup from CloudTrail text: subject, body, table, jsonl
+        leaks = {output: found for output, found in markup_in_outputs(verdict).items() if found}
+        assert not leaks, leaks

@@ -244,3 +244,10 @@ def alarm_metrics(template: dict[str, Any], organization: bool) -> int:
 def test_cost_model_counts_the_alarms_the_template_has(translated) -> None:
     assert alarm_metrics(translated, organization=False) == cost.ALARM_METRICS
     assert alarm_metrics(translated, organization=True) == cost.ORGANIZATION_ALARM_METRICS
+
+
+def test_member_parameters_accept_what_the_central_stack_passes(translated) -> None:
+    central, member = translated["Parameters"], member_template()["Parameters"]
+    for name in ("HoneytokenPrefix", "ForwardMode"):
+        for key in ("AllowedPattern", "AllowedValues", "Default"):
+            assert member[name].get(key) == central[name].get(key), (name, key)

@@ -13,6 +13,8 @@ from moto.events.models import EventPattern
 from samtranslator.yaml_helper import yaml_parse
 
 from conftest import TEMPLATE, raw_template, resources_of
+from paramwatch.detector import judge
+from paramwatch.rules import needs_judging
 from support import CASES, ROOT, eventbridge_event, load_case
 
 SAM = str(Path(sys.executable).parent / "sam")
@@ -103,6 +105,19 @@ def test_rule_patterns_deliver_exactly_what_needs_judging(path: Path, deployed_p
     assert delivered_by(deployed_patterns, case["record"]) == set(case["delivered_by"])
 
 
+@pytest.mark.parametrize("path", [p for p in CASES if load_case(p)["delivered_by"] is not None], ids=lambda p: p.stem)
+def test_replay_promises_nothing_production_cannot_deliver(path: Path, deployed_patterns, sample_allowlist) -> None:
+    # GIVEN a verdict case, the rules as deployed and the sample allowlist (same honeytokens as the
+    # template's default prefix)
+    record = load_case(path)["record"]
+    delivered = delivered_by(deployed_patterns, record)
+    # WHEN the library judges it and replay's pre-filter decides whether to judge it at all
+    finding = judge(record, sample_allowlist)
+    # THEN a finding exists only for what a rule delivers, and replay keeps exactly what they deliver
+    assert finding is None or delivered, f"library reports {finding.rule} but no rule delivers the event"
+    assert needs_judging(record, sample_allowlist) == bool(delivered)
+
+
 @pytest.mark.parametrize(
     ("name", "request_parameters", "expected"),
     [
@@ -115,6 +130,10 @@ def test_rule_patterns_deliver_exactly_what_needs_judging(path: Path, deployed_p
         ),
         ("GetParameters", {"names": ["/a", "/decoy/b"]}, {"HoneytokenReadRule"}),
         ("GetParametersByPath", {"path": "/decoy", "recursive": True}, {"HoneytokenReadRule"}),
+        ("GetParametersByPath", {"path": "/", "recursive": True}, {"HoneytokenReadRule"}),
+        ("GetParametersByPath", {"path": "/decoy/"}, {"HoneytokenReadRule"}),
+        ("GetParametersByPath", {"path": "/other", "recursive": True}, set()),
+        ("GetParametersByPath", {"path": "/", "recursive": True, "withDecryption": True}, {"DecryptingReadRule"}),
         ("GetParameter", {"name": "/decoy/x", "withDecryption": True}, {"DecryptingReadRule"}),
         ("GetParameter", {"name": "/not-decoy/x", "withDecryption": False}, set()),
         ("GetParameters", {"names": ["/a", "/b"], "withDecryption": False}, set()),
@@ -132,7 +151,7 @@ def test_honeytoken_rule(name: str, request_parameters: dict, expected: set, dep
     assert delivered_by(deployed_patterns, record) == expected
 
 
-def test_kms_decrypts_without_parameter_arn_are_not_delivered(deployed_patterns) -> None:
+def test_kms_calls_delivered_only_with_parameter_arn_and_not_ssm_made_encrypts(deployed_patterns) -> None:
     record = {
         "eventSource": "kms.amazonaws.com",
         "eventName": "Decrypt",
@@ -141,4 +160,8 @@ def test_kms_decrypts_without_parameter_arn_are_not_delivered(deployed_patterns)
     assert delivered_by(deployed_patterns, record) == set()
     record["eventName"] = "Encrypt"
     record["requestParameters"] = {"encryptionContext": {"PARAMETER_ARN": "arn:aws:ssm:us-east-1:1:parameter/a"}}
-    assert delivered_by(deployed_patterns, record) == set()
+    for ssm in ("AWS Internal", "ssm.amazonaws.com"):  # SSM's own Encrypt on PutParameter
+        record["userIdentity"] = {"type": "IAMUser", "invokedBy": ssm}
+        assert delivered_by(deployed_patterns, record) == set()
+    record["userIdentity"] = {"type": "IAMUser"}  # anyone else's Encrypt under a parameter's context
+    assert delivered_by(deployed_patterns, record) == {"ParameterDecryptRule"}

@@ -15,6 +15,7 @@ from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.detector import Verdict, judge
 from paramwatch.matching import nearest
 from paramwatch.render import ALERT_SEPARATOR, body, subject
+from support import ALICE as ALICE_IDENTITY
 from support import EVENTS, load_case, ssm_read
 
 ALICE = "arn:aws:iam::111122223333:user/alice"
@@ -71,11 +72,19 @@ def test_hostile_session_name_is_escaped_in_the_body(sample_allowlist) -> None:
     ("grants", "changes", "condition", "observed", "phrase"),
     [
         (
-            [grant(source_cidrs=["10.0.0.0/8"])],
+            [grant(source_cidrs=["10.0.0.0/8"], vpc_endpoints=["vpce-0a1b2c3d4e5f60718"])],
             {},
             "network",
             "203.0.113.5",
-            "but only from 10.0.0.0/8; this call came from 203.0.113.5 (no VPC endpoint)",
+            "but only through vpce-0a1b2c3d4e5f60718 from 10.0.0.0/8; this call came from 203.0.113.5 (no VPC endpoint)",
+        ),
+        (
+            [grant(source_cidrs=["198.51.100.0/24"], via_services=["cloudformation.amazonaws.com"])],
+            {"userIdentity": {**ALICE_IDENTITY, "invokedBy": "ecs-tasks.amazonaws.com"}},
+            "network",
+            "203.0.113.5",
+            "but only from 198.51.100.0/24 or when made by cloudformation.amazonaws.com; this call came from "
+            "203.0.113.5 (no VPC endpoint), made by ecs-tasks.amazonaws.com",
         ),
         (
             [grant(hours={"days": ["mon"], "start": "08:00", "end": "09:00", "timezone": "Europe/Berlin"})],

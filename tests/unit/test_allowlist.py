@@ -104,16 +104,83 @@ def test_hours_across_midnight_belong_to_the_start_day() -> None:
     assert not hours.allows(at("2026-11-06T01:00:00+00:00"))  # Friday 01:00 is Thursday's night
 
 
-def test_network_cidr_or_vpc_endpoint() -> None:
-    g = validate(
-        {
-            "version": 1,
-            "grants": [grant(source_cidrs=["10.0.0.0/8", "2001:db8::/32"], vpc_endpoints=["vpce-0a1b2c3d4e5f60718"])],
-        }
-    ).grants[0]
-    assert g.allows_network("10.9.9.9", None)
-    assert g.allows_network("2001:db8::1", None)
-    assert g.allows_network("203.0.113.1", "vpce-0a1b2c3d4e5f60718")
-    assert not g.allows_network("203.0.113.1", "vpce-00000000000000000")
-    assert not g.allows_network("AWS Internal", None)
-    assert not g.allows_network(None, None)
+ENDPOINT = "vpce-0a1b2c3d4e5f60718"
+
+
+def one_grant(**extra):
+    return validate({"version": 1, "grants": [grant(**extra)]}).grants[0]
+
+
+def test_public_ranges_keep_their_meaning() -> None:
+    g = one_grant(source_cidrs=["203.0.113.0/24", "2001:db8::/32"])
+    assert g.allows_source("203.0.113.9", None)
+    assert g.allows_source("2001:db8::1", None)
+    assert not g.allows_source("198.51.100.1", None)
+    assert not g.allows_source("AWS Internal", None)
+    assert not g.allows_source(None, None)
+
+
+def test_private_range_matches_only_through_an_anchor() -> None:
+    g = one_grant(source_cidrs=["10.0.0.0/8"], vpc_endpoints=[ENDPOINT])
+    assert g.allows_source("10.9.9.9", ENDPOINT)
+    assert not g.allows_source("10.9.9.9", None)  # any VPC's 10.9.9.9
+    assert not g.allows_source("10.9.9.9", "vpce-00000000000000000", "999988887777")  # the attacker's endpoint
+    assert not g.allows_source("172.31.5.5", ENDPOINT)  # the range narrows the anchor
+    assert not g.allows_source("::ffff:10.9.9.9", None)  # IPv4-mapped is still private
+
+
+def test_endpoint_accounts_anchor_any_endpoint_they_own() -> None:
+    g = one_grant(source_cidrs=["10.40.0.0/16"], vpc_endpoint_accounts=["111122223333"])
+    assert g.allows_source("10.40.1.2", "vpce-0123456789abcdef0", "111122223333")
+    assert not g.allows_source("10.40.1.2", "vpce-0123456789abcdef0", "999988887777")
+    assert not g.allows_source("10.40.1.2", None, "111122223333")  # an owner without an endpoint anchors nothing
+
+
+def test_a_wide_public_range_never_admits_a_private_address_alone() -> None:
+    g = one_grant(source_cidrs=["0.0.0.0/0"])
+    assert g.allows_source("198.51.100.1", None)
+    assert not g.allows_source("192.168.1.1", None)
+    assert not g.allows_source("100.64.0.1", None)
+
+
+def test_via_services_is_an_alternative_to_the_network() -> None:
+    g = one_grant(source_cidrs=["203.0.113.0/24"], via_services=["cloudformation.amazonaws.com"])
+    assert g.allows_source("cloudformation.amazonaws.com", None, None, "cloudformation.amazonaws.com")
+    assert g.allows_source("203.0.113.9", None)
+    assert not g.allows_source("cloudformation.amazonaws.com", None, None, None)  # the source is not invokedBy
+    assert not g.allows_source("ecs-tasks.amazonaws.com", None, None, "ecs-tasks.amazonaws.com")
+    only = one_grant(via_services=["cloudformation.amazonaws.com"])
+    assert not only.allows_source("203.0.113.9", None)  # via_services alone admits only those services
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ({"source_cidrs": ["10.0.0.0/8"]}, "grants[0]: source_cidrs[0]: 10.0.0.0/8 is a private range"),
+        ({"source_cidrs": ["100.64.0.0/10"]}, "anchor it with vpc_endpoints or vpc_endpoint_accounts"),
+        ({"source_cidrs": ["fd00::/8"]}, "source_cidrs[0]: fd00::/8 is a private range"),
+        ({"source_cidrs": ["203.0.113.0/24", "172.16.4.0/24"]}, "source_cidrs[1]: 172.16.4.0/24 is a private range"),
+        ({"vpc_endpoint_accounts": ["12345"]}, "grants[0].vpc_endpoint_accounts: [0] '12345' is not an AWS account ID"),
+        (
+            {"via_services": ["AWS Internal"]},
+            "is not a service principal: via_services is matched on userIdentity.invokedBy",
+        ),
+        ({"bulk_window_minutes": 30}, "bulk_window_minutes needs bulk_threshold"),
+        ({"bulk_threshold": 1}, "grants[0].bulk_threshold"),
+        ({"parameters": ["arn:aws:s3:::bucket/*"]}, "is not an SSM parameter ARN pattern"),
+    ],
+)
+def test_check_allowlist_explains_each_new_error(extra: dict, needle: str) -> None:
+    with pytest.raises(AllowlistError) as caught:
+        validate({"version": 1, "grants": [grant(**extra)]})
+    assert needle in str(caught.value)
+
+
+def test_path_patterns_cover_only_the_calling_account() -> None:
+    g = one_grant(parameters=["/prod/checkout/*", "arn:aws:ssm:*:444455556666:parameter/shared/*"])
+    own = "arn:aws:ssm:us-east-1:111122223333:parameter/prod/checkout/db"
+    assert g.allows_parameter("/prod/checkout/db", own)
+    assert not g.allows_parameter("arn:aws:ssm:us-east-1:999988887777:parameter/prod/checkout/db")
+    assert g.allows_parameter("arn:aws:ssm:eu-west-1:444455556666:parameter/shared/key")
+    assert not g.allows_parameter("/shared/key", "arn:aws:ssm:us-east-1:111122223333:parameter/shared/key")
+    assert g.allows_subtree("/prod/checkout", "arn:aws:ssm:us-east-1:111122223333:parameter")

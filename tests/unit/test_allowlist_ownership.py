@@ -151,7 +151,7 @@ def test_cli_takes_repeated_allowlists_and_directories(tmp_path: Path) -> None:
     code, out, err = run("replay", "--allowlist", ALLOWLIST, "--allowlist", str(teams), str(trail))
     assert code == 0 and out == "", err
     code, out, _ = run("check-allowlist", "--today", "2026-10-01", ALLOWLIST, str(teams))
-    assert code == 0 and "6 grant(s)" in out
+    assert code == 0 and "8 grant(s)" in out
 
 
 def test_cli_conflict_between_files_is_an_error_naming_both(tmp_path: Path) -> None:
@@ -209,6 +209,8 @@ def test_replay_with_baseline_reports_stale_grants(tmp_path: Path) -> None:
         "ci-deploy",
         "partner-feed",
         "billing-migration",
+        "nightly-batch",
+        "stack-deploys",
     }
     # AND without a baseline, replay says nothing about stale grants
     code, _, err = run("replay", "--allowlist", ALLOWLIST, str(trail))

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from paramwatch.cli import main
+from paramwatch.cloudtrail import oversize
 from support import EVENTS, eventbridge_event, load_case
 
 ALLOWLIST = str(EVENTS / "allowlist.yaml")
+ORDERS_API = "arn:aws:iam::111122223333:role/app/orders-api"
 TRAIL = EVENTS / "sample-trail"
 
 
@@ -20,6 +22,21 @@ def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), out=out, err=err)
     return code, out.getvalue(), err.getvalue()
+
+
+def _nested(depth: int) -> dict:
+    node: object = "x"
+    for _ in range(depth):
+        node = {"a": node}
+    return node  # type: ignore[return-value]
+
+
+# one record nested 1,000 levels deep, as in the issue: msgspec (and json) give up at that depth
+DEEP_FILE = b'{"Records": [' + b'{"a":' * 1000 + b"1" + b"}" * 1000 + b"]}"
+# a decrypting read that parses, but nests deeper than paramwatch judges (64 levels)
+DEEP_READ_FILE = json.dumps(
+    {"Records": [{**load_case(EVENTS / "cases" / "root-user.json")["record"], "extra": _nested(80)}]}
+).encode()
 
 
 def write_trail(path: Path, records: list[dict], *, compress: bool = False) -> Path:
@@ -37,7 +54,12 @@ def test_replay_sample_trail_reports_findings_as_jsonl() -> None:
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 1
     expected = [load_case(p) for p in sorted((EVENTS / "cases").glob("*.json"))]
-    expected_ids = {c["record"]["eventID"] for c in expected if c["expected"]["rule"] and c["delivered_by"] is not None}
+    # every delivered case is in the trail, except one too deep to read (it would make its file unreadable)
+    expected_ids = {
+        c["record"]["eventID"]
+        for c in expected
+        if c["expected"]["rule"] and c["delivered_by"] is not None and oversize(c["record"]) is None
+    }
     assert {r["event_id"] for r in rows} == expected_ids
     assert {
         "event_id",
@@ -84,6 +106,9 @@ def test_replay_reads_eventbridge_event_files(tmp_path: Path) -> None:
         ("notjson.json", b"{nope", "not JSON"),
         ("other.json", b'{"hello": "world"}', "neither a CloudTrail log file"),
         ("scalar.json", b"42", "not CloudTrail"),
+        ("deep.json", DEEP_FILE, "nested too deep"),
+        ("deep-read.json", DEEP_READ_FILE, "record 0: the record is nested deeper than 64 levels"),
+        ("deep-lines.jsonl", DEEP_FILE + b"\n", "nested too deep"),
     ],
 )
 def test_unreadable_file_is_named_and_others_still_judged(
@@ -97,6 +122,17 @@ def test_unreadable_file_is_named_and_others_still_judged(
     error_lines = [line for line in err.splitlines() if "error:" in line]
     assert len(error_lines) == 1
     assert name in error_lines[0] and reason in error_lines[0]
+
+
+def test_a_gzip_bomb_stops_at_the_size_limit(tmp_path: Path, monkeypatch) -> None:
+    from paramwatch import sources
+
+    monkeypatch.setattr(sources, "MAX_FILE_BYTES", 4096)
+    (tmp_path / "bomb.json.gz").write_bytes(gzip.compress(b"{" + b" " * 100_000 + b"}"))
+    write_trail(tmp_path / "good.json", [case_record("root-user")])
+    code, out, err = run("replay", "--allowlist", ALLOWLIST, "--workers", "1", str(tmp_path))
+    assert code == 2 and json.loads(out)["rule"] == "root-access"
+    assert "bomb.json.gz" in err and "larger than 4096 bytes once decompressed" in err
 
 
 def test_records_that_are_not_cloudtrail_are_reported(tmp_path: Path) -> None:
@@ -133,7 +169,7 @@ def test_no_input_files_is_an_error(tmp_path: Path) -> None:
 
 def test_check_allowlist_ok_and_broken(tmp_path: Path) -> None:
     code, out, _ = run("check-allowlist", ALLOWLIST)
-    assert code == 0 and "5 grant(s), 1 honeytoken(s)" in out
+    assert code == 0 and "7 grant(s), 1 honeytoken(s)" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "version: 1\ngrants:\n  - {name: g, principals: [p], parameters: [a], source_cidrs: [300.1.1.1/8]}\n"
@@ -192,3 +228,29 @@ def test_learn_then_suggest_allowlist(tmp_path: Path) -> None:
 def test_tuning_flags_are_validated(tmp_path: Path) -> None:
     code, _, err = run("replay", "--allowlist", ALLOWLIST, "--bulk-threshold", "1", str(TRAIL))
     assert code == 2 and "bulk_threshold" in err
+
+
+def test_suggest_allowlist_proposes_a_bulk_threshold_from_the_peak(tmp_path: Path) -> None:
+    from support import ssm_read
+
+    # GIVEN a nightly sync that decrypts 30 distinct parameters in a few minutes, and a quiet user
+    sync = [ssm_read(f"s{i}", [f"/platform/sync/p{i}"], time=f"2026-11-02T02:0{i % 5}:{i:02d}Z") for i in range(30)]
+    quiet = [case_record("granted-assumed-role")]  # orders-api, granted, one read
+    past = write_trail(tmp_path / "past.json", sync + quiet)
+    base = tmp_path / "baseline.json"
+    code, _, _ = run("replay", "--allowlist", ALLOWLIST, "--learn", "--baseline", str(base), str(past))
+    assert code == 1  # the sync crosses the global BulkThreshold of 20 today
+    assert json.loads(base.read_text())["bulk"]["peaks"]["arn:aws:iam::111122223333:user/alice"] == 30
+    # WHEN suggest-allowlist reads the baseline
+    code, out, _ = run("suggest-allowlist", "--baseline", str(base))
+    assert code == 0
+    import yaml
+
+    from paramwatch.allowlist import validate
+
+    grants = {g.principals[0]: g for g in validate(yaml.safe_load(out)).grants}
+    # THEN the sync's grant carries the peak plus half again, in the window it was seen in
+    alice = grants["arn:aws:iam::111122223333:user/alice"]
+    assert (alice.bulk_threshold, alice.bulk_window_minutes) == (45, 10)
+    # AND a principal far below the global threshold gets none
+    assert grants[ORDERS_API].bulk_threshold is None

@@ -7,7 +7,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paramwatch.allowlist import EMPTY
+from paramwatch.allowlist import EMPTY, Allowlist, validate
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.state import MemoryState
 from support import kms_decrypt, ssm_read
@@ -182,3 +182,37 @@ def test_any_order_gives_the_same_alerts(sample_allowlist, order) -> None:
     expected = alert_units(run(Detector(sample_allowlist, MemoryState(), NO_LEARNING), SCENARIO))
     assert set(expected.values()) == {1}  # every unit pages exactly once
     assert alert_units(run(Detector(sample_allowlist, MemoryState(), NO_LEARNING), list(order))) == expected
+
+
+def _alice_grant(**extra) -> Allowlist:
+    grant = {"name": "sync", "principals": ["arn:aws:iam::111122223333:user/alice"], "parameters": ["/platform/*"]}
+    return validate({"version": 1, "grants": [{**grant, **extra}]})
+
+
+def test_a_grant_carries_its_own_bulk_threshold() -> None:
+    # GIVEN a nightly sync granted /platform/* with its own threshold of 30
+    allowlist = _alice_grant(bulk_threshold=30)
+    tuning = Tuning(bulk_threshold=20)
+    # WHEN it reads 25 distinct parameters: over the global threshold, under its own
+    assert run(Detector(allowlist, MemoryState(), tuning), bulk_reads(25)) == []
+    # THEN 31 are over its own threshold, and the finding names the grant
+    verdicts = paged(run(Detector(allowlist, MemoryState(), tuning), bulk_reads(31)))
+    assert [str(v.finding.rule) for v in verdicts] == ["bulk-retrieval"]
+    assert "more than 30 distinct parameters under grant 'sync'" in verdicts[0].finding.summary
+
+
+def test_a_grant_threshold_uses_its_own_window() -> None:
+    # 25 reads spread over 40 minutes: inside a 60-minute grant window, never 25 in 10 minutes
+    allowlist = _alice_grant(bulk_threshold=24, bulk_window_minutes=60)
+    records = [ssm_read(f"w{i}", [f"/platform/p{i}"], time=f"2026-11-02T10:{i + 10:02d}:00Z") for i in range(25)]
+    verdicts = paged(run(Detector(allowlist, MemoryState(), Tuning(bulk_threshold=20)), records))
+    assert [str(v.finding.rule) for v in verdicts] == ["bulk-retrieval"]
+
+
+def test_reads_no_grant_covers_keep_the_global_threshold() -> None:
+    # GIVEN the grant's own threshold of 100, and reads of parameters it does not grant
+    allowlist = _alice_grant(bulk_threshold=100)
+    records = [ssm_read(f"u{i}", [f"/other/p{i}"], time=f"2026-11-02T10:0{i // 10}:{i % 10:02d}Z") for i in range(21)]
+    verdicts = run(Detector(allowlist, MemoryState(), Tuning(bulk_threshold=20)), records)
+    # THEN the global threshold of 20 still applies to them
+    assert "bulk-retrieval" in {str(v.finding.rule) for v in paged(verdicts)}

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from paramwatch.allowlist import parse
+from paramwatch.detector import Verdict, judge
 from paramwatch.escape import safe, unescape
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.render import SUBJECT_LIMIT, body, finding_json, safe_dict, subject
+from support import EVENTS, load_case, markup_in_outputs
+
+ALLOWLIST = EVENTS / "allowlist.yaml"
 
 MARKUP = set('<>&`*~|[]"')
 
@@ -76,3 +82,19 @@ def test_safe_dict_escapes_every_string() -> None:
     data = safe_dict(hostile_finding("/a\nb", "ua\u202e"))
     assert data["parameters"] == ["/a\\u000ab"]
     assert data["user_agent"] == "ua\\u202e"
+
+
+@given(st.text(max_size=120), st.text(max_size=120), st.text(max_size=60))
+def test_no_output_carries_live_markup(name: str, agent: str, who: str) -> None:
+    # GIVEN a finding whose CloudTrail text (name, user agent, principal) is anything at all
+    finding = replace(hostile_finding(name, agent), principal=f"arn:aws:iam::1:user/{who}", source_ip=who)
+    # THEN subject, body, table row and jsonl carry no markup character from it
+    outputs = markup_in_outputs(Verdict(finding, paged=True))
+    assert not {output: found for output, found in outputs.items() if found}
+
+
+def test_subject_escapes_the_markup_the_issue_reported() -> None:
+    finding = judge(load_case(EVENTS / "cases" / "markup-in-name.json")["record"], parse(ALLOWLIST.read_text()))
+    text = subject(finding)
+    assert text.startswith("paramwatch MEDIUM unauthorized-read: alice /orders/\\u003c!here\\u003e")
+    assert not set(text) & set("<>*`[]")

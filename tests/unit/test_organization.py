@@ -169,7 +169,11 @@ def test_honeytoken_pages_once_per_account() -> None:
 
 
 def test_first_seen_is_per_account() -> None:
-    grant = {"name": "every", "principals": [f"arn:aws:iam::{A}:role/app/reader"], "parameters": ["/x", "*"]}
+    grant = {
+        "name": "every",
+        "principals": [f"arn:aws:iam::{A}:role/app/reader"],
+        "parameters": ["/x", f"arn:aws:ssm:*:{B}:parameter/x"],
+    }
     records = [org_read("a1", A, EAST, "/x"), org_read("b1", B, EAST, "/x", caller=A), org_read("a2", A, EAST, "/x")]
     verdicts = rules_of(run(records, allowlist(grants=[grant])), "first-seen")
     assert [(v.finding.event_id, v.finding.account) for v in verdicts] == [("a1", A), ("b1", B)]

@@ -10,19 +10,14 @@ from paramwatch.detector import Detector
 from paramwatch.replay import replay
 from paramwatch.state import MemoryState
 
-BERT_JAN = validate(
-    {
-        "version": 1,
-        "grants": [
-            {
-                "name": "bert-jan",
-                "principals": ["arn:aws:iam::123837392027:user/bert-jan"],
-                "parameters": ["/credentials/*"],
-                "source_cidrs": ["192.168.0.0/16"],
-            }
-        ],
-    }
-)
+GRANT = {
+    "name": "bert-jan",
+    "principals": ["arn:aws:iam::123837392027:user/bert-jan"],
+    "parameters": ["/credentials/*"],
+}
+# The trail's reads come from the private 192.168.10.20 with no VPC endpoint: a private range alone
+# proves nothing, so the grant names no network.
+BERT_JAN = validate({"version": 1, "grants": [GRANT]})
 
 
 def findings_of(dataset: Path, allowlist) -> list:
@@ -34,6 +29,19 @@ def findings_of(dataset: Path, allowlist) -> list:
 
 def test_granted_user_has_no_findings(dataset: Path) -> None:
     assert findings_of(dataset, BERT_JAN) == []
+
+
+def test_private_range_through_an_endpoint_the_trail_never_used(dataset: Path) -> None:
+    # GIVEN the same grant with the trail's private range, anchored to an endpoint
+    anchored = validate(
+        {
+            "version": 1,
+            "grants": [{**GRANT, "source_cidrs": ["192.168.0.0/16"], "vpc_endpoints": ["vpce-0a1b2c3d4e5f60718"]}],
+        }
+    )
+    # THEN no SSM read matches (none came through it); SSM's own Decrypts are not network-checked
+    by_event = Counter(f.event_name for f in findings_of(dataset, anchored))
+    assert by_event == {"GetParameter": 82, "GetParameters": 5}
 
 
 def test_with_nobody_granted_every_decrypting_read_is_reported(dataset: Path) -> None:

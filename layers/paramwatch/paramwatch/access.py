@@ -12,13 +12,18 @@ from typing import Any
 
 from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.identity import Principal, resolve
-from paramwatch.names import HIDDEN, ParameterNameError, canonical_name
+from paramwatch.names import HIDDEN, ParameterNameError, canonical_name, owner_of, parameter_arn
 
 SSM_SOURCE = "ssm.amazonaws.com"
 KMS_SOURCE = "kms.amazonaws.com"
 SSM_READS = frozenset({"GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory"})
 SSM_SERVICE_CALLERS = frozenset({"AWS Internal", SSM_SOURCE})
 PARAMETER_ARN_KEY = "PARAMETER_ARN"
+KMS_DECRYPTS = frozenset({"Decrypt", "ReEncrypt"})
+"""KMS calls that expose a parameter's plaintext or move it under another key."""
+KMS_ENCRYPTS = frozenset({"Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext"})
+"""KMS calls that make ciphertext under a parameter's context: SSM's own on PutParameter."""
+KMS_CONTEXTS = ("encryptionContext", "sourceEncryptionContext", "destinationEncryptionContext")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +47,13 @@ class Access:
     region: str | None
     recipient_account: str | None
     problems: tuple[str, ...]
-    owner: str | None = None
+    is_kms: bool = False
+    names: tuple[str, ...] = ()
+    caller_account: str | None = None
+    partition: str = "aws"
+    invoked_by: str | None = None
+    vpc_endpoint_account: str | None = None
+    destination_account: str | None = None
 
     @property
     def account(self) -> str | None:
@@ -51,13 +62,12 @@ class Access:
 
     @property
     def scope(self) -> str:
-        """Where the parameters read live, `ACCOUNT:REGION`: the same name elsewhere is another secret.
+        """Where a read happened, `ACCOUNT:REGION`, so that the same name elsewhere is another secret.
 
-        The owner is taken from a parameter ARN when the call named one (cross-account reads must),
-        else it is the caller's own account; so the SSM call and the Decrypt SSM makes for it, which
-        may be recorded in different accounts, share one scope.
+        The caller's account: a parameter of another account is already named by its ARN, so the
+        SSM call and the Decrypt SSM makes for it share one scope wherever each was recorded.
         """
-        return f"{self.owner or self.principal.account or self.recipient_account or ''}:{self.region or ''}"
+        return f"{self.caller_account or self.recipient_account or ''}:{self.region or ''}"
 
     @property
     def who(self) -> str | None:
@@ -68,14 +78,31 @@ class Access:
         return f"{self.account or ''}:{arn}"
 
     @property
-    def is_kms(self) -> bool:
-        """True for the KMS `Decrypt` side of a read."""
-        return self.event_name == "Decrypt"
-
-    @property
     def direct_decrypt(self) -> bool:
         """A Decrypt of a parameter's ciphertext that SSM did not make: the caller had it."""
-        return self.is_kms and not self.via_ssm
+        return self.is_kms and self.event_name == "Decrypt" and not self.via_ssm
+
+    @property
+    def direct_kms_use(self) -> bool:
+        """Any other KMS call on a parameter's context that SSM did not make (ReEncrypt, Encrypt...)."""
+        return self.is_kms and self.event_name != "Decrypt" and not self.via_ssm
+
+    @property
+    def key_leaves_account(self) -> bool:
+        """A ReEncrypt whose destination key belongs to an account other than the parameters'."""
+        if not self.destination_account:
+            return False
+        owners = {(owner_of(p) or ("", "", self.caller_account))[2] for p in self.parameters}
+        return any(owner and owner != self.destination_account for owner in owners)
+
+    def arn_of(self, parameter: str) -> str | None:
+        """A parameter's ARN: as given for another account's, built from the call's region and
+        account for a name in the caller's own account (None when the record lacks them)."""
+        if parameter.startswith("arn:"):
+            return parameter
+        if not (self.region and self.caller_account):
+            return None
+        return parameter_arn(parameter, self.partition, self.region, self.caller_account)
 
     @property
     def cross_account(self) -> bool:
@@ -94,11 +121,23 @@ def is_relevant(record: dict[str, Any]) -> bool:
     name = record.get("eventName")
     if source == SSM_SOURCE:
         return name in SSM_READS
-    if source == KMS_SOURCE and name == "Decrypt":
+    if source == KMS_SOURCE and (name in KMS_DECRYPTS or name in KMS_ENCRYPTS):
         params = record.get("requestParameters")
-        context = params.get("encryptionContext") if isinstance(params, dict) else None
-        return isinstance(context, dict) and PARAMETER_ARN_KEY in context
+        if not isinstance(params, dict) or not any(_names_parameter(params.get(key)) for key in KMS_CONTEXTS):
+            return False
+        return name in KMS_DECRYPTS or not _made_by_ssm(record)
     return False
+
+
+def _names_parameter(context: Any) -> bool:
+    return isinstance(context, dict) and PARAMETER_ARN_KEY in context
+
+
+def _made_by_ssm(record: dict[str, Any]) -> bool:
+    """SSM made the KMS call: `userIdentity.invokedBy`, which AWS sets and no caller can."""
+    identity = record.get("userIdentity")
+    invoked_by = identity.get("invokedBy") if isinstance(identity, dict) else None
+    return isinstance(invoked_by, str) and invoked_by in SSM_SERVICE_CALLERS
 
 
 def parse_time(raw: str) -> datetime | None:
@@ -113,12 +152,12 @@ def parse_time(raw: str) -> datetime | None:
 def _names(record: CloudTrailRecord, problems: list[str]) -> tuple[list[str], str | None]:
     """Collect the raw names (and the path, for by-path reads) the record asks for."""
     params = record.request_parameters or {}
-    if record.event_name == "Decrypt":
-        context = params.get("encryptionContext")
-        if not isinstance(context, dict):
+    if record.event_source == KMS_SOURCE:
+        contexts = [params.get(key) for key in KMS_CONTEXTS if isinstance(params.get(key), dict)]
+        named = [c.get(PARAMETER_ARN_KEY) for c in contexts if PARAMETER_ARN_KEY in c]
+        if not named:
             problems.append("the encryption context is missing")
-            return [], None
-        return [context.get(PARAMETER_ARN_KEY)], None
+        return named, None
     if record.event_name == "GetParametersByPath":
         path = params.get("path")
         if not isinstance(path, str) or not path or path == HIDDEN:
@@ -144,8 +183,13 @@ def _names(record: CloudTrailRecord, problems: list[str]) -> tuple[list[str], st
     return [name], None
 
 
-def _canonical(raw_names: list[Any], problems: list[str]) -> tuple[str, ...]:
-    out: list[str] = []
+def _canonical(
+    raw_names: list[Any], account: str | None, problems: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(names, parameters): canonical paths, and each parameter as grants see it: its path when it
+    belongs to the calling account, its ARN (without selector) when it belongs to another one."""
+    names: list[str] = []
+    parameters: list[str] = []
     for raw in raw_names:
         if not isinstance(raw, str) or raw == HIDDEN:
             problems.append("a parameter name is hidden by CloudTrail or not text")
@@ -155,23 +199,49 @@ def _canonical(raw_names: list[Any], problems: list[str]) -> tuple[str, ...]:
         except ParameterNameError as exc:
             problems.append(str(exc))
             continue
-        if name not in out:
-            out.append(name)
-    return tuple(out)
+        owner = owner_of(raw)
+        qualified = name
+        if owner and owner[2] != account:
+            qualified = parameter_arn(name, *owner)
+        if name not in names:
+            names.append(name)
+        if qualified not in parameters:
+            parameters.append(qualified)
+    return tuple(names), tuple(parameters)
+
+
+def _partition(principal_arn: str | None) -> str:
+    parts = (principal_arn or "").split(":", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == "arn" and parts[1] else "aws"
+
+
+def _destination_account(record: CloudTrailRecord, account: str | None) -> str | None:
+    """The account of a ReEncrypt's destination key: from its ARN, else from `resources` (source
+    key first, destination second), else the caller's own account (a bare key ID or alias)."""
+    if record.event_name != "ReEncrypt":
+        return None
+    key = (record.request_parameters or {}).get("destinationKeyId")
+    if isinstance(key, str) and key.startswith("arn:") and len(key.split(":")) > 4:
+        return key.split(":")[4]
+    keys = [r for r in record.resources or () if isinstance(r, dict) and r.get("type") == "AWS::KMS::Key"]
+    if len(keys) == 2 and isinstance(keys[1].get("accountId"), str):
+        return keys[1]["accountId"]
+    return account
 
 
 def to_access(record: CloudTrailRecord) -> Access:
     """Normalize a validated record into an Access."""
     problems: list[str] = []
-    raw_names, path = _names(record, problems)
-    parameters = _canonical(raw_names, problems)
     principal = resolve(record.user_identity)
+    account = principal.account or record.recipient_account_id
+    raw_names, path = _names(record, problems)
+    names, parameters = _canonical(raw_names, account, problems)
     if principal.arn is None:
         problems.append(f"no principal can be derived from a {principal.type} identity")
     params = record.request_parameters or {}
-    is_kms = record.event_name == "Decrypt"
+    is_kms = record.event_source == KMS_SOURCE
     invoked_by = record.user_identity.invoked_by if record.user_identity else None
-    via_ssm = is_kms and (invoked_by in SSM_SERVICE_CALLERS or record.source_ip_address in SSM_SERVICE_CALLERS)
+    via_ssm = is_kms and invoked_by in SSM_SERVICE_CALLERS
     return Access(
         event_id=record.event_id,
         event_name=record.event_name,
@@ -181,7 +251,7 @@ def to_access(record: CloudTrailRecord) -> Access:
         parameters=parameters,
         path=path,
         recursive=params.get("recursive") is True,
-        decrypted=is_kms or params.get("withDecryption") is True,
+        decrypted=record.event_name in KMS_DECRYPTS if is_kms else params.get("withDecryption") is True,
         via_ssm=via_ssm,
         source_ip=record.source_ip_address,
         vpc_endpoint=record.vpc_endpoint_id,
@@ -190,15 +260,11 @@ def to_access(record: CloudTrailRecord) -> Access:
         region=record.aws_region,
         recipient_account=record.recipient_account_id,
         problems=tuple(problems),
-        owner=_owner(raw_names),
+        is_kms=is_kms,
+        names=names,
+        caller_account=account,
+        partition=_partition(principal.arn),
+        invoked_by=invoked_by,
+        vpc_endpoint_account=record.vpc_endpoint_account_id,
+        destination_account=_destination_account(record, account),
     )
-
-
-def _owner(raw_names: list[Any]) -> str | None:
-    """The account of the first parameter named by ARN (`arn:aws:ssm:REGION:ACCOUNT:parameter/...`)."""
-    for raw in raw_names:
-        if isinstance(raw, str) and raw.startswith("arn:"):
-            parts = raw.split(":", 5)
-            if len(parts) == 6 and parts[4]:
-                return parts[4]
-    return None

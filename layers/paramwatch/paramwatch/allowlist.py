@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from datetime import UTC, date, datetime, time
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
@@ -22,11 +23,19 @@ from pydantic import (
     model_validator,
 )
 
-from paramwatch.names import arn_account, canonical_pattern, covers_subtree, glob_match, principal_match
+from paramwatch.names import (
+    arn_account,
+    canonical_pattern,
+    covers_subtree,
+    glob_match,
+    is_arn_pattern,
+    principal_match,
+)
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Pattern = Annotated[str, Field(min_length=1, max_length=2048)]
+SERVICE_PRINCIPAL = r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$"
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 
 
@@ -88,6 +97,44 @@ class Hours(_Strict):
         return now < self.end and previous in self.days
 
 
+PRIVATE_RANGES = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+PRIVATE_RANGES_MAPPED = PRIVATE_RANGES + tuple(
+    ipaddress.ip_network(f"::ffff:{n.network_address}/{96 + n.prefixlen}") for n in PRIVATE_RANGES if n.version == 4
+)
+"""The private ranges with their IPv4-mapped IPv6 forms, for matchers that keep the two apart."""
+"""RFC 1918, the shared address space of RFC 6598 and IPv6 unique local addresses: every VPC of every
+account may use them, so an address in them says nothing about whose network a call came from."""
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def is_private(address: Address) -> bool:
+    """True for an address in one of PRIVATE_RANGES (an IPv4-mapped IPv6 address counts as IPv4)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return _contains(PRIVATE_RANGES, address)
+
+
+def is_private_range(network: Network) -> bool:
+    """True for a CIDR wholly inside one of PRIVATE_RANGES."""
+    return any(network.version == net.version and network.subnet_of(net) for net in PRIVATE_RANGES)  # type: ignore[arg-type]
+
+
+def _contains(networks: tuple[Network, ...], address: Address) -> bool:
+    return any(address.version == net.version and address in net for net in networks)
+
+
+def _address(text: str | None) -> Address | None:
+    """The source as an address (an IPv4-mapped IPv6 address stays IPv6 for range matching, as in
+    hunt's SQL; `is_private` still sees the IPv4 inside it)."""
+    try:
+        return ipaddress.ip_address(text or "")
+    except ValueError:
+        return None
+
+
 class Grant(_Strict):
     """Principals that may read parameters, optionally from given networks and at given hours.
 
@@ -103,7 +150,11 @@ class Grant(_Strict):
     parameters: list[Pattern] = Field(min_length=1)
     source_cidrs: list[str] = Field(default_factory=list)
     vpc_endpoints: list[Annotated[str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
+    vpc_endpoint_accounts: list[str] = Field(default_factory=list)
+    via_services: list[str] = Field(default_factory=list)
     hours: Hours | None = None
+    bulk_threshold: int | None = Field(default=None, ge=2, le=100000)
+    bulk_window_minutes: int | None = Field(default=None, ge=1, le=1440)
     accounts: list[AccountId] = Field(default_factory=list)
 
     @field_validator("accounts", mode="before")
@@ -114,6 +165,14 @@ class Grant(_Strict):
     @field_validator("parameters")
     @classmethod
     def _canonical(cls, value: list[str]) -> list[str]:
+        for i, pattern in enumerate(value):
+            parts = pattern.split(":", 5)
+            if is_arn_pattern(pattern) and (
+                len(parts) != 6 or parts[2] not in ("ssm", "*") or not parts[5].startswith(("parameter/", "*"))
+            ):
+                raise ValueError(
+                    f"[{i}] {pattern!r} is not an SSM parameter ARN pattern (arn:aws:ssm:REGION:ACCOUNT:parameter/PATH)"
+                )
         return [canonical_pattern(p) for p in value]
 
     @field_validator("expires", mode="before")
@@ -137,10 +196,55 @@ class Grant(_Strict):
                 raise ValueError(f"[{i}] bad CIDR {cidr!r}") from exc
         return value
 
+    @field_validator("vpc_endpoint_accounts")
+    @classmethod
+    def _accounts(cls, value: list[str]) -> list[str]:
+        for i, account in enumerate(value):
+            if not re.fullmatch(r"\d{12}", account):
+                raise ValueError(f"[{i}] {account!r} is not an AWS account ID (12 digits, as in vpcEndpointAccountId)")
+        return value
+
+    @field_validator("via_services")
+    @classmethod
+    def _services(cls, value: list[str]) -> list[str]:
+        for i, service in enumerate(value):
+            if not re.fullmatch(SERVICE_PRINCIPAL, service):
+                raise ValueError(
+                    f"[{i}] {service!r} is not a service principal: via_services is matched on "
+                    "userIdentity.invokedBy, which names the service, like cloudformation.amazonaws.com"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _window_needs_threshold(self) -> Grant:
+        if self.bulk_window_minutes is not None and self.bulk_threshold is None:
+            raise ValueError("bulk_window_minutes needs bulk_threshold: a window alone changes nothing")
+        return self
+
+    @model_validator(mode="after")
+    def _anchored(self) -> Grant:
+        """A private range alone proves nothing (IAM Access Analyzer pairs aws:VpcSourceIp with
+        aws:SourceVpce for the same reason): it needs an endpoint the grant names or trusts."""
+        if self.vpc_endpoints or self.vpc_endpoint_accounts:
+            return self
+        for i, network in enumerate(self.networks):
+            if is_private_range(network):
+                raise ValueError(
+                    f"source_cidrs[{i}]: {self.source_cidrs[i]} is a private range, and private addresses "
+                    "repeat in every VPC of every account, so it would match a call from anyone's VPC; "
+                    "anchor it with vpc_endpoints or vpc_endpoint_accounts (the endpoint the call must "
+                    "come through), or remove it"
+                )
+        return self
+
     @cached_property
-    def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    def networks(self) -> tuple[Network, ...]:
         """Parsed `source_cidrs`."""
         return tuple(ipaddress.ip_network(c, strict=False) for c in self.source_cidrs)
+
+    @cached_property
+    def _private_networks(self) -> tuple[Network, ...]:
+        return tuple(n for n in self.networks if is_private_range(n))
 
     def allows_principal(self, arn: str) -> bool:
         """Full-string glob match of a principal ARN, never a substring match.
@@ -152,25 +256,60 @@ class Grant(_Strict):
             return False
         return any(principal_match(p, arn) for p in self.principals)
 
-    def allows_parameter(self, name: str) -> bool:
-        """True when one of the grant's globs matches the canonical parameter name."""
-        return any(glob_match(p, name) for p in self.parameters)
+    def allows_parameter(self, parameter: str, arn: str | None = None) -> bool:
+        """True when a pattern matches the parameter.
 
-    def allows_subtree(self, path: str) -> bool:
+        `parameter` is a path for a parameter of the calling account and an ARN for another
+        account's; `arn` is the full ARN of a calling-account parameter. Path patterns match only
+        paths, so they never cover another account's parameters; ARN patterns match ARNs.
+        """
+        foreign = parameter.startswith("arn:")
+        for pattern in self.parameters:
+            if is_arn_pattern(pattern):
+                target = parameter if foreign else arn
+                if target and glob_match(pattern, target):
+                    return True
+            elif not foreign and glob_match(pattern, parameter):
+                return True
+        return False
+
+    def allows_subtree(self, path: str, arn_prefix: str | None = None) -> bool:
         """True when the grant covers everything `GetParametersByPath(path)` may return."""
-        return any(covers_subtree(p, path) for p in self.parameters)
+        return any(
+            covers_subtree(p, arn_prefix + path) if is_arn_pattern(p) else covers_subtree(p, path)
+            for p in self.parameters
+            if arn_prefix or not is_arn_pattern(p)
+        )
 
-    def allows_network(self, source_ip: str | None, vpc_endpoint: str | None) -> bool:
-        """Source address in `source_cidrs`, or the call came through one of `vpc_endpoints`."""
-        if not self.source_cidrs and not self.vpc_endpoints:
+    def allows_source(
+        self,
+        source_ip: str | None,
+        vpc_endpoint: str | None,
+        vpc_endpoint_account: str | None = None,
+        invoked_by: str | None = None,
+    ) -> bool:
+        """Where the call came from: a service in `via_services`, or the grant's network.
+
+        The network matches a public source address in a public `source_cidrs` range, or a call
+        through an anchor (one of `vpc_endpoints`, or an endpoint owned by one of
+        `vpc_endpoint_accounts`) whose address is in a private `source_cidrs` range when the grant
+        lists any. A private address never matches without an anchor.
+        """
+        if invoked_by and invoked_by in self.via_services:
             return True
-        if vpc_endpoint and vpc_endpoint in self.vpc_endpoints:
+        if not (self.source_cidrs or self.vpc_endpoints or self.vpc_endpoint_accounts):
+            return not self.via_services
+        address = _address(source_ip)
+        if address is not None and not is_private(address) and _contains(self.networks, address):
             return True
-        try:
-            address = ipaddress.ip_address(source_ip or "")
-        except ValueError:
+        anchored = bool(vpc_endpoint) and (
+            vpc_endpoint in self.vpc_endpoints or (vpc_endpoint_account or "") in self.vpc_endpoint_accounts
+        )
+        if not anchored:
             return False
-        return any(address in net for net in self.networks)
+        if not self._private_networks:
+            return True
+        return address is not None and _contains(self._private_networks, address)
 
 
 class Allowlist(_Strict):
@@ -217,6 +356,11 @@ class Allowlist(_Strict):
                 for principal in grant.principals:
                     exact.setdefault(principal, []).append(index)
         return exact, wild
+
+    @cached_property
+    def has_bulk_thresholds(self) -> bool:
+        """True when some grant carries its own `bulk_threshold`."""
+        return any(grant.bulk_threshold is not None for grant in self.grants)
 
     def grants_for(self, principal: str) -> list[Grant]:
         """The grants whose principal patterns may match, in document order, without scanning all."""

@@ -5,16 +5,37 @@ and grants proposed from it for a person to review.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from paramwatch.detector import PAIR_PREFIX
+from paramwatch.detector import PAIR_PREFIX, Tuning
+from paramwatch.findings import Rule
 from paramwatch.state import Claim, MemoryState
 
 BASELINE_OWNER = "baseline"
+PEAK_PREFIX = "bulkpeak#"
+HEADROOM = 1.5
+"""A proposed per-grant bulk threshold is the peak seen plus half again: a release train that grows
+a little does not page, a sweep of everything still does."""
+
+
+def bulk_peaks(state: MemoryState) -> dict[str, int]:
+    """The most distinct parameters each principal decrypted in one bulk window, as the detector
+    counted them (its window sets), merged with the peaks of a baseline loaded earlier."""
+    peaks: dict[str, int] = {}
+    for key, claim in state.claims.items():
+        if key.startswith(PEAK_PREFIX):
+            peaks[key[len(PEAK_PREFIX) :]] = int(claim.note.get("peak", 0))
+    prefix = f"{Rule.BULK}#"
+    for key, members in state.sets.items():
+        if key.startswith(prefix):
+            principal = key[len(prefix) :].rsplit("#", 2)[0].split("#grant:", 1)[0]
+            peaks[principal] = max(peaks.get(principal, 0), len(members))
+    return peaks
 
 
 def export_pairs(state: MemoryState) -> list[dict[str, str]]:
@@ -36,10 +57,16 @@ def export_pairs(state: MemoryState) -> list[dict[str, str]]:
     return sorted(pairs, key=lambda p: (p["principal"], p["account"], p["region"], p["parameter"]))
 
 
-def save(state: MemoryState, path: Path) -> int:
-    """Write the baseline file; return how many pairs it holds."""
+def save(state: MemoryState, path: Path, tuning: Tuning | None = None) -> int:
+    """Write the baseline file (pairs, and each principal's bulk peak); return how many pairs."""
+    tuning = tuning or Tuning()
     pairs = export_pairs(state)
-    path.write_text(json.dumps({"version": 1, "pairs": pairs}, indent=1) + "\n")
+    bulk = {
+        "window_minutes": tuning.bulk_window_minutes,
+        "threshold": tuning.bulk_threshold,
+        "peaks": dict(sorted(bulk_peaks(state).items())),
+    }
+    path.write_text(json.dumps({"version": 1, "pairs": pairs, "bulk": bulk}, indent=1) + "\n")
     return len(pairs)
 
 
@@ -53,7 +80,18 @@ def load(path: Path, state: MemoryState) -> int:
         scope = f"{pair.get('account', '')}:{pair.get('region', '')}"
         key = f"{PAIR_PREFIX}{pair['principal']}#{scope}#{pair['parameter']}"
         state.claims[key] = Claim(BASELINE_OWNER, {"time": str(pair.get("first_seen", ""))})
+    for principal, peak in bulk_settings(document)["peaks"].items():
+        state.claims[f"{PEAK_PREFIX}{principal}"] = Claim(BASELINE_OWNER, {"peak": str(int(peak))})
     return len(pairs)
+
+
+def bulk_settings(document: Any) -> dict[str, Any]:
+    """The `bulk` part of a baseline document; an older baseline without one has no peaks."""
+    bulk = document.get("bulk") if isinstance(document, dict) else None
+    if not isinstance(bulk, dict) or not isinstance(bulk.get("peaks"), dict):
+        defaults = Tuning()
+        return {"window_minutes": defaults.bulk_window_minutes, "threshold": defaults.bulk_threshold, "peaks": {}}
+    return bulk
 
 
 def _generalize(parameters: list[str]) -> list[str]:
@@ -67,8 +105,19 @@ def _generalize(parameters: list[str]) -> list[str]:
     return out
 
 
-def suggest(pairs: list[dict[str, Any]]) -> str:
-    """A YAML allowlist proposing one grant per principal, for a person to review."""
+def proposed_threshold(peak: int, threshold: int) -> int | None:
+    """A grant's own bulk threshold from the peak seen, when the global one would page on it."""
+    proposal = math.ceil(peak * HEADROOM)
+    return proposal if peak > threshold or proposal > threshold else None
+
+
+def suggest(pairs: list[dict[str, Any]], bulk: dict[str, Any] | None = None) -> str:
+    """A YAML allowlist proposing one grant per principal, for a person to review.
+
+    A principal whose peak of distinct parameters in one bulk window comes near the global
+    threshold gets a `bulk_threshold` of that peak plus half again, with the window it was seen in.
+    """
+    bulk = bulk or {"peaks": {}}
     by_principal: dict[str, list[str]] = defaultdict(list)
     for pair in pairs:
         by_principal[pair["principal"]].append(pair["parameter"])
@@ -79,10 +128,20 @@ def suggest(pairs: list[dict[str, Any]]) -> str:
         while name in used:
             name += "-2"
         used.add(name)
-        grants.append({"name": name, "principals": [_grantable(principal)], "parameters": _generalize(parameters)})
+        grant: dict[str, Any] = {
+            "name": name,
+            "principals": [_grantable(principal)],
+            "parameters": _generalize(parameters),
+        }
+        peak = int(bulk["peaks"].get(principal, 0))
+        own = proposed_threshold(peak, int(bulk.get("threshold", Tuning().bulk_threshold))) if peak else None
+        if own is not None:
+            grant.update(bulk_threshold=own, bulk_window_minutes=int(bulk["window_minutes"]))
+        grants.append(grant)
     header = (
         "# Proposed by `paramwatch suggest-allowlist` from observed reads. Review every grant:\n"
         "# observed is not the same as intended. Add source_cidrs/vpc_endpoints/hours where you can.\n"
+        f"# bulk_threshold, where proposed, is the peak of distinct parameters seen in one window x{HEADROOM}.\n"
     )
     return header + yaml.safe_dump({"version": 1, "grants": grants, "honeytokens": []}, sort_keys=False)
 

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import TextIO
 
 from paramwatch import allowlist as allowlist_mod
-from paramwatch import baseline, cost, pieces, review
-from paramwatch.allowlist import AllowlistError
+from paramwatch import baseline, cost, deploy, hunt, pieces, review, trail_table
+from paramwatch.allowlist import Allowlist, AllowlistError
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Severity
 from paramwatch.pieces import Merged
 from paramwatch.render import alert_text, table, verdict_json
 from paramwatch.replay import replay
+from paramwatch.sql import DIALECTS
 from paramwatch.state import MemoryState
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -61,6 +62,32 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         file=out,
     )
     return EXIT_ERROR if args.strict and any(r.expired for r in remarks) else EXIT_CLEAN
+
+
+def _cmd_deploy_args(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        merged = load_allowlist(args.files)
+        result = deploy.deploy_args(merged.allowlist)
+    except AllowlistError as exc:
+        print(exc, file=err)
+        return EXIT_ERROR
+    text = result.params_file(", ".join(args.files))
+    for note in result.notes:
+        print(f"paramwatch: note: {note}", file=err)
+    if args.output is None:
+        print(text, end="", file=out)
+        return EXIT_CLEAN
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"paramwatch: error: {args.output}: cannot write: {exc.strerror or exc}", file=err)
+        return EXIT_ERROR
+    print(
+        f"{args.output}: {', '.join(result.parameters)}; deploy with "
+        f"sam deploy --parameter-overrides file://{args.output}",
+        file=out,
+    )
+    return EXIT_CLEAN
 
 
 def _cmd_schema(_: argparse.Namespace, out: TextIO, __: TextIO) -> int:
@@ -130,7 +157,7 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for remark in review.stale(loaded, used, merged.origins):
             print(f"paramwatch: stale: {remark.line()}", file=err)
     if args.learn and args.baseline:
-        count = baseline.save(state, args.baseline)
+        count = baseline.save(state, args.baseline, detector.tuning)
         print(
             f"paramwatch: baseline of {count} (principal, parameter) pair(s) written to {args.baseline}",
             file=err,
@@ -147,10 +174,12 @@ def _cmd_suggest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     state = MemoryState()
     try:
         baseline.load(args.baseline, state)
+        bulk = baseline.bulk_settings(json.loads(args.baseline.read_text()))
     except (ValueError, KeyError, OSError) as exc:
         print(f"paramwatch: error: {exc}", file=err)
         return EXIT_ERROR
-    print(baseline.suggest(baseline.export_pairs(state)), end="", file=out)
+    bulk = {**bulk, "peaks": baseline.bulk_peaks(state)}
+    print(baseline.suggest(baseline.export_pairs(state), bulk), end="", file=out)
     return EXIT_CLEAN
 
 
@@ -251,6 +280,99 @@ def _cell(line: cost.Line) -> str:
     return f"{quantity:>14} {line.unit[:13]:<13} {line.monthly:>7,.2f}"
 
 
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _cmd_hunt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        if args.ddl:
+            return _hunt_ddl(args, out)
+        if not args.allowlist:
+            raise hunt.HuntError("give --allowlist FILE (or --ddl --bucket B)")
+        loaded = load_allowlist(args.allowlist).allowlist
+        scope = hunt.Scope(args.since, args.until, tuple(args.account or ()), tuple(args.region or ()))
+        if args.since and args.until and args.since > args.until:
+            raise hunt.HuntError("--since is after --until")
+        bulk = hunt.BulkRule(**{k: getattr(args, k) for k in ("threshold", "window_minutes") if getattr(args, k)})
+        if args.engine == "athena":
+            if args.paths:
+                raise hunt.HuntError("--engine athena prints a query and reads no files; use --engine duckdb for files")
+            print(hunt.build_query(loaded, DIALECTS["athena"], scope, bulk, args.table) + ";", file=out)
+            if args.bytes_per_day is not None:
+                print(_estimate_line(args), file=err)
+            return EXIT_CLEAN
+        return _hunt_duckdb(args, loaded, scope, bulk, out, err)
+    except (AllowlistError, hunt.HuntError) as exc:
+        print(f"paramwatch: error: {exc}", file=err)
+        return EXIT_ERROR
+
+
+def _estimate_line(args: argparse.Namespace) -> str:
+    if args.since is None:
+        raise hunt.HuntError("--bytes-per-day needs --since (and --until, default today)")
+    if args.bytes_per_day < 0:
+        raise hunt.HuntError("--bytes-per-day must be >= 0")
+    prices = cost.load_prices()
+    until = args.until or datetime.now(UTC).date()
+    estimate = trail_table.scan_estimate(args.since, until, args.bytes_per_day, prices)
+    return (
+        f"paramwatch: estimated scan {estimate.days} day(s) x {args.bytes_per_day:,} bytes = "
+        f"{estimate.bytes / 1e9:,.2f} GB, about {estimate.usd:,.4f} USD at {prices['athena_per_tb_scanned']:.2f} USD "
+        f"per TB scanned (Athena, {prices['region']}, prices of {prices['date']})"
+    )
+
+
+def _hunt_ddl(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.bucket:
+        raise hunt.HuntError("--ddl needs --bucket B")
+    location = trail_table.TrailLocation(args.bucket, args.prefix or "", args.organization)
+    regions = tuple(args.regions.split(",")) if args.regions else trail_table.REGIONS
+    accounts = tuple(args.accounts.split(",")) if args.accounts else ()
+    start = args.since or date(2020, 1, 1)
+    print(trail_table.ddl(location, table=args.table, regions=regions, accounts=accounts, start=start) + ";", file=out)
+    return EXIT_CLEAN
+
+
+def _hunt_duckdb(
+    args: argparse.Namespace,
+    loaded: Allowlist,
+    scope: hunt.Scope,
+    bulk: hunt.BulkRule,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    from paramwatch import hunt_local
+
+    if not args.paths:
+        raise hunt.HuntError("--engine duckdb needs PATH... (CloudTrail log files or folders)")
+    if any(n.version == 6 for g in loaded.grants for n in g.networks):
+        print(
+            "paramwatch: warning: DuckDB has no IPv6 CIDR test: reads from IPv6 addresses match no source_cidrs "
+            "and are reported",
+            file=err,
+        )
+    result = hunt_local.run(loaded, args.paths, scope, bulk)
+    if args.format == "jsonl":
+        for verdict in result.verdicts:
+            print(verdict_json(verdict), file=out)
+    else:
+        for row in table(result.verdicts, paging=False):
+            print(row, file=out)
+    severities = Counter(str(v.finding.severity) for v in result.verdicts)
+    ordered = sorted(severities.items(), key=lambda item: -Severity[item[0].upper()])
+    by_severity = ", ".join(f"{n} {s}" for s, n in ordered) or "none"
+    print(
+        f"paramwatch: hunt found {len(result.verdicts)} finding(s) ({by_severity}) in {result.files} file(s), "
+        f"{result.records} record(s)",
+        file=err,
+    )
+    return EXIT_FINDINGS if result.verdicts else EXIT_CLEAN
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, exposed for tests and for `--help`."""
     parser = argparse.ArgumentParser(prog="paramwatch", description="Watch who reads SSM Parameter Store secrets.")
@@ -309,6 +431,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     price.add_argument("--suppression-minutes", type=int, default=60, help="the stack's SuppressionMinutes")
     price.set_defaults(func=_cmd_cost)
+
+    args = sub.add_parser(
+        "deploy-args",
+        help="write the template parameters for an allowlist, for sam deploy --parameter-overrides file://...",
+    )
+    args.add_argument("files", nargs="+", metavar="FILE", help="allowlist file or directory of pieces")
+    args.add_argument("--output", type=Path, help="parameter file to write (written only when the allowlist fits)")
+    args.set_defaults(func=_cmd_deploy_args)
+
+    hun = sub.add_parser("hunt", help="the allowlist as SQL: print it for Athena, or run it on DuckDB over files")
+    hun.add_argument("--allowlist", action="append", help="allowlist file (repeatable: grants are combined)")
+    hun.add_argument("--engine", choices=("athena", "duckdb"), default="athena")
+    hun.add_argument("--since", type=_date, help="first day (UTC, YYYY-MM-DD), inclusive")
+    hun.add_argument("--until", type=_date, help="last day (UTC, YYYY-MM-DD), inclusive")
+    hun.add_argument("--account", action="append", help="account partition to scan (repeatable)")
+    hun.add_argument("--region", action="append", help="region partition to scan (repeatable)")
+    hun.add_argument("--table", default=hunt.TABLE, help="table name (default cloudtrail; database.table allowed)")
+    hun.add_argument("--bytes-per-day", type=int, help="compressed bytes a day of the trail holds: print the scan")
+    hun.add_argument("--bulk-threshold", type=int, dest="threshold", help="default 20, as replay")
+    hun.add_argument("--bulk-window-minutes", type=int, dest="window_minutes", help="default 10, as replay")
+    hun.add_argument("--format", choices=("jsonl", "table"), default="jsonl", help="duckdb output")
+    hun.add_argument("--ddl", action="store_true", help="print the CREATE EXTERNAL TABLE for the trail bucket")
+    hun.add_argument("--bucket", help="--ddl: the trail's S3 bucket")
+    hun.add_argument("--prefix", help="--ddl: the trail's key prefix, if any")
+    hun.add_argument("--organization", help="--ddl: organization ID, for an organization trail")
+    hun.add_argument("--regions", help="--ddl: comma-separated regions (default: all commercial regions)")
+    hun.add_argument("--accounts", help="--ddl: comma-separated account IDs (default: injected, name them per query)")
+    hun.add_argument("paths", nargs="*", help="--engine duckdb: CloudTrail log files (.json, .json.gz) or folders")
+    hun.set_defaults(func=_cmd_hunt)
 
     schema = sub.add_parser("schema", help="print the allowlist's JSON Schema")
     schema.set_defaults(func=_cmd_schema)

@@ -51,7 +51,38 @@ class CloudTrailRecord(_Lenient):
     request_parameters: dict[str, Any] | None = Field(default=None, alias="requestParameters")
     error_code: str | None = Field(default=None, alias="errorCode")
     vpc_endpoint_id: str | None = Field(default=None, alias="vpcEndpointId")
+    vpc_endpoint_account_id: str | None = Field(default=None, alias="vpcEndpointAccountId")
+    resources: list[Any] | None = None
     recipient_account_id: str | None = Field(default=None, alias="recipientAccountId")
+
+
+MAX_DEPTH = 64
+"""Deeper than any CloudTrail record (a few levels of `requestParameters`); Python recurses on it."""
+MAX_BYTES = 1 << 20
+"""EventBridge delivers at most 256 KB; a record bigger than this is built to exhaust, not to read."""
+
+
+def oversize(record: Any) -> str | None:
+    """Why a decoded record is too deep or too big to judge safely, or None. Iterative, so it
+    cannot itself run out of stack, and it stops at the first limit crossed."""
+    stack: list[tuple[Any, int]] = [(record, 1)]
+    size = 0
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"the record is nested deeper than {MAX_DEPTH} levels"
+        if isinstance(node, dict):
+            size += sum(len(k) + 4 for k in node if isinstance(k, str))
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+        elif isinstance(node, str):
+            size += len(node) + 2
+        else:
+            size += 8
+        if size > MAX_BYTES:
+            return f"the record is larger than {MAX_BYTES} bytes"
+    return None
 
 
 def detail_of(event: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from paramwatch.access import Access, is_relevant, to_access
-from paramwatch.allowlist import Allowlist
+from paramwatch.allowlist import Allowlist, Grant
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.matching import granted_by
@@ -236,12 +236,16 @@ class Detector:
         minutes: int,
         over: Callable[[int], bool],
         what: str,
+        scope: str = "",
     ) -> list[_Candidate]:
-        """One finding for each window this event takes over its threshold; a window raises once."""
+        """One finding for each window this event takes over its threshold; a window raises once.
+
+        A `scope` (a grant with its own threshold) counts in windows of its own.
+        """
         size = minutes * 60
         out = []
         for grid, start in _windows(access.event_time.timestamp(), size):
-            key = f"{rule}#{access.who}#{grid}#{int(start)}"
+            key = f"{rule}#{access.who}{scope}#{grid}#{int(start)}"
             expires = start + 3 * size
             if not over(self.state.add_members(key, members, expires)):
                 continue
@@ -258,12 +262,23 @@ class Detector:
     def _bulk(self, access: Access) -> list[_Candidate]:
         if not self._successful_read(access):
             return []
-        t = self.tuning
+        threshold, minutes, scope, whose = self.tuning.bulk_threshold, self.tuning.bulk_window_minutes, "", ""
+        grant = self._bulk_grant(access)
+        if grant is not None and grant.bulk_threshold is not None:
+            threshold, minutes = grant.bulk_threshold, grant.bulk_window_minutes or minutes
+            scope, whose = f"#grant:{grant.name}", f" under grant '{safe(grant.name, 128)}'"
         members = [_digest(f"{access.scope}{p}") for p in access.parameters]
-        what = f"decrypted more than {t.bulk_threshold} distinct parameters"
+        what = f"decrypted more than {threshold} distinct parameters{whose}"
         return self._window_findings(
-            access, Rule.BULK, Severity.HIGH, members, t.bulk_window_minutes, lambda n: n > t.bulk_threshold, what
+            access, Rule.BULK, Severity.HIGH, members, minutes, lambda n: n > threshold, what, scope
         )
+
+    def _bulk_grant(self, access: Access) -> Grant | None:
+        """The grant that allows this read, when the allowlist has any grant with its own threshold
+        (otherwise no grant is looked up: most allowlists pay nothing for the option)."""
+        if not self.allowlist.has_bulk_thresholds:
+            return None
+        return granted_by(access, self.allowlist)[0]
 
     def _denied_burst(self, access: Access) -> list[_Candidate]:
         if access.error_code not in ENUMERATION_CODES:

@@ -25,6 +25,7 @@ class Rule(StrEnum):
     HONEYTOKEN = "honeytoken"
     ROOT = "root-access"
     DIRECT_DECRYPT = "direct-decrypt"
+    DIRECT_KMS_USE = "direct-kms-use"
     UNAUTHORIZED = "unauthorized-read"
     DENIED = "denied-attempt"
     UNJUDGEABLE = "unjudgeable-read"
@@ -47,6 +48,11 @@ NEXT_STEPS: dict[Rule, str] = {
     Rule.DIRECT_DECRYPT: (
         "Someone decrypted a parameter's ciphertext directly with KMS instead of through SSM. Find "
         "where the ciphertext came from, rotate the secret, and narrow kms:Decrypt on the key."
+    ),
+    Rule.DIRECT_KMS_USE: (
+        "Someone used a parameter's encryption context with KMS (ReEncrypt, Encrypt, GenerateDataKey) "
+        "outside SSM. A ReEncrypt moves the secret under the destination key without a Decrypt here: "
+        "find the destination key's owner, rotate the secret, and narrow kms:ReEncrypt on the key."
     ),
     Rule.UNAUTHORIZED: (
         "Confirm with the principal's owner that this read was expected. If it was, add a grant "

@@ -1,11 +1,14 @@
 """Who made a call: the IAM principal that grants are written against.
 
 An assumed-role ARN (`arn:aws:sts::ACCT:assumed-role/NAME/SESSION`) drops the role's path and
-carries a caller-chosen session name, so the principal is the session issuer's ARN instead.
+carries a caller-chosen session name, so the principal is the session issuer's ARN instead. Root is
+recognized in every disguise: type `Root`, a session whose issuer is root, or any identity (other
+than the account-only `AWSAccount`) that carries the root ARN.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from paramwatch.cloudtrail import UserIdentity
@@ -13,6 +16,7 @@ from paramwatch.cloudtrail import UserIdentity
 SSO_ROLE_PREFIX = "AWSReservedSSO_"
 _ISSUED_SESSION_TYPES = frozenset({"AssumedRole", "FederatedUser"})
 _SESSION_RESOURCES = ("assumed-role/", "federated-user/")
+_ROOT_ARN = re.compile(r"arn:[a-z-]+:iam::\d{12}:root")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +27,7 @@ class Principal:
     type: str
     account: str | None
     session: str | None = None
+    root: bool = False
 
     @property
     def sso_user(self) -> str | None:
@@ -41,13 +46,22 @@ def resolve(identity: UserIdentity | None) -> Principal:
         issuer = identity.session_context.session_issuer if identity.session_context else None
         session = identity.arn.rsplit("/", 1)[-1] if identity.arn else None
         arn = issuer.arn if issuer and issuer.arn else None
-        return Principal(arn=arn, type=kind, account=account, session=session)
+        root = bool(issuer and (issuer.type == "Root" or _is_root_arn(issuer.arn)))
+        if root and arn is None and account:
+            arn = f"arn:aws:iam::{account}:root"
+        return Principal(arn=arn, type=kind, account=account, session=session, root=root)
     if kind == "AWSService":
         return Principal(arn=identity.invoked_by, type=kind, account=account)
     if kind == "AWSAccount":
         arn = f"arn:aws:iam::{account}:root" if account else None
         return Principal(arn=arn, type=kind, account=account)
-    return Principal(arn=identity.arn, type=kind, account=account)
+    root = kind == "Root" or _is_root_arn(identity.arn)
+    return Principal(arn=identity.arn, type=kind, account=account, root=root)
+
+
+def _is_root_arn(arn: str | None) -> bool:
+    """The account's root user: `arn:aws:iam::ACCT:root`, whatever type the identity claims."""
+    return bool(arn and _ROOT_ARN.fullmatch(arn))
 
 
 def _is_session_arn(arn: str | None) -> bool:

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from paramwatch.access import Access
-from paramwatch.allowlist import DAYS, Allowlist, Grant
+from paramwatch.allowlist import DAYS, Allowlist, Grant, is_private_range
 from paramwatch.escape import safe
 from paramwatch.findings import NearMiss
 
@@ -51,11 +51,13 @@ def failed_condition(grant: Grant, access: Access, principal: str) -> Condition 
     """
     if not grant.allows_principal(principal):
         return Condition.PRINCIPAL
-    if access.path is not None and not grant.allows_subtree(access.path):
+    if access.path is not None and not grant.allows_subtree(access.path, access.arn_of("")):
         return Condition.PATH
-    if not all(grant.allows_parameter(p) for p in access.parameters):
+    if not all(grant.allows_parameter(p, access.arn_of(p)) for p in access.parameters):
         return Condition.PARAMETER
-    if not access.via_ssm and not grant.allows_network(access.source_ip, access.vpc_endpoint):
+    if not access.via_ssm and not grant.allows_source(
+        access.source_ip, access.vpc_endpoint, access.vpc_endpoint_account, access.invoked_by
+    ):
         return Condition.NETWORK
     if grant.hours is None and grant.expires is None:
         return None
@@ -103,6 +105,23 @@ def _label(grant: Grant) -> str:
     return f"grant '{safe(grant.name, 128)}'{owner}"
 
 
+def _where_from(grant: Grant) -> str:
+    """The grant's source condition in words: public ranges, anchors (narrowed by the private
+    ranges), services."""
+    private = [safe(c, 64) for c, n in zip(grant.source_cidrs, grant.networks, strict=True) if is_private_range(n)]
+    ways = [
+        f"from {safe(c, 64)}"
+        for c, n in zip(grant.source_cidrs, grant.networks, strict=True)
+        if not is_private_range(n)
+    ]
+    anchors = [safe(e, 64) for e in grant.vpc_endpoints]
+    anchors += [f"an endpoint owned by {safe(a, 16)}" for a in grant.vpc_endpoint_accounts]
+    if anchors:
+        ways.append(f"through {' or '.join(anchors)}" + (f" from {' or '.join(private)}" if private else ""))
+    ways += [f"when made by {safe(s, 64)}" for s in grant.via_services]
+    return " or ".join(ways)
+
+
 def _local(moment: datetime, timezone: str) -> str:
     from zoneinfo import ZoneInfo
 
@@ -114,10 +133,13 @@ def _explain(grant: Grant, failed: Condition, access: Access) -> tuple[str, str]
     """The observed value and an escaped sentence saying what the grant allows and what happened."""
     both = f"{_label(grant)} allows this principal and parameter"
     if failed is Condition.NETWORK:
-        allowed = " or ".join(safe(v, 64) for v in [*grant.source_cidrs, *grant.vpc_endpoints])
         observed = access.source_ip or "an unknown address"
         via = f" via {safe(access.vpc_endpoint, 64)}" if access.vpc_endpoint else " (no VPC endpoint)"
-        return observed, f"{both}, but only from {allowed}; this call came from {safe(observed, 64)}{via}."
+        if access.vpc_endpoint and access.vpc_endpoint_account:
+            via += f" owned by {safe(access.vpc_endpoint_account, 16)}"
+        if access.invoked_by:
+            via += f", made by {safe(access.invoked_by, 64)}"
+        return observed, f"{both}, but only {_where_from(grant)}; this call came from {safe(observed, 64)}{via}."
     if failed is Condition.EXPIRED:
         observed = access.raw_event_time
         return observed, (
@@ -138,7 +160,7 @@ def _explain(grant: Grant, failed: Condition, access: Access) -> tuple[str, str]
     if failed is Condition.PATH:
         observed = access.path or ""
         return observed, f"{_label(grant)} allows this principal, but not everything under path {safe(observed)}."
-    missing = [p for p in access.parameters if not grant.allows_parameter(p)]
+    missing = [p for p in access.parameters if not grant.allows_parameter(p, access.arn_of(p))]
     observed = missing[0] if missing else ""
     more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
     return observed, f"{_label(grant)} allows this principal, but not parameter {safe(observed)}{more}."

@@ -34,8 +34,31 @@ def canonical_name(raw: str) -> str:
     return name if name.startswith("/") else "/" + name
 
 
+def owner_of(raw: str) -> tuple[str, str, str] | None:
+    """(partition, region, account) of a parameter named by ARN; None for a plain name."""
+    if not raw.startswith("arn:"):
+        return None
+    parts = raw.split(":", 5)
+    return (parts[1], parts[3], parts[4]) if len(parts) == 6 else None
+
+
+def parameter_arn(name: str, partition: str, region: str, account: str) -> str:
+    """The ARN of a canonical name, the form grants written as ARN patterns are matched against."""
+    return f"arn:{partition}:ssm:{region}:{account}:parameter{name}"
+
+
+def is_arn_pattern(pattern: str) -> bool:
+    """True for a grant pattern written as an ARN: it names the parameter's account and region."""
+    return pattern.startswith("arn:")
+
+
 def canonical_pattern(pattern: str) -> str:
-    """Canonical form of an allowlist glob, so that `orders/*` and `/orders/*` mean the same."""
+    """Canonical form of an allowlist glob, so that `orders/*` and `/orders/*` mean the same.
+
+    An ARN pattern is kept whole: it names the parameter's account and region.
+    """
+    if is_arn_pattern(pattern):
+        return pattern
     if pattern.startswith(("/", "*", "?")):
         return pattern
     return "/" + pattern

@@ -7,6 +7,7 @@ JSON, so a mail or chat client cannot mistake any part of an alert for markup.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -17,20 +18,25 @@ if TYPE_CHECKING:
     from paramwatch.detector import Verdict
 
 SUBJECT_LIMIT = 99
-_HTML_SAFE = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+_MARKUP_IN_STRINGS = {ord(c): f"\\u{ord(c):04x}" for c in "<>&`*~|[]"}
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def _safe_json(data: dict[str, object]) -> str:
-    return json.dumps(data, ensure_ascii=True, separators=(",", ":")).translate(_HTML_SAFE)
+    """JSON whose string values hold no markup character: `<>&*~|[]` and backticks become `\\uXXXX`
+    inside strings (the brackets outside strings are JSON's own), so the line decodes to the same
+    values but no mail, HTML or chat client renders any of it."""
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    return _STRING_LITERAL.sub(lambda m: m.group(0).translate(_MARKUP_IN_STRINGS), text)
 
 
 def finding_json(finding: Finding) -> str:
-    """One-line JSON with non-ASCII, control characters and `<>&` escaped."""
+    """One-line JSON with non-ASCII, control characters and markup characters escaped."""
     return _safe_json(finding.to_dict())
 
 
 def verdict_json(verdict: Verdict) -> str:
-    """A finding with `paged`, `reason`, `held_back` and `notes`, as one HTML-safe JSON line."""
+    """A finding with `paged`, `reason`, `held_back` and `notes`, as one markup-safe JSON line."""
     return _safe_json(verdict.to_dict())
 
 
@@ -50,11 +56,15 @@ def safe_dict(finding: Finding) -> dict[str, object]:
 
 
 def subject(finding: Finding) -> str:
-    """An SNS subject: printable ASCII, under 100 characters, severity and rule first."""
+    """An SNS subject: printable ASCII, under 100 characters, severity and rule first.
+
+    The principal and the parameter come from CloudTrail, so they are escaped like the body:
+    a subject is shown raw by mail clients and rendered as markdown by chat integrations.
+    """
     if finding.rule is Rule.ALLOWLIST_INVALID:
-        return ascii_line(f"paramwatch HIGH {finding.rule}: {' '.join(finding.parameters)}", SUBJECT_LIMIT)
-    who = (finding.principal or "unknown").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    what = finding.parameters[0] if finding.parameters else ""
+        return ascii_line(f"paramwatch HIGH {finding.rule}: {safe(' '.join(finding.parameters))}", SUBJECT_LIMIT)
+    who = safe((finding.principal or "unknown").rsplit("/", 1)[-1].rsplit(":", 1)[-1], 60)
+    what = safe(finding.parameters[0], 80) if finding.parameters else ""
     more = f" +{len(finding.parameters) - 1}" if len(finding.parameters) > 1 else ""
     text = f"paramwatch {str(finding.severity).upper()} {finding.rule}: {who} {what}{more}"
     return ascii_line(text, SUBJECT_LIMIT)
@@ -149,8 +159,11 @@ def alert_text(verdict: Verdict) -> str:
     return f"Subject: {subject(finding)}\n\n{body(finding, verdict.notes)}\n{ALERT_SEPARATOR}"
 
 
-def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
-    """Rows for a person at a terminal, one finding per row, widest columns last."""
+def table(verdicts: Iterable[Verdict], *, paging: bool = True) -> Iterable[str]:
+    """Rows for a person at a terminal, one finding per row, widest columns last.
+
+    `paging=False` (hunt) shows `-` under PAGE: hunt decides no paging.
+    """
     yield (
         f"{'PAGE':<5} {'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'ACCOUNT':<12} {'REGION':<14} "
         f"{'SOURCE':<16} PRINCIPAL -> PARAMETERS"
@@ -162,7 +175,7 @@ def table(verdicts: Iterable[Verdict]) -> Iterable[str]:
             params += f" (+{len(f.parameters) - 3})"
         params = params or "(none named)"
         yield (
-            f"{'yes' if v.paged else 'no':<5} {str(f.severity).upper():<9} {f.rule:<18} "
+            f"{('yes' if v.paged else 'no') if paging else '-':<5} {str(f.severity).upper():<9} {f.rule:<18} "
             f"{safe(f.event_time or '-', 25):<26} {_account(f):<12} {safe(f.region or '-', 20):<14} "
             f"{safe(f.source_ip or '-', 40):<16} {safe(f.principal or '-')} -> {params}"
         )

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from paramwatch.access import KMS_DECRYPTS, KMS_ENCRYPTS, KMS_SOURCE, SSM_READS, SSM_SOURCE
 from paramwatch.allowlist import Allowlist
 from paramwatch.detector import Detector, Judged, Verdict, prejudge
-from paramwatch.rules import invalid_event, needs_judging
-from paramwatch.sources import SourceError, expand, select
+from paramwatch.rules import could_need, invalid_event, needs_judging
+from paramwatch.sources import ByteFilter, SourceError, expand, select
 
 _PARALLEL_FROM = 4
 
@@ -45,10 +46,17 @@ class FileResult:
     grants_used: frozenset[str] = frozenset()
 
 
+def prefilter(allowlist: Allowlist) -> ByteFilter:
+    """The byte filter replay reads with: SSM and KMS records that `rules.could_need` judging."""
+    kms = KMS_DECRYPTS | KMS_ENCRYPTS
+    calls = frozenset({*((KMS_SOURCE, name) for name in kms), *((SSM_SOURCE, name) for name in SSM_READS)})
+    return ByteFilter(calls, partial(could_need, allowlist=allowlist))
+
+
 def select_reads(path: Path, allowlist: Allowlist, track_grants: bool = False) -> FileReads:
     """Read one file and keep what the rules would deliver; a file that cannot be read is an error."""
     try:
-        selection = select(path, partial(needs_judging, allowlist=allowlist))
+        selection = select(path, partial(needs_judging, allowlist=allowlist), prefilter(allowlist))
     except SourceError as exc:
         return FileReads(path=str(path), error=f"{path}: {exc}")
     judged = tuple(prejudge(record, allowlist, track_grants) for record in selection.selected)

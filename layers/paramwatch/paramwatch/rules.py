@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from paramwatch.access import SSM_SOURCE, Access, is_relevant
+from paramwatch.access import KMS_DECRYPTS, KMS_ENCRYPTS, KMS_SOURCE, SSM_READS, SSM_SOURCE, Access, is_relevant
 from paramwatch.allowlist import Allowlist
-from paramwatch.cloudtrail import CloudTrailRecord
+from paramwatch.cloudtrail import CloudTrailRecord, oversize
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.matching import granted_by, nearest
@@ -27,6 +27,7 @@ from paramwatch.names import (
     subtree_may_hold,
 )
 
+KMS_USES = KMS_DECRYPTS | KMS_ENCRYPTS
 DENIAL_CODES = frozenset(
     {
         "AccessDenied",
@@ -41,8 +42,9 @@ DENIAL_CODES = frozenset(
 
 
 def touches_honeytoken(access: Access, allowlist: Allowlist) -> bool:
+    """Honeytokens are matched by path in any account: a decoy read by ARN is still a decoy."""
     for pattern in allowlist.honeytokens:
-        if any(glob_match(pattern, name) for name in access.parameters):
+        if any(glob_match(pattern, name) for name in access.names):
             return True
         if access.path and subtree_may_hold(pattern, access.path, recursive=access.recursive):
             return True
@@ -60,10 +62,27 @@ def needs_judging(record: dict[str, Any], allowlist: Allowlist) -> bool:
         return False
     params = record.get("requestParameters")
     if record.get("eventSource") != SSM_SOURCE or not isinstance(params, dict):
-        return True
+        return True  # a KMS use of a parameter's context: is_relevant already mirrors the rule
     if params.get("withDecryption") is True:
         return True
     return bool(allowlist.honeytokens) and _may_touch_honeytoken(params, allowlist)
+
+
+def could_need(source: str, name: str, params: bytes, allowlist: Allowlist) -> bool:
+    """`needs_judging` decided from the raw JSON bytes of requestParameters, before decoding them.
+
+    False only where `needs_judging` must be False: a KMS call whose parameters never spell the
+    `PARAMETER_ARN` key, or (without honeytokens) an SSM read that never spells `withDecryption`.
+    JSON may spell any key with escapes (`\\u0050ARAMETER_ARN`), so bytes holding a backslash
+    always go on to the full test, as do parameters that are not an object.
+    """
+    if source == KMS_SOURCE:
+        return name in KMS_USES and (b'"PARAMETER_ARN"' in params or b"\\" in params)
+    if source != SSM_SOURCE or name not in SSM_READS:
+        return False
+    if allowlist.honeytokens or b"\\" in params or not params.lstrip().startswith(b"{"):
+        return True
+    return b'"withDecryption"' in params
 
 
 def _may_touch_honeytoken(params: dict[str, Any], allowlist: Allowlist) -> bool:
@@ -100,9 +119,10 @@ def _named(name: str) -> str:
     return safe(name, 160)
 
 
-def _summary(access: Access, rule: Rule, extra: str) -> str:
+def summary_for(access: Access, rule: Rule, extra: str) -> str:
+    """The one-sentence, escaped account of a finding about `access`; `extra` must be escaped."""
     who = safe(access.principal.arn or "an unknown principal")
-    how = "KMS Decrypt" if access.is_kms else f"SSM {safe(access.event_name)}"
+    how = f"KMS {safe(access.event_name)}" if access.is_kms else f"SSM {safe(access.event_name)}"
     how += " (made by SSM)" if access.via_ssm else ""
     where = safe(access.source_ip or "an unknown address")
     if access.vpc_endpoint:
@@ -136,7 +156,7 @@ def finding_for(access: Access, rule: Rule, severity: Severity, summary: str) ->
 
 
 def _finding(access: Access, rule: Rule, severity: Severity, extra: str) -> Finding:
-    return finding_for(access, rule, severity, _summary(access, rule, extra))
+    return finding_for(access, rule, severity, summary_for(access, rule, extra))
 
 
 def _unauthorized(access: Access, allowlist: Allowlist, severity: Severity, extra: str) -> Finding:
@@ -151,13 +171,16 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
     """Judge one normalized access. Order matters: the most severe reason wins."""
     if touches_honeytoken(access, allowlist):
         return _finding(access, Rule.HONEYTOKEN, Severity.CRITICAL, "This is a honeytoken.")
+    if access.direct_kms_use:
+        return _kms_use(access)
     if not access.decrypted:
         return None
     if access.problems:
         reason = "; ".join(safe(p, 200) for p in access.problems)
         return _finding(access, Rule.UNJUDGEABLE, Severity.HIGH, f"Cannot judge: {reason}.")
-    if access.principal.type == "Root":
-        return _finding(access, Rule.ROOT, Severity.HIGH, "The root user should never read secrets.")
+    if access.principal.root:
+        disguise = "" if access.principal.type == "Root" else f" through a {safe(access.principal.type)} identity"
+        return _finding(access, Rule.ROOT, Severity.HIGH, f"The root user should never read secrets{disguise}.")
     if access.direct_decrypt:
         return _finding(
             access,
@@ -182,6 +205,18 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
     if access.cross_account:
         return _unauthorized(access, allowlist, Severity.HIGH, " (the caller is in another account)")
     return _unauthorized(access, allowlist, Severity.MEDIUM, "")
+
+
+def _kms_use(access: Access) -> Finding:
+    """A KMS call other than Decrypt on a parameter's encryption context that SSM did not make."""
+    if access.key_leaves_account:
+        extra = (
+            f"SSM did not make this call, and the destination key belongs to account "
+            f"{safe(access.destination_account)}: the secret now sits under a key another account controls."
+        )
+        return _finding(access, Rule.DIRECT_KMS_USE, Severity.CRITICAL, extra)
+    extra = "SSM did not make this call: the caller used the parameter's ciphertext or context directly."
+    return _finding(access, Rule.DIRECT_KMS_USE, Severity.HIGH, extra)
 
 
 def invalid_event(event_id: str, reason: str) -> Finding:
@@ -215,6 +250,9 @@ def parse_record(record: Any) -> CloudTrailRecord | Finding:
     if not isinstance(record, dict):
         kind = type(record).__name__
         return invalid_event("unknown", f"a record must be a JSON object, got {kind}")
+    too_big = oversize(record)
+    if too_big:
+        return invalid_event(_event_id_of(record), too_big)
     try:
         return CloudTrailRecord.model_validate(record)
     except ValidationError as exc:

@@ -1,15 +1,17 @@
 """Reading CloudTrail records from files: S3 log files (plain or gzip) and EventBridge events.
 
 Each file is read whole, one at a time, so memory depends on the largest file, not the archive.
-For S3 log files (`{"Records": [...]}`, nearly all of an archive) a record is first decoded only
-as far as the pre-filter needs (source, name, request parameters), with msgspec; only the few
-records that pass are decoded whole. That skips building Python objects for the 90%+ of a trail
-that is unrelated traffic, which is where a plain `json.load` spends its time.
+For S3 log files (`{"Records": [...]}`, nearly all of an archive) msgspec first decodes, in one
+call per file, only each record's source and name and keeps its request parameters as raw bytes.
+A `ByteFilter` then rejects most records without decoding anything more: a record from another
+service, or one whose request-parameter bytes cannot hold what the rules need (a KMS Decrypt
+without `PARAMETER_ARN`). Only records that pass are decoded whole. That skips building Python
+objects for the 90%+ of a trail that is unrelated traffic, which is where `json.load` spends its
+time.
 """
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -18,9 +20,11 @@ from typing import Any
 
 import msgspec
 
-from paramwatch.cloudtrail import detail_of
+from paramwatch.cloudtrail import detail_of, oversize
 
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
+MAX_FILE_BYTES = 256 << 20
+"""CloudTrail delivers a file every few minutes per region, far below this; more is not a log file."""
 _GZIP_MAGIC = b"\x1f\x8b"
 _JSON = msgspec.json.Decoder()
 
@@ -33,16 +37,45 @@ class _LogFile(msgspec.Struct):
     Records: list[msgspec.Raw]
 
 
+class _ShapedHead(msgspec.Struct):
+    """A CloudTrail-shaped record, decoded only as far as the byte filter needs."""
+
+    eventSource: str
+    eventName: str
+    requestParameters: msgspec.Raw = msgspec.Raw(b"null")
+    userIdentity: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _Heads(msgspec.Struct):
+    Records: list[_ShapedHead]
+
+
 class _Head(msgspec.Struct):
     """The fields the pre-filter reads; everything else stays undecoded."""
 
     eventSource: Any = None
     eventName: Any = None
     requestParameters: msgspec.Raw = msgspec.Raw(b"null")
+    userIdentity: msgspec.Raw = msgspec.Raw(b"null")
 
 
 _LOG_FILE = msgspec.json.Decoder(_LogFile)
+_TOO_DEEP = "JSON nested too deep to read (a record built to exhaust the parser)"
 _HEAD = msgspec.json.Decoder(_Head)
+_HEADS = msgspec.json.Decoder(_Heads)
+
+
+@dataclass(frozen=True, slots=True)
+class ByteFilter:
+    """A necessary condition for `wanted`, checked before a record is decoded any further.
+
+    A record is skipped unless its (source, name) is one of `calls` and `may_want(source, name,
+    params)` holds on the raw JSON bytes of its request parameters. It must never reject a record
+    `wanted` would accept: the property test in tests/unit/test_prefilter.py checks that.
+    """
+
+    calls: frozenset[tuple[str, str]]
+    may_want: Callable[[str, str, bytes], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +97,35 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield path
 
 
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Every gzip member, stopping at MAX_FILE_BYTES of output so that a gzip bomb cannot fill memory."""
+    out = bytearray()
+    while data:
+        member = zlib.decompressobj(wbits=31)
+        out += member.decompress(data, MAX_FILE_BYTES + 1 - len(out))
+        if len(out) > MAX_FILE_BYTES:
+            raise SourceError(f"larger than {_size(MAX_FILE_BYTES)} once decompressed")
+        if not member.eof:
+            raise SourceError("corrupt gzip: compressed file ended before the end-of-stream marker was reached")
+        data = member.unused_data
+    return bytes(out)
+
+
 def _bytes_of(path: Path) -> bytes:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SourceError(f"larger than {_size(MAX_FILE_BYTES)}")
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read: {exc.strerror or exc}") from None
     if data[:2] == _GZIP_MAGIC:
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
+            data = _gunzip(data)
+        except zlib.error as exc:
             raise SourceError(f"corrupt gzip: {exc}") from None
     if not data.strip():
         raise SourceError("empty file")
@@ -86,6 +139,16 @@ def _decode(data: bytes, path: Path) -> Any:
         return _JSON.decode(data)
     except msgspec.DecodeError as exc:
         raise SourceError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise SourceError(_TOO_DEEP) from None
+
+
+def _checked(record: Any, index: int) -> Any:
+    """A selected record within the depth and size limits; beyond them the file is unreadable."""
+    problem = oversize(record)
+    if problem:
+        raise SourceError(f"record {index}: {problem}")
+    return record
 
 
 def records_of(document: Any) -> list[Any]:
@@ -108,19 +171,30 @@ def _is_record_shaped(record: Any) -> bool:
     return isinstance(record, dict) and all(isinstance(record.get(key), str) for key in ("eventSource", "eventName"))
 
 
-def select(path: Path, wanted: Callable[[dict[str, Any]], bool]) -> Selection:
+def select(path: Path, wanted: Callable[[dict[str, Any]], bool], prefilter: ByteFilter | None = None) -> Selection:
     """The records of a file that `wanted` accepts, judging from source, name and parameters only.
 
     Records that are not CloudTrail-shaped (no text eventSource and eventName) are counted as
     malformed, never dropped silently.
     """
     data = _bytes_of(path)
+    if prefilter is not None:
+        try:
+            heads = _HEADS.decode(data).Records
+        except msgspec.DecodeError:  # some record is not CloudTrail-shaped, or no log file: one by one
+            pass
+        except RecursionError:
+            raise SourceError(_TOO_DEEP) from None
+        else:
+            return _select_heads(data, heads, wanted, prefilter)
     try:
         raws = _LOG_FILE.decode(data).Records
     except msgspec.DecodeError:
         return _select_decoded(records_of(_decode(data, path)), wanted)
+    except RecursionError:
+        raise SourceError(_TOO_DEEP) from None
     selected, malformed = [], 0
-    for raw in raws:
+    for index, raw in enumerate(raws):
         try:
             head = _HEAD.decode(raw)
         except msgspec.DecodeError:  # not an object at all
@@ -132,16 +206,45 @@ def select(path: Path, wanted: Callable[[dict[str, Any]], bool]) -> Selection:
         light = {"eventSource": head.eventSource, "eventName": head.eventName}
         if head.eventSource in ("ssm.amazonaws.com", "kms.amazonaws.com"):
             light["requestParameters"] = _JSON.decode(head.requestParameters)
+        if head.eventSource == "kms.amazonaws.com":  # SSM's own Encrypt is told apart by invokedBy
+            light["userIdentity"] = _JSON.decode(head.userIdentity)
         if wanted(light):
-            selected.append(_JSON.decode(raw))
+            selected.append(_checked(_JSON.decode(raw), index))
     return Selection(len(raws), selected, malformed)
+
+
+def _select_heads(
+    data: bytes, heads: list[_ShapedHead], wanted: Callable[[dict[str, Any]], bool], prefilter: ByteFilter
+) -> Selection:
+    """The fast path for a file whose records are all CloudTrail-shaped."""
+    calls, may_want = prefilter.calls, prefilter.may_want
+    picked = []
+    for index, head in enumerate(heads):
+        if (head.eventSource, head.eventName) not in calls:
+            continue
+        params = bytes(head.requestParameters)
+        if not may_want(head.eventSource, head.eventName, params):
+            continue
+        light = {
+            "eventSource": head.eventSource,
+            "eventName": head.eventName,
+            "requestParameters": _JSON.decode(params),
+        }
+        if head.eventSource == "kms.amazonaws.com":  # SSM's own Encrypt is told apart by invokedBy
+            light["userIdentity"] = _JSON.decode(head.userIdentity)
+        if wanted(light):
+            picked.append(index)
+    if not picked:
+        return Selection(len(heads), [], 0)
+    raws = _LOG_FILE.decode(data).Records
+    return Selection(len(heads), [_checked(_JSON.decode(raws[i]), i) for i in picked], 0)
 
 
 def _select_decoded(records: list[Any], wanted: Callable[[dict[str, Any]], bool]) -> Selection:
     selected, malformed = [], 0
-    for record in records:
+    for index, record in enumerate(records):
         if not _is_record_shaped(record):
             malformed += 1
         elif wanted(record):
-            selected.append(record)
+            selected.append(_checked(record, index))
     return Selection(len(records), selected, malformed)

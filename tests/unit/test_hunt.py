@@ -1,0 +1,216 @@
+"""`paramwatch hunt`: the Athena text parses as Trino, literals are quoted, untranslated grant
+fields are refused, the DDL has the documented shape, and the CLI does what the README says."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from paramwatch import hunt
+from paramwatch.allowlist import Allowlist, Grant, validate
+from paramwatch.cli import load_allowlist, main
+from paramwatch.hunt import HuntError, Scope, build_query, untranslated
+from paramwatch.sql import DUCKDB, TRINO, SqlError, like_body, literal
+from paramwatch.trail_table import REGIONS, TrailLocation, ddl
+from support import EVENTS
+
+SAMPLE = load_allowlist([str(EVENTS / "allowlist.yaml")]).allowlist
+
+# The column names of the documented CloudTrail table (Athena User Guide, "Create the table for
+# CloudTrail logs in Athena using partition projection"), in order.
+DOCUMENTED_COLUMNS = [
+    "eventversion",
+    "useridentity",
+    "eventtime",
+    "eventsource",
+    "eventname",
+    "awsregion",
+    "sourceipaddress",
+    "useragent",
+    "errorcode",
+    "errormessage",
+    "requestparameters",
+    "responseelements",
+    "additionaleventdata",
+    "requestid",
+    "eventid",
+    "readonly",
+    "resources",
+    "eventtype",
+    "apiversion",
+    "recipientaccountid",
+    "serviceeventdetails",
+    "sharedeventid",
+    "vpcendpointid",
+    "vpcendpointaccountid",
+    "eventcategory",
+    "addendum",
+    "sessioncredentialfromconsole",
+    "edgedevicedetails",
+    "tlsdetails",
+]
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_literal_doubles_quotes_and_keeps_backslashes() -> None:
+    assert literal("it's") == "'it''s'"
+    assert literal("a\\b--c") == "'a\\b--c'"
+    with pytest.raises(SqlError):
+        literal("line\nbreak")
+
+
+def test_like_body_escapes_sql_wildcards_and_translates_globs() -> None:
+    assert like_body("/a_b%c\\d*e?") == "/a\\_b\\%c\\\\d%e_"
+
+
+def test_athena_query_parses_as_trino_with_partition_predicates_first() -> None:
+    scope = Scope(since=date(2026, 3, 1), until=date(2026, 3, 31), accounts=("111122223333",), regions=("eu-west-1",))
+    text = build_query(SAMPLE, TRINO, scope)
+    tree = sqlglot.parse_one(text, read="trino")
+    assert isinstance(tree, exp.Union)
+    # the first CTE reads the table, and its WHERE starts with date, account and region
+    calls = tree.find(exp.CTE)
+    where = calls.find(exp.Where).sql(dialect="trino")
+    assert where.index('"date" >=') < where.index("account IN") < where.index("region IN") < where.index("eventsource")
+    assert "'2026/02/28'" in where and "'2026/04/01'" in where  # widened by a day for late delivery
+    assert "contains('10.0.0.0/8', TRY_CAST(source_ip AS IPADDRESS))" in text
+    assert "AT TIME ZONE 'Europe/Berlin'" in text
+
+
+def test_every_allowlist_value_reaches_sql_as_one_literal() -> None:
+    # GIVEN hostile globs: quotes, SQL comment markers, wildcards and backslashes
+    hostile = "/x' OR 1=1 --_%\\"
+    allowlist = validate(
+        {
+            "version": 1,
+            "grants": [{"name": "g", "principals": [f"arn:aws:iam::1:user/{hostile}"], "parameters": [hostile]}],
+            "honeytokens": [hostile],
+        }
+    )
+    text = build_query(allowlist, TRINO)
+    # WHEN parsed as Trino, THEN each appears only inside string literals, as its LIKE body
+    tree = sqlglot.parse_one(text, read="trino")
+    strings = {s.this for s in tree.find_all(exp.Literal) if s.is_string}
+    assert like_body(hostile) in strings
+    assert like_body(f"arn:aws:iam::1:user/{hostile}") in strings
+    assert hostile in strings  # the honeytoken's literal prefix, compared with starts_with
+    assert not [eq for eq in tree.find_all(exp.EQ) if eq.left.sql() == "1"]  # no injected `1=1`
+
+
+def test_duckdb_text_differs_only_in_shims() -> None:
+    athena, duck = build_query(SAMPLE, TRINO), build_query(SAMPLE, DUCKDB)
+    assert "pw_ipv4(source_ip) BETWEEN 167772160 AND 184549375" in duck
+    assert athena.count("missed_") == duck.count("missed_")
+    assert athena.splitlines()[0] == duck.splitlines()[0] == "WITH"
+
+
+class FutureGrant(Grant):
+    """A grant with a condition hunt has not been taught: it must refuse, not ignore it."""
+
+    device_posture: tuple[str, ...] = ()
+
+
+def future_allowlist(posture: tuple[str, ...]) -> Allowlist:
+    grant = FutureGrant(name="g", principals=["arn:aws:iam::1:user/a"], parameters=["/a/*"], device_posture=posture)
+    return Allowlist(version=1, grants=[grant])
+
+
+def test_an_untranslated_grant_field_is_refused() -> None:
+    assert untranslated(future_allowlist(())) == []  # unset: nothing to translate
+    problems = untranslated(future_allowlist(("managed",)))
+    assert problems == ["grants[0] ('g').device_posture"]
+    with pytest.raises(HuntError, match="device_posture"):
+        build_query(future_allowlist(("managed",)), TRINO)
+
+
+def test_a_grant_bulk_threshold_is_refused_not_ignored() -> None:
+    # hunt's bulk count is one threshold per query; a grant's own threshold is left to replay
+    grant = Grant(name="g", principals=["arn:aws:iam::1:user/a"], parameters=["/a/*"], bulk_threshold=50)
+    with pytest.raises(HuntError, match=r"grants\[0\] \('g'\)\.bulk_threshold"):
+        build_query(Allowlist(version=1, grants=[grant]), TRINO)
+
+
+def test_cli_refuses_with_one_line_and_exit_2(monkeypatch, tmp_path) -> None:
+    # GIVEN hunt has not (in this test) been taught the hours condition
+    monkeypatch.setitem(hunt.TRANSLATED, Grant, hunt.TRANSLATED[Grant] - {"hours"})
+    code, out, err = run("hunt", "--allowlist", str(EVENTS / "allowlist.yaml"))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "grants[1] ('ci-deploy').hours" in err
+
+
+def test_cli_prints_athena_query_and_scan_estimate() -> None:
+    code, out, err = run(
+        "hunt",
+        "--allowlist",
+        str(EVENTS / "allowlist.yaml"),
+        "--since",
+        "2026-03-01",
+        "--until",
+        "2026-03-31",
+        "--bytes-per-day",
+        "2000000000",
+    )
+    assert code == 0
+    sqlglot.parse_one(out.strip().rstrip(";"), read="trino")
+    # 31 days plus a day each side, 2 GB a day: 66 GB at 5 USD per TB
+    assert "33 day(s)" in err and "66.00 GB" in err and "0.3300 USD" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["hunt"], "give --allowlist"),
+        (["hunt", "--allowlist", "events/allowlist.yaml", "events/sample-trail"], "reads no files"),
+        (["hunt", "--allowlist", "events/allowlist.yaml", "--engine", "duckdb"], "needs PATH"),
+        (["hunt", "--allowlist", "events/allowlist.yaml", "--bytes-per-day", "5"], "needs --since"),
+        (["hunt", "--ddl"], "--ddl needs --bucket"),
+        (["hunt", "--ddl", "--bucket", "Bad_Bucket"], "not an S3 bucket name"),
+        (["hunt", "--ddl", "--bucket", "b-1", "--organization", "org1"], "not an organization ID"),
+        (["hunt", "--ddl", "--bucket", "b-1", "--accounts", "12"], "12-digit"),
+    ],
+)
+def test_cli_errors_are_one_line(argv, message, monkeypatch) -> None:
+    monkeypatch.chdir(EVENTS.parent)
+    code, _, err = run(*argv)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_ddl_has_the_documented_shape_for_account_and_org_trails() -> None:
+    account = ddl(TrailLocation("my-trail", "logs/ct"), accounts=("111122223333",), regions=("eu-west-1",))
+    org = ddl(TrailLocation("my-trail", "", "o-abcdefghij"))
+    tree = sqlglot.parse_one(account, read="hive")
+    columns = [c.name for c in tree.find(exp.Schema).expressions if isinstance(c, exp.ColumnDef)]
+    assert columns[: len(DOCUMENTED_COLUMNS)] == DOCUMENTED_COLUMNS
+    for text in (account, org):
+        assert "ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'" in text
+        assert "INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'" in text
+        assert "PARTITIONED BY (account STRING, region STRING, `date` STRING)" in text
+        assert "'projection.date.format' = 'yyyy/MM/dd'" in text
+    assert "LOCATION 's3://my-trail/logs/ct/AWSLogs/'" in account
+    assert "'s3://my-trail/logs/ct/AWSLogs/${account}/CloudTrail/${region}/${date}'" in account
+    assert "'projection.account.type' = 'enum'" in account and "'projection.account.values' = '111122223333'" in account
+    assert "'s3://my-trail/AWSLogs/o-abcdefghij/${account}/CloudTrail/${region}/${date}'" in org
+    assert "'projection.account.type' = 'injected'" in org
+    assert ",".join(REGIONS) in org
+
+
+def test_cli_ddl_and_duckdb_table(tmp_path) -> None:
+    code, out, _ = run("hunt", "--ddl", "--bucket", "my-trail", "--organization", "o-abcdefghij")
+    assert code == 0 and out.startswith("CREATE EXTERNAL TABLE IF NOT EXISTS cloudtrail (")
+    code, out, err = run(
+        "hunt", "--engine", "duckdb", "--allowlist", str(EVENTS / "allowlist.yaml"), "--format", "table",
+        str(EVENTS / "sample-trail"),
+    )  # fmt: skip
+    assert code == 1
+    assert out.splitlines()[0].startswith("PAGE  SEVERITY")
+    assert any(line.startswith("-     CRITICAL  honeytoken") for line in out.splitlines())
+    assert "hunt found" in err

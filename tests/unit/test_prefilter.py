@@ -1,0 +1,145 @@
+"""The byte pre-filter never drops a record the rules need.
+
+Replay reads with `replay.prefilter`: records whose (source, name) or request-parameter bytes show
+they cannot need judging are never decoded. Reading with and without it must select the same
+records and count the same malformed ones, for generated records (escaped keys, odd spacing,
+parameters of every JSON type, malformed records) and for the real logs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from functools import partial
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paramwatch.allowlist import validate
+from paramwatch.cli import load_allowlist
+from paramwatch.replay import prefilter
+from paramwatch.rules import needs_judging
+from paramwatch.sources import SourceError, expand, select
+from strategies import any_records
+from support import DATASET, EVENTS
+
+WITH_DECOYS = load_allowlist([str(EVENTS / "allowlist.yaml")]).allowlist
+WITHOUT_DECOYS = validate({"version": 1, "grants": [g.model_dump() for g in WITH_DECOYS.grants]})
+
+SOURCES = ["ssm.amazonaws.com", "kms.amazonaws.com", "s3.amazonaws.com", 42, None]
+NAMES = ["GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory", "Decrypt", "PutParameter"]
+NAME_VALUES = st.sampled_from(
+    [
+        "/decoy/x",
+        "decoy/x",
+        "/orders/db",
+        "arn:aws:ssm:us-east-1:1:parameter/decoy/k:2",
+        "HIDDEN_DUE_TO_SECURITY_REASONS",
+    ]
+)
+PARAMS = st.one_of(
+    st.none(),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=2),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "name": NAME_VALUES,
+            "names": st.lists(NAME_VALUES, max_size=3),
+            "path": st.sampled_from(["/", "/decoy", "/orders", ""]),
+            "recursive": st.booleans(),
+            "withDecryption": st.sampled_from([True, False, "true", None]),
+            "encryptionContext": st.one_of(
+                st.fixed_dictionaries({"PARAMETER_ARN": st.one_of(NAME_VALUES, st.none())}),
+                st.fixed_dictionaries({"aws:s3:arn": st.just("arn:aws:s3:::b/k")}),
+                st.just("PARAMETER_ARN"),
+            ),
+        },
+    ),
+)
+RECORDS = st.one_of(
+    st.builds(
+        lambda source, name, params, event_id: {
+            "eventSource": source,
+            "eventName": name,
+            "requestParameters": params,
+            "eventID": event_id,
+        },
+        st.sampled_from(SOURCES),
+        st.sampled_from(NAMES),
+        PARAMS,
+        st.text(min_size=1, max_size=6),
+    ),
+    any_records(),
+)
+# JSON spells a key the same with escapes or spaces; the filter must not depend on one spelling.
+SPELLINGS = [
+    ('"PARAMETER_ARN"', '"\\u0050ARAMETER_ARN"'),
+    ('"withDecryption"', '"with\\u0044ecryption"'),
+    ('"ssm.amazonaws.com"', '"ssm\\u002eamazonaws.com"'),
+    ('"Decrypt"', '"\\u0044ecrypt"'),
+    (":", ": "),
+]
+
+
+def write(path: Path, records: list, seed: int) -> Path:
+    text = json.dumps({"Records": records})
+    rng = random.Random(seed)
+    for plain, other in SPELLINGS:
+        if rng.random() < 0.3:
+            text = text.replace(plain, other)
+    path.write_text(text)
+    return path
+
+
+def outcome(path: Path, wanted, byte_filter=None) -> object:
+    try:
+        return select(path, wanted, byte_filter)
+    except SourceError as exc:  # a file that is not JSON (Infinity) fails the same either way
+        return str(exc)
+
+
+def same_selection(path: Path) -> None:
+    for allowlist in (WITH_DECOYS, WITHOUT_DECOYS):
+        wanted = partial(needs_judging, allowlist=allowlist)
+        assert outcome(path, wanted, prefilter(allowlist)) == outcome(path, wanted)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(RECORDS, max_size=8), seed=st.integers(0, 2**16))
+def test_prefilter_selects_what_full_decoding_selects(tmp_path, records, seed) -> None:
+    same_selection(write(tmp_path / "t.json", records, seed))
+
+
+def test_prefilter_rejects_without_decoding(tmp_path) -> None:
+    # GIVEN an S3 Decrypt and a plain SSM read (no honeytokens): neither can need judging
+    s3 = {"eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "requestParameters": {"encryptionContext": {}}}
+    plain = {"eventSource": "ssm.amazonaws.com", "eventName": "GetParameter", "requestParameters": {"name": "/a"}}
+    read = {**plain, "requestParameters": {"name": "/a", "withDecryption": True}}
+    path = write(tmp_path / "t.json", [s3, plain, read], seed=1)
+    filt = prefilter(WITHOUT_DECOYS)
+    calls = []
+
+    def wanted(record: dict) -> bool:
+        calls.append(record)
+        return needs_judging(record, WITHOUT_DECOYS)
+
+    # WHEN read with the filter, THEN only the decrypting read reaches the full test
+    selection = select(path, wanted, filt)
+    assert [c["requestParameters"] for c in calls] == [read["requestParameters"]]
+    assert selection.records == 3 and len(selection.selected) == 1
+
+
+@pytest.mark.skipif(not DATASET.is_dir(), reason="real CloudTrail dataset not present")
+def test_prefilter_on_real_logs() -> None:
+    files = list(expand([DATASET]))
+    assert files
+    for path in files:
+        same_selection(path)
+
+
+def test_prefilter_on_the_sample_trail() -> None:
+    for path in expand([EVENTS / "sample-trail"]):
+        same_selection(path)
