@@ -37,6 +37,7 @@ class Totals:
     relevant: int = 0
     findings: int = 0
     errors: list[str] = field(default_factory=list)
+    places: set[tuple[str, str]] = field(default_factory=set)
 
 
 def load_allowlist(paths: Sequence[str]) -> Merged:
@@ -100,7 +101,8 @@ def _closing_line(totals: Totals, severities: Counter[str], paged: int) -> str:
     by_severity = ", ".join(f"{n} {s}" for s, n in ordered) or "none"
     return (
         f"paramwatch: {totals.findings} finding(s) ({by_severity}), {paged} would page, in "
-        f"{totals.files} file(s), {totals.records} record(s), {totals.relevant} parameter read(s), "
+        f"{totals.files} file(s), {totals.records} record(s), {totals.relevant} parameter read(s) "
+        f"in {len({a for a, _ in totals.places})} account(s) and {len({r for _, r in totals.places})} region(s), "
         f"{len(totals.errors)} unreadable file(s)"
     )
 
@@ -136,6 +138,7 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             continue
         totals.records += result.records
         totals.relevant += result.relevant
+        totals.places |= result.places
         totals.findings += len(result.verdicts)
         paged += sum(v.paged for v in result.verdicts)
         severities.update(str(v.finding.severity) for v in result.verdicts)

@@ -44,6 +44,7 @@ class FileResult:
     verdicts: tuple[Verdict, ...] = ()
     error: str | None = None
     grants_used: frozenset[str] = frozenset()
+    places: frozenset[tuple[str, str]] = frozenset()
 
 
 def prefilter(allowlist: Allowlist) -> ByteFilter:
@@ -91,4 +92,7 @@ def replay(
             if outcome.begun:
                 detector.finish(outcome.begun)
         used = frozenset(j.grant for j in selected.reads if j is not None and j.grant)
-        yield FileResult(selected.path, selected.records, len(selected.reads), tuple(verdicts), grants_used=used)
+        places = frozenset((j.access.account or "?", j.access.region or "?") for j in selected.reads if j and j.access)
+        yield FileResult(
+            selected.path, selected.records, len(selected.reads), tuple(verdicts), grants_used=used, places=places
+        )
