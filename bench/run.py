@@ -1,7 +1,8 @@
 """paramwatch benchmark: `make bench`. Prints a table of ratios and per-event times.
 
 It generates a busy day of CloudTrail logs, then measures, in the same run and on the same files:
-replay against `jq` filtering and against a bare `json.load`; peak memory as the archive grows;
+replay against `jq` filtering; replay's CPU time against a bare `json.load` and against gunzip
+alone; replay's wall time on 1 and 2 workers; `hunt --engine duckdb`; peak memory as the archive grows;
 the handler's import cost against `import boto3`; CPU per event in the warm handler; and the share
 of events the template's rules deliver that actually needed evaluating.
 """
@@ -14,6 +15,7 @@ import io
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 BIN = Path(sys.executable).parent
 ACCOUNT = "111122223333"
+VPCE = "vpce-0a1b2c3d4e5f60718"
 APPS = [f"svc-{i:02d}" for i in range(12)]
 READS = ["GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory"]
 NOISE = [
@@ -51,6 +54,7 @@ ALLOWLIST = {
             "principals": [f"arn:aws:iam::{ACCOUNT}:role/apps/{app}"],
             "parameters": [f"/{app}/*"],
             "source_cidrs": ["10.0.0.0/8"],
+            "vpc_endpoints": [VPCE],  # a private range proves nothing without the endpoint it came through
         }
         for app in APPS
     ],
@@ -103,6 +107,7 @@ def _record(rng: random.Random, moment: float, source: str, name: str, identity:
         "eventType": "AwsApiCall",
         "managementEvent": True,
         "recipientAccountId": ACCOUNT,
+        **({"vpcEndpointId": VPCE} if ip.startswith("10.") else {}),
         "eventCategory": "Management",
         "tlsDetails": {
             "tlsVersion": "TLSv1.3",
@@ -202,20 +207,38 @@ JQ_FILTER = (
 )
 
 
-def throughput(paths: list[Path], allowlist: Path, repeat: int) -> dict[str, float]:
+def measured(command: list[str], repeat: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (user + system, children included) of a command."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        begin = time.perf_counter()
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        walls.append(time.perf_counter() - begin)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        if done.returncode not in (0, 1):
+            raise RuntimeError(f"{command!r} failed: {done.stderr.decode()[-500:]}")
+    return statistics.median(walls), statistics.median(cpus)
+
+
+GUNZIP_ONLY = "import gzip, sys\nfor p in sys.argv[1:]:\n    gzip.decompress(open(p, 'rb').read())"
+JSON_LOAD = "import gzip, json, sys\nfor p in sys.argv[1:]:\n    json.load(gzip.open(p))"
+
+
+def throughput(paths: list[Path], allowlist: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """(wall, CPU) of jq, gunzip alone, json.load, replay on 1 and 2 workers, and hunt on DuckDB."""
     names = " ".join(str(p) for p in paths)
-    jq = wall(f"gzip -dc {names} | jq -c '{JQ_FILTER}'", repeat, shell=True)
-    bare = wall(
-        [
-            sys.executable,
-            "-c",
-            "import gzip, json, sys\nfor p in sys.argv[1:]:\n    json.load(gzip.open(p))",
-            *map(str, paths),
-        ],
-        repeat,
-    )
-    replay = wall([str(BIN / "paramwatch"), "replay", "--allowlist", str(allowlist), *map(str, paths)], repeat)
-    return {"jq": jq, "bare": bare, "replay": replay}
+    files = [str(p) for p in paths]
+    command = [str(BIN / "paramwatch")]
+    return {
+        "jq": (wall(f"gzip -dc {names} | jq -c '{JQ_FILTER}'", repeat, shell=True), float("nan")),
+        "gunzip": measured([sys.executable, "-c", GUNZIP_ONLY, *files], repeat),
+        "json.load": measured([sys.executable, "-c", JSON_LOAD, *files], repeat),
+        "replay1": measured([*command, "replay", "--workers", "1", "--allowlist", str(allowlist), *files], repeat),
+        "replay2": measured([*command, "replay", "--workers", "2", "--allowlist", str(allowlist), *files], repeat),
+        "hunt": measured([*command, "hunt", "--engine", "duckdb", "--allowlist", str(allowlist), *files], repeat),
+    }
 
 
 PEAK = """
@@ -414,22 +437,39 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
 
     t = throughput(paths, allowlist, args.repeat)
-    rows.append(
+    (wall1, cpu1), (wall2, cpu2) = t["replay1"], t["replay2"]
+    rows += [
         (
-            "replay, full evaluation",
-            f"{t['replay']:.2f} s ({records / t['replay'] / 1000:.0f}k records/s)",
-            f"jq filter only: {t['jq']:.2f} s",
-            f"{t['replay'] / t['jq']:.2f}x (goal < 0.5x)",
-        )
-    )
-    rows.append(
+            "replay, full evaluation, 1 worker",
+            f"{wall1:.2f} s wall ({records / wall1 / 1000:.0f}k records/s)",
+            f"jq filter only: {t['jq'][0]:.2f} s wall",
+            f"{wall1 / t['jq'][0]:.2f}x (goal < 0.5x)",
+        ),
         (
-            "replay, full evaluation",
-            f"{t['replay']:.2f} s",
-            f"bare json.load: {t['bare']:.2f} s",
-            f"{t['replay'] / t['bare']:.2f}x (goal <= 1.5x)",
-        )
-    )
+            "replay CPU, 1 worker",
+            f"{cpu1:.2f} CPU s",
+            f"json.load: {t['json.load'][1]:.2f} CPU s",
+            f"{cpu1 / t['json.load'][1]:.2f}x",
+        ),
+        (
+            "replay CPU, 1 worker",
+            f"{cpu1:.2f} CPU s",
+            f"gunzip only: {t['gunzip'][1]:.2f} CPU s",
+            f"{cpu1 / t['gunzip'][1]:.2f}x",
+        ),
+        (
+            "replay wall, 2 workers",
+            f"{wall2:.2f} s wall ({cpu2:.2f} CPU s)",
+            f"1 worker: {wall1:.2f} s wall",
+            f"{wall2 / wall1:.2f}x",
+        ),
+        (
+            "hunt --engine duckdb",
+            f"{t['hunt'][0]:.2f} s wall ({t['hunt'][1]:.2f} CPU s)",
+            f"replay, 1 worker: {wall1:.2f} s wall",
+            f"{t['hunt'][0] / wall1:.2f}x",
+        ),
+    ]
 
     memory = {n: peak_memory(paths[:n], allowlist) for n in (args.files // 4, args.files // 2, args.files)}
     smallest = memory[args.files // 4]

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from paramwatch.own import Own
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 CASES = sorted((EVENTS / "cases").glob("*.json"))
-DATASET = ROOT.parent / "shared" / "datasets" / "invictus-sigma-aws" / "CloudTrail"
+# PARAMWATCH_DATASET points a checkout elsewhere (a git worktree) at the same logs
+DATASET = Path(
+    os.environ.get("PARAMWATCH_DATASET", ROOT.parent / "shared" / "datasets" / "invictus-sigma-aws" / "CloudTrail")
+)
+
+
+# Cases marked "stack": "paramwatch" are judged as the stack named paramwatch sees them: its own
+# resources by the names CloudFormation derives (replay --stack), plus its pipeline key.
+PIPELINE_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OWN = replace(Own.for_stack("paramwatch"), keys=(PIPELINE_KEY, PIPELINE_KEY.rsplit("/", 1)[-1]))
 
 
 def load_case(path: Path) -> dict:
@@ -114,7 +127,11 @@ def deploy_rule_patterns(translated: dict[str, Any], parameters: dict[str, str] 
     import boto3
     from moto import mock_aws
 
-    rules = {n: r for n, r in translated["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
+    rules = {
+        n: r
+        for n, r in translated["Resources"].items()
+        if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
+    }
     mini = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": translated["Parameters"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -23,12 +23,15 @@ from paramwatch.cloudtrail import detail_of
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.heartbeat import Heartbeat
 from paramwatch.render import safe_dict
 from paramwatch.settings import Settings
+from paramwatch.tamper import Change, allowlist_changes
 from paramwatch_aws.alerts import AlertSender, Delivery
 from paramwatch_aws.allowlist_store import RETRIES, AllowlistStore, StoredAllowlist
 from paramwatch_aws.cached_state import CachedState
 from paramwatch_aws.dynamo_state import DynamoState
+from paramwatch_aws.own_store import OwnStore
 
 logger = Logger()
 metrics = Metrics()
@@ -43,6 +46,7 @@ class Runtime:
     alerts: AlertSender
     state: CachedState
     allowlist: AllowlistStore
+    own: OwnStore
 
 
 @cache
@@ -62,12 +66,10 @@ def runtime() -> Runtime:
         failure_queue_url=settings.failure_queue_url,
     )
     state = CachedState(DynamoState(table))
-    store = AllowlistStore(
-        ssm=session.client("ssm", config=config),
-        name=settings.allowlist_parameter,
-        max_age=settings.allowlist_cache_seconds,
-    )
-    return Runtime(settings=settings, tuning=settings.tuning, alerts=alerts, state=state, allowlist=store)
+    ssm = session.client("ssm", config=config)
+    store = AllowlistStore(ssm=ssm, name=settings.allowlist_parameter, max_age=settings.allowlist_cache_seconds)
+    own = OwnStore(ssm=ssm, settings=settings, max_age=settings.allowlist_cache_seconds)
+    return Runtime(settings=settings, tuning=settings.tuning, alerts=alerts, state=state, allowlist=store, own=own)
 
 
 def describe(raw: Any) -> dict[str, str]:
@@ -158,6 +160,51 @@ def count(verdict: Verdict) -> None:
         metrics.add_metric(name="AlertsSuppressed", unit=MetricUnit.Count, value=1)
 
 
+def beat(heartbeat: Heartbeat, context: LambdaContext) -> None:
+    """One `Heartbeat` data point for the leg (`ssm` or `kms`), which the heartbeat alarms watch.
+
+    A heartbeat from another account or region (organization mode) is counted by account and
+    region instead, so that a member's heartbeats never hide the loss of this one's.
+    """
+    parts = getattr(context, "invoked_function_arn", "").split(":")
+    home = (parts[4] if len(parts) > 4 else None, os.environ.get("AWS_REGION"))
+    with single_metric(name="Heartbeat", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
+        metric.add_dimension(name="leg", value=heartbeat.leg)
+        if heartbeat.account and heartbeat.region and (heartbeat.account, heartbeat.region) != home:
+            metric.add_dimension(name="account", value=safe(heartbeat.account, 12))
+            metric.add_dimension(name="region", value=safe(heartbeat.region, 30))
+    logger.debug("heartbeat", extra={"leg": heartbeat.leg})
+
+
+def _version(rt: Runtime, version: int) -> str | None:
+    """One version of the allowlist parameter (a String, no secret); None when it cannot be read."""
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = rt.allowlist.ssm.get_parameter(Name=f"{rt.settings.allowlist_parameter}:{version}")
+    except ClientError as exc:
+        logger.warning("allowlist version unreadable", extra={"version": version, "error": safe(str(exc), 300)})
+        return None
+    return answer["Parameter"]["Value"]
+
+
+def explain_allowlist_change(rt: Runtime, verdict: Verdict, change: Change) -> Verdict:
+    """Add what the new allowlist version grants that the previous did not (added, removed, widened).
+
+    A version that does not validate, or that drops a honeytoken, blinds paramwatch: high.
+    """
+    version = change.allowlist_version or 0
+    new = _version(rt, version)
+    if new is None:
+        return replace(verdict, notes=(*verdict.notes, f"Allowlist version {version} could not be read to compare."))
+    lines, blinding = allowlist_changes(_version(rt, version - 1) if version > 1 else None, new)
+    notes = (*verdict.notes, *(f"Allowlist version {version}: {line}" for line in lines))
+    finding = verdict.finding
+    if blinding and finding.severity is Severity.MEDIUM:
+        finding = replace(finding, severity=Severity.HIGH)
+    return replace(verdict, finding=finding, notes=notes)
+
+
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Judge the event's CloudTrail record; alert on each finding that pages.
@@ -167,21 +214,25 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     only when a finding counted something, because Powertools warns on an empty flush.
     """
     try:
-        return _handle(event)
+        return _handle(event, context)
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()
 
 
-def _handle(event: dict[str, Any]) -> dict[str, Any]:
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(correlation_id(event))
     rt = runtime()
     now = time.time()
     allowlist, problem = load_allowlist(rt)
-    detector = Detector(allowlist, rt.state, rt.tuning)
+    detector = Detector(allowlist, rt.state, rt.tuning, own=rt.own.get())
     logger.debug("event received", extra={"event": describe(event)})
     outcome = detector.process(record_of(event), now)
+    if outcome.heartbeat is not None:
+        beat(outcome.heartbeat, context)
     verdicts = list(outcome.verdicts)
+    if outcome.change is not None and outcome.change.allowlist_version:
+        verdicts = [explain_allowlist_change(rt, v, outcome.change) for v in verdicts]
     if problem is not None:
         verdicts.insert(0, detector.pipeline_verdict(problem, now, outcome.begun or "unknown"))
     try:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import LambdaContext, case_event, emf_records, log_lines, metric_sum
+from support import eventbridge_event, ssm_read
 
 
 def test_violation_publishes_one_alert_with_attributes(app, stack, capsys) -> None:
@@ -106,7 +107,12 @@ def test_broken_allowlist_is_alerted_and_judged_as_empty(app, stack, capsys) -> 
         {"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": 1}},
         {"detail-type": "AWS API Call via CloudTrail"},
         {},
+        case_event("nested-too-deep"),  # 80 levels: judged as invalid, never a RecursionError
+        eventbridge_event(
+            ssm_read("big", ["/platform/x"], requestParameters={"name": "/platform/x", "pad": "A" * 2**20})
+        ),
     ],
+    ids=["name-type", "no-detail", "empty", "too-deep", "too-big"],
 )
 def test_invalid_event_is_counted_logged_and_alerted(app, stack, capsys, event) -> None:
     result = app.lambda_handler(event, LambdaContext())

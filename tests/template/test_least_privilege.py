@@ -85,14 +85,15 @@ def test_evaluator_may_do_exactly_what_it_needs(translated) -> None:
     }
 
 
-def test_evaluator_reads_only_its_own_allowlist_and_decrypts_nothing(translated) -> None:
+def test_evaluator_reads_only_its_own_allowlist_and_resources_and_decrypts_nothing(translated) -> None:
     for statement in evaluator_statements(translated):
         actions = as_list(statement["Action"])
         assert not [a for a in actions if a.startswith("kms:")]
         if any(a.startswith("ssm:") for a in actions):
             assert actions == ["ssm:GetParameter"]
-            (resource,) = as_list(statement["Resource"])
-            assert resource["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/allowlist")
+            allowlist, resources = as_list(statement["Resource"])
+            assert allowlist["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/allowlist")
+            assert resources["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/resources")
 
 
 @pytest.mark.parametrize("kind", ["AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup"])
@@ -122,17 +123,68 @@ def test_every_rule_target_retries_and_has_a_dead_letter_queue(translated) -> No
     for name, rule in resources_of(translated, "AWS::Events::Rule").items():
         for target in rule["Properties"]["Targets"]:
             assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0, name
+            if "ScheduleExpression" in rule["Properties"]:
+                continue  # a heartbeat tick that cannot run is a missing heartbeat: the alarm reports it
             assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["RulesDeadLetterQueue", "Arn"]}, name
 
 
-def test_every_function_has_async_retries_and_an_on_failure_destination(translated) -> None:
-    functions = resources_of(translated, "AWS::Lambda::Function")
+def test_the_evaluator_has_async_retries_and_an_on_failure_destination(translated) -> None:
     configs = resources_of(translated, "AWS::Lambda::EventInvokeConfig")
-    assert len(configs) == len(functions)
-    for config in configs.values():
-        props = config["Properties"]
-        assert props["MaximumRetryAttempts"] >= 1
-        assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+    by_function = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"] for c in configs.values()}
+    assert set(by_function) == set(resources_of(translated, "AWS::Lambda::Function"))
+    evaluator = by_function["EvaluatorFunction"]
+    assert evaluator["MaximumRetryAttempts"] >= 1
+    assert evaluator["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+    # a failed heartbeat is not retried later or parked: it is missing, and the heartbeat alarm says so
+    assert by_function["CanaryFunction"]["MaximumRetryAttempts"] == 0
+
+
+def canary_statements(translated) -> list[dict[str, Any]]:
+    function = resources_of(translated, "AWS::Lambda::Function")["CanaryFunction"]
+    role = translated["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]
+    return [s for p in role["Properties"]["Policies"] for s in as_list(p["PolicyDocument"]["Statement"])]
+
+
+def test_the_canary_role_may_read_only_the_canary(translated) -> None:
+    statements = canary_statements(translated)
+    actions = {a for s in statements for a in as_list(s["Action"])}
+    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents", "ssm:GetParameter", "ssm:PutParameter"}
+    for statement in statements:
+        (resource,) = as_list(statement["Resource"])
+        if any(a.startswith("ssm:") for a in as_list(statement["Action"])):
+            assert resource["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/canary")
+        else:
+            assert resource["Fn::Sub"].endswith(":log-group:/paramwatch/${AWS::StackName}/canary:*")
+    # no kms:*: the canary uses the AWS-managed aws/ssm key, usable through SSM only
+    assert not [a for a in actions if a.startswith("kms:")]
+
+
+def test_the_canary_role_is_its_own_and_the_evaluator_knows_it(translated) -> None:
+    functions = resources_of(translated, "AWS::Lambda::Function")
+    canary_role = functions["CanaryFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert canary_role != functions["EvaluatorFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    env = functions["EvaluatorFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["CANARY_ROLE_ARN"] == {"Fn::GetAtt": [canary_role, "Arn"]}
+    assert (
+        env["CANARY_PARAMETER"]
+        == functions["CanaryFunction"]["Properties"]["Environment"]["Variables"]["CANARY_PARAMETER"]
+    )
+
+
+@pytest.mark.parametrize(("alarm", "leg"), [("HeartbeatSsmAlarm", "ssm"), ("HeartbeatKmsAlarm", "kms")])
+def test_heartbeat_alarms_treat_missing_data_as_breaching_for_three_periods(translated, alarm: str, leg: str) -> None:
+    props = translated["Resources"][alarm]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == ("paramwatch", "Heartbeat")
+    assert {d["Name"]: d["Value"] for d in props["Dimensions"]} == {"service": "paramwatch", "leg": leg}
+    assert props["TreatMissingData"] == "breaching"
+    assert props["EvaluationPeriods"] == props["DatapointsToAlarm"] == 3
+    assert (props["ComparisonOperator"], props["Threshold"], props["Statistic"]) == ("LessThanThreshold", 1, "Sum")
+    assert props["Period"] == {"Fn::FindInMap": ["HeartbeatPeriod", {"Ref": "HeartbeatMinutes"}, "Seconds"]}
+    periods = translated["Mappings"]["HeartbeatPeriod"]
+    assert set(periods) == {str(v) for v in translated["Parameters"]["HeartbeatMinutes"]["AllowedValues"]}
+    assert all(periods[m]["Seconds"] == int(m) * 60 for m in periods)
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "OperationsTopic"}]
+    assert "Check first" in props["AlarmDescription"] and "paramwatch doctor" in props["AlarmDescription"]
 
 
 def test_pipeline_alarms_go_to_the_operations_topic(translated) -> None:
@@ -150,11 +202,16 @@ def test_pipeline_alarms_go_to_the_operations_topic(translated) -> None:
         "FailedInvocations",
         "DestinationDeliveryFailures",  # Lambda could not park a failed event: lost
         "InvocationsFailedToBeSentToDlq",  # EventBridge could not park an undelivered event: lost
+        "Heartbeat",
     }
 
 
 def test_every_rule_is_watched_by_the_delivery_alarms(translated) -> None:
-    rules = resources_of(translated, "AWS::Events::Rule")
+    # the heartbeat schedule is not watched here: a tick that cannot reach the canary is a missing
+    # heartbeat, which the heartbeat alarms report
+    rules = {
+        n: r for n, r in resources_of(translated, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]
+    }
     for alarms in (
         ("RuleDeliveryFailedAlarm", "OrganizationRuleDeliveryFailedAlarm"),
         ("RuleDeadLetterFailedAlarm", "OrganizationRuleDeadLetterFailedAlarm"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,8 +15,9 @@ from samtranslator.yaml_helper import yaml_parse
 
 from conftest import TEMPLATE, raw_template, resources_of
 from paramwatch.detector import judge
-from paramwatch.rules import needs_judging
-from support import CASES, ROOT, eventbridge_event, load_case
+from paramwatch.own import Own
+from paramwatch.replay import wanted
+from support import CASES, OWN, ROOT, eventbridge_event, load_case
 
 SAM = str(Path(sys.executable).parent / "sam")
 CLOUDTRAIL = "AWS API Call via CloudTrail"
@@ -64,19 +66,49 @@ def test_sam_build_with_python_313(tmp_path: Path) -> None:
     assert (build_dir / member).resolve() == (ROOT / "member.yaml").resolve()
 
 
-def test_every_cloudtrail_rule_gets_read_only_events(translated) -> None:
-    rules = resources_of(translated, "AWS::Events::Rule")
-    assert set(rules) == {
-        "DecryptingReadRule",
-        "ParameterDecryptRule",
-        "HoneytokenReadRule",
-        "OrganizationDecryptingReadRule",
-        "OrganizationParameterDecryptRule",
-        "OrganizationHoneytokenReadRule",
+READ_RULES = {
+    "DecryptingReadRule",
+    "ParameterDecryptRule",
+    "HoneytokenReadRule",
+    "OrganizationDecryptingReadRule",
+    "OrganizationParameterDecryptRule",
+    "OrganizationHoneytokenReadRule",
+}
+
+
+def test_every_read_rule_gets_read_only_events(translated) -> None:
+    rules = {
+        n: r for n, r in resources_of(translated, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]
     }
-    for name, rule in rules.items():
-        assert rule["Properties"]["EventPattern"]["detail-type"] == [CLOUDTRAIL], name
-        assert rule["Properties"]["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", name
+    assert set(rules) == READ_RULES | {"TamperRule"}
+    for name in READ_RULES:
+        props = rules[name]["Properties"]
+        assert props["EventPattern"]["detail-type"] == [CLOUDTRAIL], name
+        assert props["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", name
+
+
+def test_the_tamper_rule_is_plain_enabled_for_write_events_and_says_so(translated) -> None:
+    # Write events reach plain ENABLED rules (read-only ones need the other State); the template says so
+    props = translated["Resources"]["TamperRule"]["Properties"]
+    assert props["State"] == "ENABLED"
+    assert props["EventPattern"]["detail-type"] == [CLOUDTRAIL]
+    text = TEMPLATE.read_text()
+    comment = text[: text.index("  TamperRule:")].rsplit("\n\n", 1)[-1]
+    assert "Write events" in comment and "plain ENABLED" in comment
+    names = json.dumps(props["EventPattern"])
+    for read_only in ("GetParameter", "Decrypt", "DescribeParameters"):
+        assert f'"{read_only}"' not in names
+
+
+def test_the_heartbeat_schedule_invokes_the_canary_every_heartbeat_period(translated) -> None:
+    (schedule,) = [
+        r for r in resources_of(translated, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+    ]
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == {"Fn::Sub": "rate(${HeartbeatMinutes} minutes)"}
+    assert props["State"] == "ENABLED"
+    assert props["Targets"][0]["Arn"] == {"Fn::GetAtt": ["CanaryFunction", "Arn"]}
+    assert translated["Parameters"]["HeartbeatMinutes"]["Default"] == 5
 
 
 def test_no_sam_eventbridge_rule_events_hide_the_state() -> None:
@@ -109,13 +141,14 @@ def test_rule_patterns_deliver_exactly_what_needs_judging(path: Path, deployed_p
 def test_replay_promises_nothing_production_cannot_deliver(path: Path, deployed_patterns, sample_allowlist) -> None:
     # GIVEN a verdict case, the rules as deployed and the sample allowlist (same honeytokens as the
     # template's default prefix)
-    record = load_case(path)["record"]
+    case = load_case(path)
+    record, own = case["record"], OWN if case.get("stack") else Own()
     delivered = delivered_by(deployed_patterns, record)
     # WHEN the library judges it and replay's pre-filter decides whether to judge it at all
-    finding = judge(record, sample_allowlist)
+    finding = judge(record, sample_allowlist, own)
     # THEN a finding exists only for what a rule delivers, and replay keeps exactly what they deliver
     assert finding is None or delivered, f"library reports {finding.rule} but no rule delivers the event"
-    assert needs_judging(record, sample_allowlist) == bool(delivered)
+    assert wanted(record, sample_allowlist, own) == bool(delivered)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from paramwatch.detector import judge
-from support import CASES, load_case
+from paramwatch.own import Own
+from support import CASES, OWN, load_case
 
 
 def test_there_are_cases_for_every_rule() -> None:
@@ -21,6 +22,7 @@ def test_there_are_cases_for_every_rule() -> None:
         "denied-attempt",
         "unjudgeable-read",
         "invalid-event",
+        "tamper",
     }
 
 
@@ -28,8 +30,8 @@ def test_there_are_cases_for_every_rule() -> None:
 def test_case_verdict(path: Path, sample_allowlist) -> None:
     # GIVEN a recorded event and the sample allowlist
     case = load_case(path)
-    # WHEN the library judges it
-    finding = judge(case["record"], sample_allowlist)
+    # WHEN the library judges it (as the stack named in the case, if any, sees it)
+    finding = judge(case["record"], sample_allowlist, OWN if case.get("stack") else Own())
     # THEN the verdict is the one written next to the event
     expected = case["expected"]
     if expected["rule"] is None:

@@ -98,3 +98,11 @@ def test_subject_escapes_the_markup_the_issue_reported() -> None:
     text = subject(finding)
     assert text.startswith("paramwatch MEDIUM unauthorized-read: alice /orders/\\u003c!here\\u003e")
     assert not set(text) & set("<>*`[]")
+
+
+def test_another_accounts_parameter_shows_its_account() -> None:
+    allowlist = parse(ALLOWLIST.read_text())
+    finding = judge(load_case(EVENTS / "cases" / "other-account-parameter-path-grant.json")["record"], allowlist)
+    assert finding.parameters == ("arn:aws:ssm:us-east-1:999988887777:parameter/orders/db-password",)
+    assert subject(finding).endswith("orders-api 999988887777:/orders/db-password")
+    assert "arn:aws:ssm:us-east-1:999988887777:parameter/orders/db-password" in body(finding)

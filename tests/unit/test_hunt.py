@@ -132,11 +132,16 @@ def test_an_untranslated_grant_field_is_refused() -> None:
         build_query(future_allowlist(("managed",)), TRINO)
 
 
-def test_a_grant_bulk_threshold_is_refused_not_ignored() -> None:
-    # hunt's bulk count is one threshold per query; a grant's own threshold is left to replay
-    grant = Grant(name="g", principals=["arn:aws:iam::1:user/a"], parameters=["/a/*"], bulk_threshold=50)
-    with pytest.raises(HuntError, match=r"grants\[0\] \('g'\)\.bulk_threshold"):
-        build_query(Allowlist(version=1, grants=[grant]), TRINO)
+def test_a_grant_bulk_threshold_counts_its_reads_apart() -> None:
+    # the reads a grant with its own threshold allows are counted in their own scope and window
+    grant = Grant(
+        name="g", principals=["arn:aws:iam::1:user/a"], parameters=["/a/*"], bulk_threshold=50, bulk_window_minutes=3
+    )
+    text = build_query(Allowlist(version=1, grants=[grant]), TRINO)
+    sqlglot.parse_one(text, read="trino")
+    assert "CASE first_grant WHEN 0 THEN 0 ELSE -1 END AS bulk_scope" in text
+    assert "CASE bulk_scope WHEN 0 THEN 180 ELSE 600 END AS window_size" in text
+    assert "CASE bulk_scope WHEN 0 THEN 50 ELSE 20 END AS threshold" in text
 
 
 def test_cli_refuses_with_one_line_and_exit_2(monkeypatch, tmp_path) -> None:
@@ -214,3 +219,15 @@ def test_cli_ddl_and_duckdb_table(tmp_path) -> None:
     assert out.splitlines()[0].startswith("PAGE  SEVERITY")
     assert any(line.startswith("-     CRITICAL  honeytoken") for line in out.splitlines())
     assert "hunt found" in err
+
+
+def test_cli_duckdb_names_unreadable_files_and_judges_the_rest(tmp_path) -> None:
+    bad = tmp_path / "broken.json.gz"
+    bad.write_bytes(b"\x1f\x8bnot gzip")
+    code, out, err = run(
+        "hunt", "--engine", "duckdb", "--allowlist", str(EVENTS / "allowlist.yaml"),
+        str(EVENTS / "sample-trail"), str(bad),
+    )  # fmt: skip
+    assert code == 2
+    assert "broken.json.gz" in err and "1 unreadable file(s)" in err
+    assert len(out.splitlines()) > 20  # the sample trail was still judged

@@ -42,9 +42,8 @@ def replay_sets(allowlist: Allowlist, paths: list[Path], bulk: BulkRule) -> tupl
             f = verdict.finding
             if f.rule in PER_EVENT_RULES:
                 per_event.add((f.event_id, str(f.rule)))
-            elif f.rule is Rule.BULK:
-                start = datetime.fromisoformat(_WINDOW.search(f.summary).group(1))
-                windows.add((f.principal, start))
+            elif f.rule is Rule.BULK:  # one finding per event names every window it crossed
+                windows.update((f.principal, datetime.fromisoformat(w)) for w in _WINDOW.findall(f.summary))
     return per_event, windows
 
 
@@ -75,9 +74,10 @@ def write_log(folder: Path, records: list, name: str = "111122223333_CloudTrail_
 
 
 def test_bundled_cases_agree(tmp_path) -> None:
-    # GIVEN every bundled case record in one log file (but the one too deep to read: it would make
-    # the whole file unreadable, by design)
-    cases = [p for p in CASES if oversize(load_case(p)["record"]) is None]
+    # GIVEN every bundled case record in one log file, but the one too deep to read (it would make
+    # the whole file unreadable, by design) and those judged as a named stack sees them (hunt, like
+    # replay without --stack, knows no stack's canary or resources)
+    cases = [p for p in CASES if oversize(load_case(p)["record"]) is None and not load_case(p).get("stack")]
     path = write_log(tmp_path, [load_case(p)["record"] for p in cases])
     # WHEN hunt and replay judge it, THEN they report the same (event, rule) pairs
     per_event, _ = assert_same(load_allowlist([str(SAMPLE_ALLOWLIST)]).allowlist, [path])
@@ -314,3 +314,37 @@ def test_account_wildcards_accounts_lists_and_expiry_agree(tmp_path) -> None:
     allowed = {r["eventID"] for r in records} - {e for e, _ in per_event}
     assert {"c0-0-0", "c1-0-0", "c4-1-0", "c4-2-0"} <= allowed
     assert not {"c2-0-0", "c3-0-0", "c5-1-0", "c4-2-1"} & allowed
+
+
+def test_per_grant_bulk_thresholds_agree(tmp_path) -> None:
+    # GIVEN a sync job whose grant allows 30 distinct parameters in 5 minutes, and the default of 5
+    # in 10 minutes for everything else (alice's reads under a plain grant, bob's unauthorized)
+    allowlist = validate(
+        {
+            "version": 1,
+            "grants": [
+                {
+                    "name": "sync",
+                    "principals": ["arn:aws:iam::111122223333:user/alice"],
+                    "parameters": ["/sync/*"],
+                    "bulk_threshold": 30,
+                    "bulk_window_minutes": 5,
+                },
+                {"name": "plain", "principals": ["arn:aws:iam::111122223333:user/alice"], "parameters": ["/app/*"]},
+            ],
+        }
+    )
+    start = datetime(2026, 11, 2, 9, 58, tzinfo=UTC)
+    records = []
+    for i in range(40):  # 40 sync reads over 8 minutes: over 30 only in some 5-minute windows
+        records.append(_read(f"s{i}", f"/sync/p{i}", start + timedelta(seconds=12 * i), "203.0.113.1"))
+    for i in range(8):  # 8 app reads in 2 minutes: over the default 5
+        records.append(_read(f"a{i}", f"/app/p{i}", start + timedelta(seconds=15 * i), "203.0.113.1"))
+    for i in range(6):
+        record = _read(f"b{i}", f"/other/p{i}", start + timedelta(minutes=30, seconds=i), "203.0.113.1")
+        record["userIdentity"] = {**record["userIdentity"], "arn": "arn:aws:iam::111122223333:user/bob"}
+        records.append(record)
+    path = write_log(tmp_path, records)
+    _, windows = assert_same(allowlist, [path], BulkRule(threshold=5, window_minutes=10))
+    assert {p.rsplit("/", 1)[-1] for p, _ in windows} == {"alice", "bob"}
+    assert len(windows) > 2

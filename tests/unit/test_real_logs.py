@@ -24,7 +24,7 @@ def findings_of(dataset: Path, allowlist) -> list:
     results = list(replay([dataset], Detector(allowlist, MemoryState()), workers=2))
     assert not [r.error for r in results if r.error]
     assert sum(r.records for r in results) == 2900
-    return [v.finding for r in results for v in r.verdicts if str(v.finding.rule) != "bulk-retrieval"]
+    return [v.finding for r in results for v in r.verdicts if str(v.finding.rule) not in ("bulk-retrieval", "tamper")]
 
 
 def test_granted_user_has_no_findings(dataset: Path) -> None:
@@ -60,7 +60,7 @@ def verdicts_of(dataset: Path, allowlist) -> list:
 
 def test_stratus_sweep_is_a_high_bulk_finding_even_when_granted(dataset: Path) -> None:
     # GIVEN bert-jan granted /credentials/* from his network: no single read is a finding
-    paged = [v for v in verdicts_of(dataset, BERT_JAN) if v.paged]
+    paged = [v for v in verdicts_of(dataset, BERT_JAN) if v.paged and str(v.finding.rule) != "tamper"]
     # THEN the 42-secret sweep (5 GetParameters in 2 seconds) still pages as a high bulk finding
     assert paged
     assert {(str(v.finding.rule), str(v.finding.severity)) for v in paged} == {("bulk-retrieval", "high")}
@@ -77,3 +77,22 @@ def test_with_nobody_granted_pages_are_fewer_than_reads(dataset: Path) -> None:
     assert all(v.reason for v in verdicts if not v.paged)
     reasons = Counter(v.reason.split(" ", 1)[0] for v in verdicts if not v.paged)
     assert reasons["paired"] > 0 and reasons["repeat"] > 0
+
+
+def test_stratus_trail_tampering_is_caught_and_the_restore_is_not(dataset: Path) -> None:
+    # GIVEN the Stratus run, which stops and deletes trails and narrows one trail's selectors
+    verdicts = [v for v in verdicts_of(dataset, BERT_JAN) if str(v.finding.rule) == "tamper"]
+    found = Counter((v.finding.event_name, str(v.finding.severity)) for v in verdicts)
+    # THEN the deletes and the narrowing are high; the refused attempts (TrailNotFound) are medium
+    assert found == {
+        ("DeleteTrail", "high"): 2,
+        ("DeleteTrail", "medium"): 1,
+        ("PutEventSelectors", "high"): 1,
+        ("StopLogging", "medium"): 3,
+    }
+    narrowed = next(v.finding for v in verdicts if v.finding.event_name == "PutEventSelectors")
+    assert "read-only management events" in narrowed.summary and "KMS events" in narrowed.summary
+    # AND the selectors that put everything back (readWriteType All, management events) are no finding
+    assert "3d6df238-f83c-4a34-bea8-45cf80a2050b" not in {v.finding.event_id for v in verdicts}
+    # AND three refused StopLogging calls on one trail page once
+    assert sum(v.paged for v in verdicts if v.finding.event_name == "StopLogging") == 1

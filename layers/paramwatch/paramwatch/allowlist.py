@@ -148,13 +148,30 @@ class Grant(_Strict):
     expires: date | None = None
     principals: list[Pattern] = Field(min_length=1)
     parameters: list[Pattern] = Field(min_length=1)
-    source_cidrs: list[str] = Field(default_factory=list)
-    vpc_endpoints: list[Annotated[str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
-    vpc_endpoint_accounts: list[str] = Field(default_factory=list)
-    via_services: list[str] = Field(default_factory=list)
+    source_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Public ranges match alone; private ranges (RFC 1918, 100.64.0.0/10, fc00::/7) only narrow "
+        "vpc_endpoints or vpc_endpoint_accounts, and are an error without one.",
+    )
+    vpc_endpoints: list[Annotated[str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list, description="The call came through one of these endpoints (vpcEndpointId)."
+    )
+    vpc_endpoint_accounts: list[str] = Field(
+        default_factory=list,
+        description="The call came through an endpoint owned by one of these accounts (vpcEndpointAccountId).",
+    )
+    via_services: list[str] = Field(
+        default_factory=list,
+        description="Service principals (userIdentity.invokedBy) whose calls for the principals are allowed "
+        "instead of the network condition, like cloudformation.amazonaws.com.",
+    )
     hours: Hours | None = None
-    bulk_threshold: int | None = Field(default=None, ge=2, le=100000)
-    bulk_window_minutes: int | None = Field(default=None, ge=1, le=1440)
+    bulk_threshold: int | None = Field(
+        default=None, ge=2, le=100000, description="bulk-retrieval threshold for the reads this grant allows."
+    )
+    bulk_window_minutes: int | None = Field(
+        default=None, ge=1, le=1440, description="Window for bulk_threshold (default: BulkWindowMinutes)."
+    )
     accounts: list[AccountId] = Field(default_factory=list)
 
     @field_validator("accounts", mode="before")
@@ -256,6 +273,17 @@ class Grant(_Strict):
             return False
         return any(principal_match(p, arn) for p in self.principals)
 
+    def allows_account_of(self, account: str) -> bool:
+        """For an identity that names only an account (`AWSAccount`: a call from another account,
+        as the key owner's trail logs a cross-account KMS call): true when some principal of the
+        grant is in that account. The record says no more, so no grant can say more."""
+        if self.accounts and account not in self.accounts:
+            return False
+        return any(
+            len(parts) == 6 and parts[0] == "arn" and bool(parts[4]) and glob_match(parts[4], account)
+            for parts in (p.split(":", 5) for p in self.principals)
+        )
+
     def allows_parameter(self, parameter: str, arn: str | None = None) -> bool:
         """True when a pattern matches the parameter.
 
@@ -318,6 +346,8 @@ class Allowlist(_Strict):
     version: Literal[1]
     grants: list[Grant] = Field(default_factory=list)
     honeytokens: list[Pattern] = Field(default_factory=list)
+    # AWS public parameters (/aws/service/...) hold no secret; true judges their reads like any other
+    judge_public_parameters: bool = False
     accounts: dict[AccountId, Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=dict)
 
     @field_validator("accounts", mode="before")

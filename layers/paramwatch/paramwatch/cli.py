@@ -18,7 +18,8 @@ from paramwatch import baseline, cost, deploy, hunt, pieces, review, trail_table
 from paramwatch.allowlist import Allowlist, AllowlistError
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
-from paramwatch.findings import Severity
+from paramwatch.findings import Rule, Severity
+from paramwatch.own import Own
 from paramwatch.pieces import Merged
 from paramwatch.render import alert_text, table, verdict_json
 from paramwatch.replay import replay
@@ -121,7 +122,8 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             baseline.load(args.baseline, state)
         elif args.baseline and not args.learn:
             raise ValueError(f"{args.baseline}: baseline file not found")
-        detector = Detector(loaded, state, _tuning(args), report_first_seen=not args.learn)
+        own = Own.for_stack(args.stack) if args.stack else Own()
+        detector = Detector(loaded, state, _tuning(args), report_first_seen=not args.learn, own=own)
     except (ValueError, KeyError, OSError) as exc:
         print(f"paramwatch: error: {exc}", file=err)
         return EXIT_ERROR
@@ -217,6 +219,25 @@ def _cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_ERROR if report.left else EXIT_CLEAN
 
 
+def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import boto3  # only the AWS commands import boto3; replay and checks stay offline
+    from botocore.exceptions import BotoCoreError
+
+    from paramwatch_aws.doctor import CannotCheck, Doctor, exit_code, load_stack
+
+    try:
+        session = boto3.Session(region_name=args.region)
+        stack = load_stack(session, args.stack)
+    except (CannotCheck, BotoCoreError) as exc:
+        print(f"paramwatch: cannot check: {exc}", file=err)
+        return EXIT_ERROR
+    checks = []
+    for check in Doctor(session, stack).run():
+        checks.append(check)
+        print(check.line(), file=out)
+    return exit_code(checks)
+
+
 def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.reads_per_second < 0 or not 0 <= args.violation_share <= 1:
         print("paramwatch: error: --reads-per-second must be >= 0 and --violation-share in [0, 1]", file=err)
@@ -297,7 +318,9 @@ def _cmd_hunt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not args.allowlist:
             raise hunt.HuntError("give --allowlist FILE (or --ddl --bucket B)")
         loaded = load_allowlist(args.allowlist).allowlist
-        scope = hunt.Scope(args.since, args.until, tuple(args.account or ()), tuple(args.region or ()))
+        scope = hunt.Scope(
+            args.since, args.until, tuple(args.account or ()), tuple(args.region or ()), tuple(args.rule or ())
+        )
         if args.since and args.until and args.since > args.until:
             raise hunt.HuntError("--since is after --until")
         bulk = hunt.BulkRule(**{k: getattr(args, k) for k in ("threshold", "window_minutes") if getattr(args, k)})
@@ -359,6 +382,8 @@ def _hunt_duckdb(
             file=err,
         )
     result = hunt_local.run(loaded, args.paths, scope, bulk)
+    for error in result.errors:
+        print(f"paramwatch: error: {safe(error)}", file=err)
     if args.format == "jsonl":
         for verdict in result.verdicts:
             print(verdict_json(verdict), file=out)
@@ -370,9 +395,11 @@ def _hunt_duckdb(
     by_severity = ", ".join(f"{n} {s}" for s, n in ordered) or "none"
     print(
         f"paramwatch: hunt found {len(result.verdicts)} finding(s) ({by_severity}) in {result.files} file(s), "
-        f"{result.records} record(s)",
+        f"{result.records} record(s), {len(result.errors)} unreadable file(s)",
         file=err,
     )
+    if result.errors:
+        return EXIT_ERROR
     return EXIT_FINDINGS if result.verdicts else EXIT_CLEAN
 
 
@@ -398,9 +425,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("paths", nargs="+", help="log files (.json, .json.gz) or folders of them")
     rep.add_argument("--baseline", type=Path, help="first-seen baseline file to read (and with --learn, write)")
     rep.add_argument("--learn", action="store_true", help="record (principal, parameter) pairs, report none as new")
+    rep.add_argument(
+        "--stack",
+        help="paramwatch's stack name: also judge changes to its own resources (NAME-*, /paramwatch/NAME/...) "
+        "and recognize its heartbeat; without it only trail-wide tamper rules apply",
+    )
     for name, info in Tuning.model_fields.items():
         flag = "--" + name.replace("_", "-")
-        rep.add_argument(flag, type=int, dest=name, help=f"default {info.default}")
+        kind = float if info.annotation is float else int
+        rep.add_argument(flag, type=kind, dest=name, help=f"default {info.default}")
     rep.set_defaults(func=_cmd_replay)
 
     suggest = sub.add_parser("suggest-allowlist", help="propose grants from a baseline built with --learn")
@@ -420,6 +453,14 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--region", default=None)
     redrive.add_argument("--limit", type=int, default=1000, help="messages per queue at most")
     redrive.set_defaults(func=_cmd_redrive)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="read-only preflight of a deployed stack: trail, rules, allowlist, subscriptions, heartbeat, queues",
+    )
+    doctor.add_argument("--stack", required=True, help="the paramwatch stack's name")
+    doctor.add_argument("--region", default=None, help="default: the standard AWS configuration")
+    doctor.set_defaults(func=_cmd_doctor)
 
     price = sub.add_parser("cost", help="estimate the monthly bill of paramwatch next to the workload's own")
     price.add_argument("--reads-per-second", type=float, required=True, help="decrypted secret reads per second")
@@ -450,6 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     hun.add_argument("--until", type=_date, help="last day (UTC, YYYY-MM-DD), inclusive")
     hun.add_argument("--account", action="append", help="account partition to scan (repeatable)")
     hun.add_argument("--region", action="append", help="region partition to scan (repeatable)")
+    hun.add_argument(
+        "--rule",
+        action="append",
+        choices=[str(r) for r in (*hunt.PER_EVENT_RULES, Rule.BULK)],
+        help="report only this rule (repeatable)",
+    )
     hun.add_argument("--table", default=hunt.TABLE, help="table name (default cloudtrail; database.table allowed)")
     hun.add_argument("--bytes-per-day", type=int, help="compressed bytes a day of the trail holds: print the scan")
     hun.add_argument("--bulk-threshold", type=int, dest="threshold", help="default 20, as replay")

@@ -54,6 +54,9 @@ class CloudTrailRecord(_Lenient):
     vpc_endpoint_account_id: str | None = Field(default=None, alias="vpcEndpointAccountId")
     resources: list[Any] | None = None
     recipient_account_id: str | None = Field(default=None, alias="recipientAccountId")
+    # Read only by the tamper rules (a new allowlist version, a key's ARN); never logged or sent.
+    response_elements: Any = Field(default=None, alias="responseElements")
+    resources: Any = Field(default=None, alias="resources")
 
 
 MAX_DEPTH = 64

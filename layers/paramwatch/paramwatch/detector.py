@@ -1,13 +1,16 @@
 """Detections that remember: duplicates, SSM+KMS pairs, suppression, bulk reads, first-seen
 access and denied bursts, on top of the stateless rules.
 
-Windows are aligned to event time, never to arrival time, so the alerts do not depend on the order
-in which EventBridge delivers events: the set of (rule, principal, parameter, window) units that
-page is the same for any order. Sliding windows are approximated by two tumbling grids offset by
-half a window, so any burst no longer than half a window falls wholly inside one window. A burst
-caught by both grids pages once: both findings are placed in the suppression window by their
-window's end, which differ by half a window (so they split only when a suppression boundary falls
-between them).
+One incident, one page. A finding pages unless the same unit (rule, principal, parameter or path)
+paged less than `suppression_minutes` before or after it, or it is part of an incident that already
+paged: the other side of the same read (the SSM call and the Decrypt SSM made for it), the
+by-path call whose Decrypts it is, or the sweep a bulk finding counts. Windows only place state
+items; every "within N minutes" also looks at the neighbouring window, so a pair or a repeat on
+either side of 11:00:00 pages once.
+
+Everything is keyed by event time, never arrival time, so the set of units that page does not depend
+on the order in which EventBridge delivers events; `paramwatch replay` additionally feeds events in
+event-time order, so a backtest gives the same verdicts for any order of records and folders.
 """
 
 from __future__ import annotations
@@ -21,15 +24,32 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from paramwatch.access import Access, is_relevant, to_access
+from paramwatch import tamper
+from paramwatch.access import Access, is_relevant, parse_time, to_access
 from paramwatch.allowlist import Allowlist, Grant
+from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.heartbeat import Heartbeat, heartbeat_of
 from paramwatch.matching import granted_by
-from paramwatch.rules import DENIAL_CODES, evaluate, finding_for, parse_record
+from paramwatch.own import Own
+from paramwatch.rules import DENIAL_CODES, evaluate, finding_for, parse_record, reads_only_public
 from paramwatch.state import Claim, Delivery, State
+from paramwatch.tamper import Change, change_of, tamper_finding
 
-PAIR_SECONDS = 5
+# The SSM call and the Decrypt SSM makes for it carry the same eventTime second in every pair of
+# the Invictus/Stratus Red Team trail (121 of 121 pairs, 0 s apart; measured with
+# tests/unit/test_real_logs.py). Both times are truncated to whole seconds, so a call that crosses a
+# second boundary shows 1 s; one more second of margin gives 2. It only labels a repeat "paired":
+# whether a finding pages depends on the suppression window, which is far wider.
+PAIR_SECONDS = 2
+SSM_MADE_UNIT = "ssm-made-decrypts"
+BY_PATH_PART = "part of GetParametersByPath event"
+INDEX_CAP = 64
+# bulk windows count past their threshold so that `replay --learn` can record each principal's peak
+# for suggest-allowlist; a window still holds at most this many 20-character digests (about 23 KB)
+BULK_PEAK_CAP = 1000
+KNOWN_CAP = 1000
 PAIR_PREFIX = "pair#"
 DAY = 86400
 ENUMERATION_CODES = DENIAL_CODES | {"ParameterNotFound", "ParameterVersionNotFound"}
@@ -48,38 +68,86 @@ class Tuning(BaseModel):
     learning_days: int = Field(default=7, ge=0, le=365)
     baseline_days: int = Field(default=180, ge=1, le=3650)
     dedup_hours: int = Field(default=24, ge=1, le=720)
+    storm_pairs: int = Field(default=10, ge=1, le=10000)
+    storm_ratio: float = Field(default=2.0, ge=0, le=100)
 
 
 @dataclass(frozen=True, slots=True)
 class Judged:
-    """A record after the stateless part of judging, which may run in another process."""
+    """A record after the stateless part of judging, which may run in another process.
+
+    A read carries its `access` (and is maybe a canary's `heartbeat`); a write that may blind
+    paramwatch carries its `change`. Either may carry the `primary` finding of its rules.
+    """
 
     invalid: Finding | None = None
     access: Access | None = None
     primary: Finding | None = None
+    change: Change | None = None
+    heartbeat: Heartbeat | None = None
     grant: str | None = None
 
 
-def prejudge(record: Any, allowlist: Allowlist, track_grants: bool = False) -> Judged | None:
-    """Validate, normalize and apply the stateless rules; None for a record that is no read.
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What the families judge against: the allowlist, paramwatch's own resources, and whether
+    an allowed read should name its grant (replay reports stale grants; Lambda does not pay for it)."""
 
-    With `track_grants`, an allowed read also names the grant that allowed it (replay uses it to
-    report stale grants; Lambda does not pay for it).
+    allowlist: Allowlist
+    own: Own
+    track_grants: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A family of rules: which validated records it judges, and how."""
+
+    name: str
+    wants: Callable[[dict[str, Any], Own], bool]
+    judge: Callable[[CloudTrailRecord, Scope], Judged | None]
+
+
+def _judge_read(parsed: CloudTrailRecord, scope: Scope) -> Judged:
+    access = to_access(parsed)
+    beat = heartbeat_of(access, scope.own)
+    if beat is not None:
+        return Judged(access=access, heartbeat=beat)
+    primary = evaluate(access, scope.allowlist)
+    track = scope.track_grants and primary is None and access.decrypted
+    grant = granted_by(access, scope.allowlist)[0] if track else None
+    return Judged(access=access, primary=primary, grant=grant.name if grant else None)
+
+
+def _judge_write(parsed: CloudTrailRecord, scope: Scope) -> Judged | None:
+    change = change_of(parsed, scope.own)
+    return None if change is None else Judged(change=change, primary=tamper_finding(parsed, change))
+
+
+# The rule families side by side: reads (rules.py, heartbeat.py) and tamper (tamper.py).
+FAMILIES = (
+    Family("read", lambda record, _: is_relevant(record), _judge_read),
+    Family("tamper", tamper.wants, _judge_write),
+)
+NOBODY = Own()
+
+
+def prejudge(record: Any, allowlist: Allowlist, own: Own = NOBODY, track_grants: bool = False) -> Judged | None:
+    """Validate, then let the family that wants the record judge it; None when none does.
+
+    With `track_grants`, an allowed read also names the grant that allowed it.
     """
     parsed = parse_record(record)
     if isinstance(parsed, Finding):
         return Judged(invalid=parsed)
-    if not is_relevant(record):
-        return None
-    access = to_access(parsed)
-    primary = evaluate(access, allowlist)
-    grant = granted_by(access, allowlist)[0] if track_grants and primary is None and access.decrypted else None
-    return Judged(access=access, primary=primary, grant=grant.name if grant else None)
+    for family in FAMILIES:
+        if family.wants(record, own):
+            return family.judge(parsed, Scope(allowlist, own, track_grants))
+    return None
 
 
-def judge(record: Any, allowlist: Allowlist) -> Finding | None:
+def judge(record: Any, allowlist: Allowlist, own: Own = NOBODY) -> Finding | None:
     """The stateless verdict on one raw record: an invalid-event finding, a rule's finding, or None."""
-    judged = prejudge(record, allowlist)
+    judged = prejudge(record, allowlist, own)
     return None if judged is None else judged.invalid or judged.primary
 
 
@@ -89,6 +157,8 @@ class Outcome:
 
     verdicts: list[Verdict]
     begun: str | None = None
+    heartbeat: Heartbeat | None = None
+    change: Change | None = None
 
 
 class EventInProgress(RuntimeError):
@@ -119,9 +189,8 @@ class Verdict:
 class _Candidate:
     """A finding before paging: the units it pages for, and the time that places it in a window.
 
-    `owner` names the candidate in claims; an event can raise two bulk findings (one per grid),
-    and each must claim on its own. `who` and `scope` keep paging per account: the same role name
-    or parameter name in another account is another principal or secret.
+    `owner` names the candidate in claims. `access` is set for findings about one read, which may
+    pair with the other side of the same read; `kind` says which detection raised it.
     """
 
     finding: Finding
@@ -129,12 +198,53 @@ class _Candidate:
     incident_time: float
     owner: str
     notes: tuple[str, ...] = ()
-    who: str | None = None
-    scope: str = ""
+    access: Access | None = None
+    kind: str = "read"
+    folded: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One line of a principal's recent-incident index (see `Detector._index`)."""
+
+    kind: str  # "path" (a by-path call) or "kms" (an SSM-made Decrypt that paged)
+    rule: str
+    paged: bool
+    time: float
+    recursive: bool
+    digests: tuple[str, ...]
+    event: str
+
+    def encode(self) -> str:
+        flags = f"{int(self.paged)}{int(self.recursive)}"
+        return "|".join((self.kind, self.rule, flags, f"{self.time:.0f}", ",".join(self.digests), self.event))
+
+    @classmethod
+    def decode(cls, text: str) -> _Entry | None:
+        parts = text.split("|", 5)
+        if len(parts) != 6 or len(parts[2]) != 2:
+            return None
+        kind, rule, flags, moment, digests, event = parts
+        try:
+            when = float(moment)
+        except ValueError:
+            return None
+        return cls(kind, rule, flags[0] == "1", when, flags[1] == "1", tuple(digests.split(",")), event)
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+def _ancestors(name: str) -> list[str]:
+    """The paths a `GetParametersByPath` could return `name` from: `/a/b/c` gives `/`, `/a`, `/a/b`."""
+    parts = name.split("/")[1:-1]
+    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _path(path: str) -> str:
+    """A by-path call's path as `_ancestors` spells it: `/a/b/` and `/a/b` are the same path."""
+    return path.rstrip("/") or "/"
 
 
 def _windows(moment: float, size: float) -> Iterator[tuple[int, float]]:
@@ -152,10 +262,11 @@ class Detector:
     state: State
     tuning: Tuning = field(default_factory=Tuning)
     report_first_seen: bool = True
+    own: Own = NOBODY
 
     def process(self, record: Any, now: float) -> Outcome:
         """All verdicts for one record. A repeated eventID gives none; a busy one raises."""
-        return self.process_judged(prejudge(record, self.allowlist), now)
+        return self.process_judged(prejudge(record, self.allowlist, self.own), now)
 
     def process_judged(self, judged: Judged | None, now: float) -> Outcome:
         """The stateful part of `process`, for a record `prejudge` already handled.
@@ -167,17 +278,23 @@ class Detector:
             return Outcome([])
         if judged.invalid is not None:
             return Outcome([Verdict(judged.invalid, paged=True)])
-        verdicts = self._judge(judged.access, judged.primary)
+        if judged.heartbeat is not None:
+            return Outcome([], heartbeat=judged.heartbeat)
+        if judged.change is not None:
+            verdicts = [self._tamper(judged.primary, judged.change)]
+            event_id = judged.primary.event_id
+        else:
+            verdicts = self._judge(judged.access, judged.primary)
+            event_id = judged.access.event_id
         if not verdicts:
             return Outcome([])
-        event_id = judged.access.event_id
         delivery = self.state.begin(event_id, now, now + self.tuning.dedup_hours * 3600)
         if delivery is Delivery.DONE:
             return Outcome([])
         if delivery is Delivery.BUSY:
             raise EventInProgress(f"event {event_id} is being processed by another invocation")
         self._hold_back(verdicts)
-        return Outcome(verdicts, begun=event_id)
+        return Outcome(verdicts, begun=event_id, change=judged.change)
 
     def finish(self, event_id: str) -> None:
         """Call once the verdicts were acted on (alerts sent)."""
@@ -188,23 +305,40 @@ class Detector:
         self.state.abandon(event_id)
 
     def _judge(self, access: Access, primary: Finding | None) -> list[Verdict]:
-        candidates: list[_Candidate] = []
-        if primary is not None:
-            candidates.append(self._primary(access, primary))
-        if access.event_time is not None and access.principal.arn is not None:
-            candidates += self._bulk(access)
-            candidates += self._denied_burst(access)
-            if primary is None:
-                candidates += self._first_seen(access)
         side = "KMS" if access.is_kms else "SSM"
         name = self.allowlist.account_name(access.account)
-        if name:
-            candidates = [replace(c, finding=replace(c.finding, account_name=name)) for c in candidates]
-        return [self._page(side, c) for c in candidates]
+
+        def named(candidate: _Candidate) -> _Candidate:
+            return replace(candidate, finding=replace(candidate.finding, account_name=name)) if name else candidate
+
+        verdicts = []
+        if primary is not None:
+            verdicts.append(self._page(side, named(self._primary(access, primary))))
+        if access.event_time is None or access.principal.arn is None:
+            return verdicts
+        candidates = self._bulk(access)
+        if verdicts and not verdicts[0].paged and access.is_kms and access.via_ssm:
+            # a Decrypt SSM made that joined a page already sent (its by-path call, or the first
+            # Decrypt of the same call): the sweep is that incident, and it has paged
+            candidates = [replace(c, folded=f"the sweep is {verdicts[0].reason}") for c in candidates]
+        candidates += self._denied_burst(access)
+        if primary is None:
+            candidates += self._first_seen(access)
+        return verdicts + [self._page(side, named(c)) for c in candidates]
+
+    def _tamper(self, finding: Finding, change: Change) -> Verdict:
+        """A blinding change pages once per (principal, resource) and window; a deploy never pages."""
+        if change.by_deploy:
+            return Verdict(finding, paged=False, reason="CloudFormation deploying paramwatch's own stack")
+        moment = parse_time(finding.event_time or "")
+        units = tuple(f"{finding.event_name}:{target}" for target in finding.parameters)
+        candidate = _Candidate(finding, units, moment.timestamp() if moment else 0.0, finding.event_id)
+        return self._page("tamper", candidate)
 
     def pipeline_verdict(self, finding: Finding, now: float, event_id: str) -> Verdict:
         """Page a problem of the pipeline itself (a broken allowlist) once per suppression window."""
-        verdict = self._page("pipeline", _Candidate(finding, finding.parameters or ("*",), now, f"{event_id}#pipeline"))
+        candidate = _Candidate(finding, finding.parameters or ("*",), now, f"{event_id}#pipeline", kind="pipeline")
+        verdict = self._page("pipeline", candidate)
         self._hold_back([verdict])
         return verdict
 
@@ -220,44 +354,56 @@ class Detector:
         notes: tuple[str, ...] = ()
         if access.is_kms and access.via_ssm:
             notes = ("The KMS Decrypt SSM made confirms the parameter is a SecureString.",)
-        units = finding.parameters or ("*",)
+        # refused reads page once per principal and window: a burst of them is one incident
+        units = ("*",) if finding.rule is Rule.DENIED else finding.parameters or ("*",)
         moment = access.event_time.timestamp() if access.event_time else 0.0
-        return _Candidate(finding, units, moment, access.event_id, notes, who=access.who, scope=access.scope)
+        return _Candidate(finding, units, moment, access.event_id, notes, access)
 
     def _successful_read(self, access: Access) -> bool:
-        return access.decrypted and not access.error_code and bool(access.parameters)
+        """A read that exposed plaintext of named parameters (AWS public parameters are no secret)."""
+        if not access.decrypted or access.error_code or not access.parameters:
+            return False
+        return self.allowlist.judge_public_parameters or not reads_only_public(access)
 
-    def _window_findings(
+    def _window_finding(
         self,
         access: Access,
         rule: Rule,
         severity: Severity,
         members: list[str],
         minutes: int,
-        over: Callable[[int], bool],
+        threshold: int,
+        inclusive: bool,
         what: str,
         scope: str = "",
+        cap: int = 0,
     ) -> list[_Candidate]:
-        """One finding for each window this event takes over its threshold; a window raises once.
+        """At most one finding when this event takes a window over its threshold.
 
-        A `scope` (a grant with its own threshold) counts in windows of its own.
+        Each window's set stops growing one past the threshold: that is all the decision needs,
+        and it keeps a burst of any size (20,000 refused calls) to one small item. A `scope` (a
+        grant with its own threshold) counts in windows of its own.
         """
         size = minutes * 60
-        out = []
-        for grid, start in _windows(access.event_time.timestamp(), size):
+        moment = access.event_time.timestamp()
+        crossed = []
+        for grid, start in _windows(moment, size):
             key = f"{rule}#{access.who}{scope}#{grid}#{int(start)}"
             expires = start + 3 * size
-            if not over(self.state.add_members(key, members, expires)):
+            count = self.state.add_members(key, members, expires, cap=max(cap, threshold + 1))
+            if count < threshold or (count == threshold and not inclusive):
                 continue
-            if self.state.claim(f"{key}#raised", Claim(access.event_id), expires).owner != access.event_id:
-                continue
-            summary = (
-                f"[{rule}] {safe(access.principal.type)} {safe(access.principal.arn)} {what} within "
-                f"{minutes} minutes (window from {_iso(start)})."
-            )
-            finding = finding_for(access, rule, severity, summary)
-            out.append(_Candidate(finding, ("*",), start + size, f"{access.event_id}#{rule}{grid}", who=access.who))
-        return out
+            if self.state.claim(f"{key}#raised", Claim(access.event_id), expires).owner == access.event_id:
+                crossed.append(start)
+        if not crossed:
+            return []
+        windows = " and ".join(f"(window from {_iso(start)})" for start in sorted(crossed))
+        summary = (
+            f"[{rule}] {safe(access.principal.type)} {safe(access.principal.arn)} {what} within "
+            f"{minutes} minutes {windows}."
+        )
+        finding = finding_for(access, rule, severity, summary)
+        return [_Candidate(finding, ("*",), moment, f"{access.event_id}#{rule}", kind=str(rule))]
 
     def _bulk(self, access: Access) -> list[_Candidate]:
         if not self._successful_read(access):
@@ -269,8 +415,8 @@ class Detector:
             scope, whose = f"#grant:{grant.name}", f" under grant '{safe(grant.name, 128)}'"
         members = [_digest(f"{access.scope}{p}") for p in access.parameters]
         what = f"decrypted more than {threshold} distinct parameters{whose}"
-        return self._window_findings(
-            access, Rule.BULK, Severity.HIGH, members, minutes, lambda n: n > threshold, what, scope
+        return self._window_finding(
+            access, Rule.BULK, Severity.HIGH, members, minutes, threshold, False, what, scope, BULK_PEAK_CAP
         )
 
     def _bulk_grant(self, access: Access) -> Grant | None:
@@ -285,89 +431,285 @@ class Detector:
             return []
         t = self.tuning
         what = f"had {t.denied_threshold} or more refused parameter reads"
-        return self._window_findings(
+        return self._window_finding(
             access,
             Rule.DENIED_BURST,
             Severity.MEDIUM,
-            [access.event_id],
+            [_digest(access.event_id)],
             t.denied_window_minutes,
-            lambda n: n >= t.denied_threshold,
+            t.denied_threshold,
+            True,
             what,
         )
 
     def _first_seen(self, access: Access) -> list[_Candidate]:
+        """New (principal, parameter) pairs: one low page per principal and suppression window,
+        raised to high once the day's new pairs are many next to what the principal ever read."""
         if not self._successful_read(access):
             return []
         moment = access.event_time.timestamp()
-        learning = self._learning(moment)
+        principal = access.who
         expires = moment + self.tuning.baseline_days * DAY
         new = []
         mine = Claim(access.event_id, {"time": access.event_time.isoformat()})
         for name in access.parameters:
-            holder = self.state.claim(f"{PAIR_PREFIX}{access.who}#{access.scope}#{name}", mine, expires)
+            holder = self.state.claim(f"{PAIR_PREFIX}{principal}#{access.scope}#{name}", mine, expires)
             if holder.owner == access.event_id:
                 new.append(name)
-        if not new or learning or not self.report_first_seen:
+        learning = self._learning(moment)
+        if not new:
             return []
+        digests = [_digest(f"{access.scope}{n}") for n in new]
+        known = self.state.add_members(f"known#{principal}", digests, expires, cap=KNOWN_CAP)
+        if learning or not self.report_first_seen:
+            return []
+        t = self.tuning
+        day = int(moment // DAY)
+        cap = t.storm_pairs + math.ceil(t.storm_ratio * KNOWN_CAP) + 1
+        today = self.state.add_members(f"new#{principal}#{day}", digests, (day + 2) * DAY, cap=cap)
+        limit = max(t.storm_pairs, math.ceil(t.storm_ratio * max(known - today, 0)))
+        storm_key = f"storm#{principal}#{day}"
         summary = (
             f"[{Rule.FIRST_SEEN}] {safe(access.principal.type)} {safe(access.principal.arn)} read "
             f"{len(new)} parameter(s) it had never read before."
         )
+        if today > limit and self.state.claim(storm_key, Claim(access.event_id), (day + 2) * DAY).owner == (
+            access.event_id
+        ):
+            summary += (
+                f" It read {today} new parameter(s) today (UTC) against {max(known - today, 0)} known before: "
+                "a slow sweep."
+            )
+            finding = replace(finding_for(access, Rule.FIRST_SEEN, Severity.HIGH, summary), parameters=tuple(new))
+            return [_Candidate(finding, (f"storm#{day}",), moment, f"{access.event_id}#storm", kind="storm")]
         finding = replace(finding_for(access, Rule.FIRST_SEEN, Severity.LOW, summary), parameters=tuple(new))
-        owner = f"{access.event_id}#first-seen"
-        return [_Candidate(finding, tuple(new), moment, owner, who=access.who, scope=access.scope)]
+        storm = self.state.peek(storm_key)
+        folded = None if storm is None else f"part of the first-seen storm paged for event {safe(storm.owner, 64)}"
+        return [_Candidate(finding, ("*",), moment, f"{access.event_id}#first-seen", kind="first-seen", folded=folded)]
 
     def _learning(self, moment: float) -> bool:
-        """True while pairs are recorded silently: within `learning_days` of the first event seen."""
+        """True while pairs are recorded silently: within `learning_days` of the earliest event.
+
+        The start is the earliest event time seen, not the first event processed, so the order in
+        which records or folders arrive does not move it.
+        """
         if self.tuning.learning_days == 0:
             return False
-        start = float(self.state.claim("baseline#start", Claim(str(int(moment))), math.inf).owner)
+        start = self.state.minimum("baseline#start", moment)
         return moment < start + self.tuning.learning_days * DAY
 
     # -- paging -------------------------------------------------------------------------------
 
     def _page(self, side: str, candidate: _Candidate) -> Verdict:
-        f = candidate.finding
+        """Page unless the same unit paged within the suppression window, or this is part of an
+        incident that already paged (the other side of the read, its by-path call, its sweep)."""
+        f, moment = candidate.finding, candidate.incident_time
         size = self.tuning.suppression_minutes * 60
-        bucket = math.floor(candidate.incident_time / size)
-        me = Claim(candidate.owner, {"side": side, "time": str(candidate.incident_time)})
+        bucket = math.floor(moment / size)
+        access = candidate.access
+        ssm_made = access is not None and access.is_kms and access.via_ssm
+        fold = self._fold(candidate, bucket, size)
+        if fold is not None and (ssm_made or candidate.kind == "first-seen"):
+            return Verdict(f, paged=False, reason=fold, notes=candidate.notes)
+        if ssm_made:
+            near = self._near_holder(candidate, bucket, size)
+            if near is not None:
+                return Verdict(f, paged=False, reason=self._repeat_reason(side, near, moment), notes=candidate.notes)
+        units = (SSM_MADE_UNIT,) if ssm_made else candidate.units
+        verdict = self._claim_units(side, candidate, units, bucket, size, fold)
+        if ssm_made and verdict.paged:
+            me = Claim(candidate.owner, {"side": side, "time": str(moment), "paged": "1"})
+            for unit in candidate.units:
+                self.state.claim(f"page#{f.rule}#{_paging(f)}#{unit}#{bucket}", me, (bucket + 3) * size)
+        if access is not None and candidate.kind == "read" and self._worth_indexing(candidate, verdict):
+            self._index(candidate, bucket, size, verdict.paged)
+        if verdict.units:
+            verdict = replace(verdict, units=candidate.units if ssm_made else verdict.units)
+        return verdict
+
+    def _claim_units(
+        self, side: str, candidate: _Candidate, units: tuple[str, ...], bucket: int, size: float, fold: str | None
+    ) -> Verdict:
+        f, moment = candidate.finding, candidate.incident_time
         expires = (bucket + 3) * size
-        owned, holders = [], []
-        for unit in candidate.units:
-            base = f"page#{f.rule}#{candidate.who or f.principal}#{candidate.scope}{unit}"
-            holder = self.state.claim(f"{base}#{bucket}", me, expires)
-            if holder.owner == candidate.owner:
-                owned.append((unit, base))
+        fresh_units, others = [], []
+        for unit in units:
+            base = f"page#{f.rule}#{_paging(f)}#{unit}"
+            paged, blocker = self._claim_unit(base, bucket, size, side, candidate, fold)
+            if paged:
+                fresh_units.append((unit, base))
             else:
-                holders.append((base, holder))
-        if owned:
-            held = sum(self.state.count(f"held#{base}#{bucket - 1}") for _, base in owned)
+                others.append((base, blocker))
+        if fresh_units:
+            held = sum(self.state.count(f"held#{base}#{bucket - 1}") for _, base in fresh_units)
             notes = candidate.notes
             if held:
                 notes += (f"{held} similar finding(s) were held back in the previous window.",)
-            return Verdict(f, paged=True, held_back=held, notes=notes, units=tuple(u for u, _ in owned))
-        for _, holder in holders:
-            if holder.note.get("side") not in (None, side) and _near(holder, candidate.incident_time):
-                return Verdict(
-                    f,
-                    paged=False,
-                    reason=f"paired with event {holder.owner}, the {holder.note['side']} side of the same read",
-                    notes=candidate.notes,
-                )
-        first = holders[0][1].owner.split("#", 1)[0]
-        minutes = self.tuning.suppression_minutes
+            return Verdict(f, paged=True, held_back=held, notes=notes, units=tuple(u for u, _ in fresh_units))
+        if fold is not None:
+            return Verdict(f, paged=False, reason=fold, notes=candidate.notes)
+        holders = [h for _, h in others if h is not None]
+        reason = self._repeat_reason(side, holders[0], moment) if holders else "repeat of an earlier alert"
         return Verdict(
             f,
             paged=False,
-            reason=f"repeat within the {minutes}-minute window of the alert for event {first}",
+            reason=reason,
             notes=candidate.notes,
-            holds=tuple((f"held#{base}#{bucket}", expires + size) for base, _ in holders),
+            holds=tuple((f"held#{base}#{bucket}", expires + size) for base, _ in others),
         )
 
+    def _claim_unit(
+        self, base: str, bucket: int, size: float, side: str, candidate: _Candidate, fold: str | None
+    ) -> tuple[bool, Claim | None]:
+        """Claim the unit's place in its window: (True, None) when this finding pages for it,
+        else (False, the page it repeats).
 
-def _near(holder: Claim, moment: float) -> bool:
+        A window has two places. The first finding of a window takes the first; it pages unless a
+        neighbouring window paged less than a window ago, and then it records that page as its
+        anchor. A later finding a whole window or more after that anchor takes the second place and
+        pages, so that a unit read without pause pages once every `suppression_minutes`.
+        """
+        moment = candidate.incident_time
+        near = None if fold else self._paged_neighbour(base, bucket, moment, size)
+        paged = fold is None and near is None
+        anchor = near or Claim(candidate.owner, {"time": str(moment)})
+        note = {
+            "side": side,
+            "time": str(moment),
+            "paged": "1" if paged else "0",
+            "anchor": anchor.note.get("time", str(moment)),
+            "anchor_event": anchor.owner,
+        }
+        holder = None
+        for slot in (f"{base}#{bucket}", f"{base}#{bucket}#late"):
+            holder = self.state.claim(slot, Claim(candidate.owner, note), (bucket + 3) * size)
+            if holder.owner == candidate.owner:
+                return holder.note.get("paged") == "1", near
+            if holder.note.get("paged") == "1" or fold is not None:
+                return False, holder
+            first = Claim(holder.note.get("anchor_event", holder.owner), {"time": holder.note.get("anchor", "nan")})
+            if _within(first, moment, size):
+                return False, first
+        return False, holder
+
+    def _paged_neighbour(self, base: str, bucket: int, moment: float, size: float) -> Claim | None:
+        """A page of the same unit in a neighbouring window less than one window away, if any.
+
+        Windows only place claims; this makes "a repeat within N minutes" mean N minutes, even when
+        the two events fall on either side of a window's edge.
+        """
+        for other in (bucket - 1, bucket + 1):
+            for slot in (f"{base}#{other}", f"{base}#{other}#late"):
+                holder = self.state.peek(slot)
+                if holder is not None and holder.note.get("paged") == "1" and _within(holder, moment, size):
+                    return holder
+        return None
+
+    def _near_holder(self, candidate: _Candidate, bucket: int, size: float) -> Claim | None:
+        """For an SSM-made Decrypt: the SSM side (or an earlier page) of the same parameter nearby."""
+        f, moment = candidate.finding, candidate.incident_time
+        for unit in candidate.units:
+            for slot in (f"{b}{late}" for b in (bucket, bucket - 1, bucket + 1) for late in ("", "#late")):
+                holder = self.state.peek(f"page#{f.rule}#{_paging(f)}#{unit}#{slot}")
+                relevant = holder is not None and _within(holder, moment, size)
+                if relevant and (holder.note.get("paged") == "1" or holder.note.get("side") == "SSM"):
+                    return holder
+        return None
+
+    def _repeat_reason(self, side: str, holder: Claim, moment: float) -> str:
+        event = safe(holder.owner.split("#", 1)[0], 64)
+        other = holder.note.get("side")
+        if other not in (None, side, "pipeline") and _within(holder, moment, PAIR_SECONDS):
+            return f"paired with event {event}, the {other} side of the same read"
+        return f"repeat within {self.tuning.suppression_minutes} minutes of the alert for event {event}"
+
+    # -- incidents across units ---------------------------------------------------------------
+
+    def _index_keys(self, principal: str | None, bucket: int) -> list[str]:
+        return [f"recent#{principal}#{b}" for b in (bucket - 1, bucket, bucket + 1)]
+
+    def _entries(self, principal: str | None, bucket: int, moment: float, size: float) -> list[_Entry]:
+        out = []
+        for key in self._index_keys(principal, bucket):
+            for text in self.state.members(key):
+                entry = _Entry.decode(text)
+                if entry is not None and abs(entry.time - moment) < size:
+                    out.append(entry)
+        return sorted(out, key=lambda e: (e.time, e.event))
+
+    def _worth_indexing(self, candidate: _Candidate, verdict: Verdict) -> bool:
+        """By-path calls (their Decrypts look for them), and SSM-made Decrypts that paged (a by-path
+        call delivered after its Decrypts looks for them)."""
+        access = candidate.access
+        if access.path is not None and not access.is_kms:
+            return True
+        return verdict.paged and access.is_kms and access.via_ssm
+
+    def _index(self, candidate: _Candidate, bucket: int, size: float, paged: bool) -> None:
+        """Note a read incident, so that the other parts of the same incident can find it.
+
+        By-path calls are found by the Decrypts SSM makes for them (any parameter under the path),
+        SSM-made Decrypts that paged by the by-path call that caused them, and both by a bulk
+        finding of the same principal. The index holds digests only and is capped.
+        """
+        access = candidate.access
+        if access.is_kms:
+            kind = "kms"
+            digests = tuple(_digest(a) for n in access.names[:1] for a in _ancestors(n))
+        else:
+            kind, digests = "path", (_digest(_path(access.path)),)
+        entry = _Entry(
+            kind,
+            str(candidate.finding.rule),
+            paged,
+            candidate.incident_time,
+            access.recursive,
+            digests,
+            safe(access.event_id, 64).replace("|", "/"),
+        )
+        key = f"recent#{_paging(candidate.finding)}#{bucket}"
+        self.state.add_members(key, [entry.encode()], (bucket + 3) * size, cap=INDEX_CAP)
+
+    def _fold(self, candidate: _Candidate, bucket: int, size: float) -> str | None:
+        """Why this candidate belongs to an incident that already paged, or None."""
+        access, f = candidate.access, candidate.finding
+        if candidate.folded is not None:
+            return candidate.folded
+        if candidate.kind != "read" or access is None:
+            return None
+        rule = str(f.rule)
+        if access.is_kms and access.via_ssm and access.names:
+            ancestors = _ancestors(access.names[0])
+            wanted = {_digest(a) for a in ancestors}
+            parent = _digest(ancestors[-1])
+            for entry in self._entries(_paging(f), bucket, candidate.incident_time, size):
+                covers = entry.digests[0] in wanted and (entry.recursive or entry.digests[0] == parent)
+                if entry.kind == "path" and entry.rule == rule and covers:
+                    return f"{BY_PATH_PART} {entry.event}, which pages for its path"
+        if access.path is not None and not access.is_kms:
+            path = _digest(_path(access.path))
+            for entry in self._entries(_paging(f), bucket, candidate.incident_time, size):
+                if entry.kind != "kms" or entry.rule != rule or not entry.paged:
+                    continue
+                under = entry.digests[-1] == path if not access.recursive else path in entry.digests
+                if under:
+                    return f"paired with event {entry.event}, an SSM-made Decrypt of a parameter under this path"
+        return None
+
+
+def _paging(finding: Finding) -> str:
+    """Whom a finding pages about, per account and region: the same role name in another account
+    is another principal, the same parameter name in another region another secret, and a service
+    (`ssm.amazonaws.com`) acts for each account separately."""
+    who = finding.principal
+    if who is not None and not who.startswith("arn:"):
+        who = f"{finding.account or ''}:{who}"
+    return f"{who}@{finding.region or ''}"
+
+
+def _within(holder: Claim, moment: float, seconds: float) -> bool:
     try:
-        return abs(float(holder.note.get("time", "nan")) - moment) <= PAIR_SECONDS
+        return abs(float(holder.note.get("time", "nan")) - moment) < seconds
     except ValueError:
         return False
 

@@ -34,6 +34,7 @@ class Rule(StrEnum):
     BULK = "bulk-retrieval"
     FIRST_SEEN = "first-seen"
     DENIED_BURST = "denied-burst"
+    TAMPER = "tamper"
 
 
 NEXT_STEPS: dict[Rule, str] = {
@@ -85,6 +86,11 @@ NEXT_STEPS: dict[Rule, str] = {
     Rule.DENIED_BURST: (
         "Many refused reads in a short time look like enumeration of secret names. Check the "
         "principal's other calls in CloudTrail and whether its credentials leaked."
+    ),
+    Rule.TAMPER: (
+        "Someone changed what paramwatch depends on to see reads. Ask whoever made the change whether it "
+        "was planned; if not, treat their credentials as compromised. Undo it as the summary says, run "
+        "'paramwatch doctor --stack NAME', and replay the trail since the change: reads in between went unwatched."
     ),
 }
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from paramwatch.access import KMS_SOURCE, PARAMETER_ARN_KEY, SSM_READS, SSM_SERVICE_CALLERS, SSM_SOURCE
 from paramwatch.allowlist import DAYS, PRIVATE_RANGES_MAPPED, Allowlist, Grant, Hours, is_private_range
 from paramwatch.findings import Rule, Severity
-from paramwatch.names import HIDDEN, is_arn_pattern, literal_prefix
+from paramwatch.names import HIDDEN, PUBLIC_PREFIX, is_arn_pattern, literal_prefix
 from paramwatch.rules import DENIAL_CODES
 from paramwatch.sql import Dialect, SqlError, in_list, like, literal
 
@@ -44,7 +44,7 @@ NOT_IN_SQL = {
 # without adding its SQL form below makes hunt refuse allowlists that use it. Labels that never
 # change a verdict (owner, reason, the names of accounts) count as translated.
 TRANSLATED: dict[type[BaseModel], frozenset[str]] = {
-    Allowlist: frozenset({"version", "grants", "honeytokens", "accounts"}),
+    Allowlist: frozenset({"version", "grants", "honeytokens", "accounts", "judge_public_parameters"}),
     Grant: frozenset(
         {
             "name",
@@ -59,6 +59,8 @@ TRANSLATED: dict[type[BaseModel], frozenset[str]] = {
             "via_services",
             "hours",
             "accounts",
+            "bulk_threshold",
+            "bulk_window_minutes",
         }
     ),
     Hours: frozenset({"days", "start", "end", "timezone"}),
@@ -85,12 +87,14 @@ class HuntError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """What to scan: dates (inclusive, UTC) and partition values. Empty means all."""
+    """What to scan: dates (inclusive, UTC) and partition values; and the rules to report. Empty
+    means all."""
 
     since: date | None = None
     until: date | None = None
     accounts: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,11 @@ def untranslated(allowlist: Allowlist) -> list[str]:
                 if name not in TRANSLATED[Hours]
             ]
     return problems
+
+
+def _public(value: str) -> str:
+    """`names.is_public_parameter` in SQL: AWS public parameters hold no secret."""
+    return f"({like(value, PUBLIC_PREFIX + '*')} OR {value} = {literal(PUBLIC_PREFIX.rstrip('/'))})"
 
 
 def _any(parts: list[str]) -> str:
@@ -212,6 +221,15 @@ class _Builder:
         head = ":".join(_glob_regex(p) for p in parts[:4])
         return self.d.regex("principal", f"^{head}:{account}:{_glob_regex(parts[5])}$")
 
+    def account_only(self, grant: Grant) -> list[str]:
+        """`Grant.allows_account_of` for an `AWSAccount` identity: a principal's account field."""
+        fields = [p.split(":", 5)[4] for p in grant.principals if p.startswith("arn:") and len(p.split(":", 5)) == 6]
+        fields = [f for f in fields if f]
+        if not fields:
+            return []
+        accounts = _any([like("caller_account", f) for f in fields])
+        return [f"(identity_type = 'AWSAccount' AND COALESCE(caller_account <> '' AND {accounts}, FALSE))"]
+
     def grant_accounts(self, grant: Grant) -> str:
         """`accounts`: the principal ARN's account field must be listed (service names never are)."""
         if not grant.accounts:
@@ -242,7 +260,7 @@ class _Builder:
         return _all(
             [
                 self.grant_accounts(grant),
-                _any([self.principal(p) for p in grant.principals]),
+                _any([self.principal(p) for p in grant.principals] + self.account_only(grant)),
                 f"(path IS NULL OR {subtree})",
                 f"COALESCE(missed_{index}, 0) = 0",
                 f"(via_ssm OR {self.network(grant)})",
@@ -273,6 +291,13 @@ class _Builder:
         return f"(path_base IS NOT NULL AND {_any(parts)})"
 
     # -- the query ----------------------------------------------------------------------------
+
+    def reports(self, rule: Rule) -> bool:
+        return not self.scope.rules or rule in self.scope.rules
+
+    def only_rules(self) -> str:
+        """`--rule`: keep only the rules asked for."""
+        return f" AND {in_list('rule', self.scope.rules)}" if self.scope.rules else ""
 
     def partitions(self) -> list[str]:
         """Partition predicates, first in the WHERE clause. Dates widen by a day: a file lands in
@@ -396,6 +421,7 @@ class _Builder:
   SELECT eventid,
     count_if(name IS NULL) AS bad_names,
     COALESCE(bool_or({honey_names}), FALSE) AS honey_names,
+    COALESCE(bool_and(path_name IS NOT NULL AND {_public("path_name")}), FALSE) AS public_names,
     array_sort(array_distinct(array_agg(name) FILTER (WHERE name IS NOT NULL))) AS parameters{grant_columns}
   FROM names GROUP BY eventid
 )"""
@@ -403,17 +429,24 @@ class _Builder:
         joined = f"""joined AS (
   SELECT r.*, CASE WHEN r.path IS NOT NULL THEN regexp_replace(r.path, '/+$', '') || '/' END AS path_base,
     p.eventid IS NULL AS no_names, COALESCE(p.bad_names, 0) AS bad_names,
-    COALESCE(p.honey_names, FALSE) AS honey_names, p.parameters{missed}
+    COALESCE(p.honey_names, FALSE) AS honey_names, COALESCE(p.public_names, FALSE) AS public_names,
+    p.parameters{missed}
   FROM paths r LEFT JOIN per_read p ON p.eventid = r.eventid
 )"""
         statics = [self.grant_static(i, g) for i, g in enumerate(self.grants)]
         timed = [g.hours is not None or g.expires is not None for g in self.grants]
-        granted = _any(
-            [
-                f"COALESCE({s} AND ts IS NOT NULL AND {self.grant_time(g)}, FALSE)" if t else f"COALESCE({s}, FALSE)"
-                for s, g, t in zip(statics, self.grants, timed, strict=True)
-            ]
-        )
+        allows = [
+            f"COALESCE({s} AND ts IS NOT NULL AND {self.grant_time(g)}, FALSE)" if t else f"COALESCE({s}, FALSE)"
+            for s, g, t in zip(statics, self.grants, timed, strict=True)
+        ]
+        granted = _any([f"grant_{i}" for i in range(len(self.grants))])
+        # `matching.granted_by`: the first grant in document order that allows the read
+        first = " ".join(f"WHEN grant_{i} THEN {i}" for i in range(len(self.grants)))
+        first_grant = f"CASE {first} END" if first else "CAST(NULL AS INTEGER)"
+        allowed = f"""allowed AS (
+  SELECT *{"".join(f",{chr(10)}    {a} AS grant_{i}" for i, a in enumerate(allows))}
+  FROM joined
+)"""
         unknown = _any([f"COALESCE({s} AND ts IS NULL, FALSE)" for s, t in zip(statics, timed, strict=True) if t])
         problems = (
             "(principal IS NULL OR bad_names > 0 "
@@ -424,14 +457,19 @@ class _Builder:
   SELECT *,
     honey_names OR {self.honey_path()} AS honeytoken,
     {problems} AS problems,
+    NOT is_kms AND NOT {problems} AND CASE WHEN eventname = 'GetParametersByPath'
+      THEN {_public("regexp_replace(path, '/+$', '')")} ELSE public_names END AS public,
     {granted} AS granted,
+    {first_grant} AS first_grant,
     {unknown} AS time_unknown,
     COALESCE(caller_account <> '' AND owner_account <> '' AND caller_account <> owner_account, FALSE) AS cross_account
-  FROM joined
+  FROM allowed
 )"""
+        judge_public = self.allowlist.judge_public_parameters
+        skip_public = "" if judge_public else "\n      WHEN COALESCE(public, FALSE) THEN NULL"
         rule = f"""CASE
       WHEN honeytoken THEN '{Rule.HONEYTOKEN}'
-      WHEN NOT decrypted THEN NULL
+      WHEN NOT decrypted THEN NULL{skip_public}
       WHEN problems THEN '{Rule.UNJUDGEABLE}'
       WHEN is_root THEN '{Rule.ROOT}'
       WHEN is_kms AND NOT via_ssm THEN '{Rule.DIRECT_DECRYPT}'
@@ -444,22 +482,37 @@ class _Builder:
         verdicts = f"""verdicts AS (
   SELECT *, {rule} AS rule FROM judged
 )"""
-        size = self.bulk.window_minutes * 60
+        # A grant with its own bulk_threshold counts the reads it allows apart, with its own window
+        # (detector._bulk); every other read counts under the --bulk-threshold default (scope -1).
+        own = [(i, g) for i, g in enumerate(self.grants) if g.bulk_threshold is not None]
+        scope = "CASE first_grant " + "".join(f"WHEN {i} THEN {i} " for i, _ in own) + "ELSE -1 END" if own else "-1"
+        default_size = self.bulk.window_minutes * 60
+        size = "CASE bulk_scope " + "".join(
+            f"WHEN {i} THEN {(g.bulk_window_minutes or self.bulk.window_minutes) * 60} " for i, g in own
+        )
+        size = f"{size}ELSE {default_size} END" if own else str(default_size)
+        threshold = "CASE bulk_scope " + "".join(f"WHEN {i} THEN {g.bulk_threshold} " for i, g in own)
+        threshold = f"{threshold}ELSE {self.bulk.threshold} END" if own else str(self.bulk.threshold)
         bulk_reads = f"""bulk_reads AS (
-  SELECT r.principal, r.ts, r.eventid, n.name, g.grid,
-    floor(({d.epoch("r.ts")} - g.grid * {size // 2}) / {size}) * {size} + g.grid * {size // 2} AS window_start
-  FROM reads r JOIN names n ON n.eventid = r.eventid
+  SELECT r.principal, r.ts, r.eventid, n.name, g.grid, r.bulk_scope, r.window_size,
+    floor(({d.epoch("r.ts")} - g.grid * r.window_size / 2) / r.window_size) * r.window_size
+      + g.grid * r.window_size / 2 AS window_start
+  FROM (SELECT *, {size} AS window_size FROM (SELECT *, {scope} AS bulk_scope FROM judged) j) r
+    JOIN names n ON n.eventid = r.eventid
     CROSS JOIN (VALUES (0), (1)) AS g(grid)
-  WHERE r.decrypted AND NOT r.has_error AND r.principal IS NOT NULL AND r.ts IS NOT NULL AND n.name IS NOT NULL
+  WHERE r.decrypted AND NOT r.has_error AND r.principal IS NOT NULL AND r.ts IS NOT NULL AND n.name IS NOT NULL{
+            "" if judge_public else " AND NOT " + _public("n.path_name")
+        }
 )"""
         bulk_firsts = """bulk_firsts AS (
-  SELECT principal, grid, window_start, name, min(ts) AS first_ts, min_by(eventid, ts) AS eventid
-  FROM bulk_reads GROUP BY principal, grid, window_start, name
+  SELECT principal, bulk_scope, window_size, grid, window_start, name, min(ts) AS first_ts,
+    min_by(eventid, ts) AS eventid
+  FROM bulk_reads GROUP BY principal, bulk_scope, window_size, grid, window_start, name
 )"""
-        bulk = """bulk AS (
-  SELECT *,
-    row_number() OVER (PARTITION BY principal, grid, window_start ORDER BY first_ts, name) AS nth,
-    count(*) OVER (PARTITION BY principal, grid, window_start) AS distinct_parameters
+        bulk = f"""bulk AS (
+  SELECT *, {threshold} AS threshold,
+    row_number() OVER (PARTITION BY principal, bulk_scope, grid, window_start ORDER BY first_ts, name) AS nth,
+    count(*) OVER (PARTITION BY principal, bulk_scope, grid, window_start) AS distinct_parameters
   FROM bulk_firsts
 )"""
         severity = "CASE rule " + " ".join(
@@ -470,15 +523,17 @@ class _Builder:
   identity_type, eventname AS event_name, CASE WHEN path IS NULL THEN parameters ELSE ARRAY[path] END AS parameters,
   source_ip, vpc_endpoint, user_agent, errorcode AS error_code, region_name AS region,
   path, is_recursive, via_ssm, problems, time_unknown, cross_account, caller_account, owner_account,
-  CAST(NULL AS DOUBLE) AS window_start, CAST(NULL AS BIGINT) AS distinct_parameters
-FROM verdicts WHERE rule IS NOT NULL
+  CAST(NULL AS DOUBLE) AS window_start, CAST(NULL AS BIGINT) AS distinct_parameters,
+  CAST(NULL AS INTEGER) AS bulk_scope, CAST(NULL AS INTEGER) AS bulk_threshold, CAST(NULL AS INTEGER) AS bulk_seconds
+FROM verdicts WHERE rule IS NOT NULL{self.only_rules()}
 UNION ALL
 SELECT '{Rule.BULK}', '{Severity.HIGH}', b.eventid, r.eventtime, b.principal, r.identity_type,
   r.eventname, r.parameters, r.source_ip, r.vpc_endpoint, r.user_agent, r.errorcode, r.region_name,
   r.path, r.is_recursive, r.via_ssm, FALSE, FALSE, r.cross_account, r.caller_account, r.owner_account,
-  CAST(b.window_start AS DOUBLE), b.distinct_parameters
+  CAST(b.window_start AS DOUBLE), b.distinct_parameters,
+  CAST(b.bulk_scope AS INTEGER), CAST(b.threshold AS INTEGER), CAST(b.window_size AS INTEGER)
 FROM bulk b JOIN verdicts r ON r.eventid = b.eventid
-WHERE b.nth = {self.bulk.threshold + 1}
+WHERE b.nth = b.threshold + 1{"" if self.reports(Rule.BULK) else " AND FALSE"}
 ORDER BY event_time, event_id, rule"""
         ctes = [
             calls,
@@ -488,6 +543,7 @@ ORDER BY event_time, event_id, rule"""
             names,
             per_read,
             joined,
+            allowed,
             judged,
             verdicts,
             bulk_reads,

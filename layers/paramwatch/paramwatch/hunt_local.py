@@ -1,20 +1,23 @@
 """`paramwatch hunt --engine duckdb`: the hunt query run by DuckDB over local CloudTrail log files.
 
-DuckDB reads the S3 log files (`{"Records": [...]}`, `.json` or `.json.gz`) into a view shaped like
-Athena's CloudTrail table, so the same query text runs on both. Rows come back as the findings
-replay prints. duckdb is a CLI dependency only: it is imported when this command runs, and the
+It reads what replay reads (S3 log files, `.json` or `.json.gz`, folders of them, EventBridge
+events) with replay's reader, hands DuckDB the SSM and KMS records one a line (DuckDB reads a
+line-delimited file some fifty times faster than a log file's single large object), and queries a
+view shaped like Athena's CloudTrail table, so the same query text runs on both. Rows come back
+as the findings replay prints. duckdb is a CLI dependency only: it is imported when this command runs, and the
 Lambda layer never ships it.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from paramwatch.access import Access, parse_time
+from paramwatch.access import KMS_SOURCE, SSM_SOURCE, Access, parse_time
 from paramwatch.allowlist import Allowlist
 from paramwatch.detector import Verdict
 from paramwatch.escape import safe
@@ -22,12 +25,12 @@ from paramwatch.findings import Rule, Severity
 from paramwatch.hunt import TABLE, BulkRule, HuntError, Scope, build_query
 from paramwatch.identity import Principal
 from paramwatch.rules import finding_for, summary_for
-from paramwatch.sources import expand
-from paramwatch.sql import DUCKDB, SqlError, literal
+from paramwatch.sources import SourceError, expand, records_from
+from paramwatch.sql import DUCKDB, literal
 
 HUNT_REASON = "hunt reports every finding; paging (suppression, pairing) is decided by replay"
-MAX_FILE_BYTES = 1 << 30
-LOG_SUFFIXES = (".json", ".json.gz")
+MAX_RECORD = 64 << 20
+WATCHED = frozenset({SSM_SOURCE, KMS_SOURCE})
 
 _FIELDS = {
     "eventid": "eventID",
@@ -44,12 +47,11 @@ _FIELDS = {
 }
 
 
-def table_view(files: list[Path], table: str = TABLE) -> str:
-    """A view over the files with the columns of Athena's CloudTrail table that hunt reads.
+def table_view(ndjson: Path, table: str = TABLE) -> str:
+    """A view over one record a line with the columns of Athena's CloudTrail table that hunt reads.
 
     `date`, `region` and `account` stand in for Athena's partitions, taken from the record.
     """
-    names = ", ".join(literal(str(f)) for f in files)
     columns = [f"json_extract_string(r, '$.{key}') AS {column}" for column, key in _FIELDS.items()]
     ui = "'$.userIdentity"
     identity = (
@@ -66,59 +68,64 @@ def table_view(files: list[Path], table: str = TABLE) -> str:
         "json_extract_string(r, '$.awsRegion') AS region",
         "json_extract_string(r, '$.recipientAccountId') AS account",
     ]
-    source = (
-        f"read_json([{names}], columns = {{'Records': 'JSON[]'}}, format = 'auto', "
-        f"maximum_object_size = {MAX_FILE_BYTES})"
-    )
+    options = f"format = 'newline_delimited', maximum_object_size = {MAX_RECORD}"
+    source = f"read_json_objects({literal(str(ndjson))}, {options})"
     body = ",\n  ".join(columns)
-    return f"CREATE OR REPLACE TEMP VIEW {table} AS\nSELECT\n  {body}\nFROM (SELECT unnest(Records) AS r FROM {source})"
-
-
-def log_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The CloudTrail log files named or found below folders; HuntError for anything else."""
-    files = []
-    for path in expand(paths):
-        if not path.is_file():
-            raise HuntError(f"{path}: no such file")
-        if not path.name.endswith(LOG_SUFFIXES):
-            raise HuntError(f"{path}: hunt reads CloudTrail log files (.json, .json.gz); use replay for others")
-        files.append(path)
-    if not files:
-        raise HuntError("no input files found")
-    return files
+    return f"CREATE OR REPLACE TEMP VIEW {table} AS\nSELECT\n  {body}\nFROM (SELECT json AS r FROM {source})"
 
 
 @dataclass(frozen=True, slots=True)
 class HuntResult:
-    """What DuckDB found, with how many records it read."""
+    """What DuckDB found, how much it read, and the files it could not read."""
 
     verdicts: list[Verdict]
     records: int
     files: int
+    errors: list[str]
+
+
+def _stage(paths: Iterable[str | Path], ndjson: Path) -> tuple[int, int, list[str]]:
+    """Write the SSM and KMS records of every file, one a line, for DuckDB: the query's first
+    predicate, applied while reading, as Athena's partitions spare it the rest of the bucket."""
+    files, records, errors = 0, 0, []
+    with ndjson.open("wb") as out:
+        for path in expand(paths):
+            files += 1
+            try:
+                count, kept = records_from(path, WATCHED)
+            except SourceError as exc:
+                errors.append(f"{path}: {exc}")
+                continue
+            records += count
+            for raw in kept:
+                out.write(raw.replace(b"\n", b" ") + b"\n")  # JSON text holds no raw newline but whitespace
+    return files, records, errors
 
 
 def run(allowlist: Allowlist, paths: Iterable[str | Path], scope: Scope, bulk: BulkRule) -> HuntResult:
     """Run the hunt query over local files; HuntError with one line when DuckDB cannot."""
     import duckdb  # a CLI dependency, absent from the Lambda layer
 
-    files = log_files(paths)
     query = build_query(allowlist, DUCKDB, scope, bulk)
-    connection = duckdb.connect(":memory:")
-    try:
-        connection.execute("SET TimeZone = 'UTC'")
-        connection.execute(DUCKDB.preamble())
-        connection.execute(table_view(files))
-        records = connection.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
-        cursor = connection.execute(query)
-        columns = [c[0] for c in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    except SqlError as exc:
-        raise HuntError(f"a file name cannot be quoted for SQL: {exc}") from None
-    except duckdb.Error as exc:
-        raise HuntError(f"duckdb: {str(exc).splitlines()[0]}") from None
-    finally:
-        connection.close()
-    return HuntResult([verdict_of(row, bulk, allowlist) for row in rows], records, len(files))
+    with tempfile.TemporaryDirectory(prefix="paramwatch-hunt-") as folder:
+        ndjson = Path(folder) / "records.ndjson"
+        files, records, errors = _stage(paths, ndjson)
+        if files == 0:
+            raise HuntError("no input files found")
+        connection = duckdb.connect(":memory:")
+        try:
+            connection.execute("SET TimeZone = 'UTC'")
+            connection.execute("SET enable_progress_bar = false")
+            connection.execute(DUCKDB.preamble())
+            connection.execute(table_view(ndjson))
+            cursor = connection.execute(query)
+            columns = [c[0] for c in cursor.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        except duckdb.Error as exc:
+            raise HuntError(f"duckdb: {str(exc).splitlines()[0]}") from None
+        finally:
+            connection.close()
+    return HuntResult([verdict_of(row, allowlist) for row in rows], records, files, errors)
 
 
 _EXTRA = {
@@ -155,6 +162,7 @@ def _access(row: dict[str, Any]) -> Access:
         region=row["region"],
         recipient_account=row["owner_account"],
         problems=problems,
+        is_kms=row["event_name"] == "Decrypt",
     )
 
 
@@ -172,16 +180,18 @@ def _extra(rule: Rule, row: dict[str, Any], access: Access) -> str:
     return "No grant allows it."
 
 
-def verdict_of(row: dict[str, Any], bulk: BulkRule, allowlist: Allowlist) -> Verdict:
+def verdict_of(row: dict[str, Any], allowlist: Allowlist) -> Verdict:
     """A query row as the verdict replay would print (without replay's paging decision)."""
     rule, severity = Rule(row["rule"]), Severity[row["severity"].upper()]
     access = _access(row)
     if rule is Rule.BULK:
         start = datetime.fromtimestamp(row["window_start"], UTC).isoformat()
+        scope = row["bulk_scope"]
+        whose = f" under grant '{safe(allowlist.grants[scope].name, 128)}'" if scope >= 0 else ""
         summary = (
             f"[{rule}] {safe(access.principal.type)} {safe(access.principal.arn)} decrypted more than "
-            f"{bulk.threshold} distinct parameters within {bulk.window_minutes} minutes (window from {start}); "
-            f"{row['distinct_parameters']} in all."
+            f"{row['bulk_threshold']} distinct parameters{whose} within {row['bulk_seconds'] // 60} minutes "
+            f"(window from {start}); {row['distinct_parameters']} in all."
         )
     else:
         summary = summary_for(access, rule, _extra(rule, row, access))

@@ -49,7 +49,7 @@ def failed_condition(grant: Grant, access: Access, principal: str) -> Condition 
 
     TIME_UNKNOWN means only an unreadable eventTime kept the grant from deciding.
     """
-    if not grant.allows_principal(principal):
+    if not grant.allows_principal(principal) and not _account_only_match(grant, access):
         return Condition.PRINCIPAL
     if access.path is not None and not grant.allows_subtree(access.path, access.arn_of("")):
         return Condition.PATH
@@ -70,12 +70,24 @@ def failed_condition(grant: Grant, access: Access, principal: str) -> Condition 
     return None
 
 
+def _account_only_match(grant: Grant, access: Access) -> bool:
+    account = access.principal.account
+    return access.principal.type == "AWSAccount" and bool(account) and grant.allows_account_of(account or "")
+
+
+def _candidates(access: Access, allowlist: Allowlist) -> list[Grant]:
+    """The grants that may name the principal: every grant for an identity that names only an account."""
+    if access.principal.type == "AWSAccount":
+        return list(allowlist.grants)
+    return allowlist.grants_for(access.principal.arn or "")
+
+
 def granted_by(access: Access, allowlist: Allowlist) -> tuple[Grant | None, bool]:
     """The first grant that allows the access, and whether a grant failed only on unknown time."""
     if access.principal.arn is None:
         return None, False
     time_unknown = False
-    for grant in allowlist.grants_for(access.principal.arn):
+    for grant in _candidates(access, allowlist):
         failed = failed_condition(grant, access, access.principal.arn)
         if failed is None:
             return grant, False
@@ -88,7 +100,7 @@ def nearest(access: Access, allowlist: Allowlist) -> NearMiss:
     if access.principal.arn is None:
         return NO_GRANT
     best: tuple[int, Grant, Condition] | None = None
-    for grant in allowlist.grants_for(access.principal.arn):
+    for grant in _candidates(access, allowlist):
         failed = failed_condition(grant, access, access.principal.arn)
         rank = _NEARNESS.get(failed) if failed is not None else None
         if rank is not None and (best is None or rank < best[0]):

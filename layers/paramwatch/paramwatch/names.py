@@ -11,6 +11,7 @@ from functools import lru_cache
 
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 SECRETS_MANAGER_PREFIX = "/aws/reference/secretsmanager/"
+PUBLIC_PREFIX = "/aws/service/"
 
 
 class ParameterNameError(ValueError):
@@ -67,6 +68,16 @@ def canonical_pattern(pattern: str) -> str:
 def is_secrets_manager_reference(name: str) -> bool:
     """True when an SSM read of `name` returns a Secrets Manager secret instead of a parameter."""
     return name.startswith(SECRETS_MANAGER_PREFIX)
+
+
+def is_public_parameter(name: str) -> bool:
+    """True for AWS's public parameters (`/aws/service/...`: AMI IDs, regions, service endpoints).
+
+    They are String parameters that every account can read (their ARNs carry no account:
+    `arn:aws:ssm:REGION::parameter/aws/service/...`), so reading one exposes no secret, even with
+    decryption, which Terraform's `aws_ssm_parameter` data source requests by default.
+    """
+    return name == PUBLIC_PREFIX.rstrip("/") or name.startswith(PUBLIC_PREFIX)
 
 
 @lru_cache(maxsize=4096)

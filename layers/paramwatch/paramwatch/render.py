@@ -64,10 +64,18 @@ def subject(finding: Finding) -> str:
     if finding.rule is Rule.ALLOWLIST_INVALID:
         return ascii_line(f"paramwatch HIGH {finding.rule}: {safe(' '.join(finding.parameters))}", SUBJECT_LIMIT)
     who = safe((finding.principal or "unknown").rsplit("/", 1)[-1].rsplit(":", 1)[-1], 60)
-    what = safe(finding.parameters[0], 80) if finding.parameters else ""
+    what = safe(_short(finding.parameters[0]), 80) if finding.parameters else ""
     more = f" +{len(finding.parameters) - 1}" if len(finding.parameters) > 1 else ""
     text = f"paramwatch {str(finding.severity).upper()} {finding.rule}: {who} {what}{more}"
     return ascii_line(text, SUBJECT_LIMIT)
+
+
+def _short(parameter: str) -> str:
+    """Another account's parameter (an ARN) as ACCOUNT:PATH, so a short subject keeps both."""
+    parts = parameter.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[5].startswith("parameter/"):
+        return f"{parts[4]}:{parts[5][len('parameter') :]}"
+    return parameter
 
 
 def _who(finding: Finding) -> list[str]:

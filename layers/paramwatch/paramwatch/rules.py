@@ -23,6 +23,7 @@ from paramwatch.names import (
     ParameterNameError,
     canonical_name,
     glob_match,
+    is_public_parameter,
     is_secrets_manager_reference,
     subtree_may_hold,
 )
@@ -103,6 +104,15 @@ def _may_touch_honeytoken(params: dict[str, Any], allowlist: Allowlist) -> bool:
     return False
 
 
+def reads_only_public(access: Access) -> bool:
+    """True when an SSM read asks only for AWS public parameters (by name, ARN or path)."""
+    if access.is_kms or access.problems:
+        return False
+    if access.path is not None:
+        return is_public_parameter(access.path.rstrip("/"))
+    return bool(access.names) and all(is_public_parameter(n) for n in access.names)
+
+
 def _what(access: Access) -> str:
     if access.path is not None:
         scope = "recursively " if access.recursive else ""
@@ -174,6 +184,8 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
     if access.direct_kms_use:
         return _kms_use(access)
     if not access.decrypted:
+        return None
+    if reads_only_public(access) and not allowlist.judge_public_parameters:
         return None
     if access.problems:
         reason = "; ".join(safe(p, 200) for p in access.problems)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from paramwatch.detector import Tuning
+from paramwatch.own import Own
 
 
 class SettingsError(ValueError):
@@ -30,6 +31,34 @@ class Settings(BaseModel):
     denied_threshold: int = Tuning.model_fields["denied_threshold"]
     denied_window_minutes: int = Tuning.model_fields["denied_window_minutes"]
     learning_days: int = Tuning.model_fields["learning_days"]
+    # paramwatch's own resources (see `own`); absent ones leave their tamper rules idle.
+    stack_name: str | None = None
+    resources_parameter: str | None = None  # names the stack's rules (see paramwatch_aws.own_store)
+    own_functions: str = ""
+    aws_lambda_function_name: str | None = None  # set by the Lambda runtime: the evaluator itself
+    operations_topic_arn: str | None = None
+    pipeline_key_arn: str | None = None
+    canary_parameter: str | None = None
+    canary_role_arn: str | None = None
+
+    @property
+    def own(self) -> Own:
+        """The stack's resources by exact name and ARN, and its canary, for tamper and heartbeat."""
+
+        def listed(*values: str | None) -> tuple[str, ...]:
+            return tuple(v for value in values if value for v in value.split(",") if v)
+
+        key = self.pipeline_key_arn
+        return Own(
+            stack=self.stack_name,
+            functions=listed(self.own_functions, self.aws_lambda_function_name),
+            topics=listed(self.alert_topic_arn, self.operations_topic_arn),
+            keys=listed(key, key.rsplit("/", 1)[-1] if key else None),
+            allowlists=(self.allowlist_parameter,),
+            parameters=listed(self.resources_parameter),
+            canary_parameter=self.canary_parameter,
+            canary_roles=listed(self.canary_role_arn),
+        )
 
     @property
     def honeytokens(self) -> tuple[str, ...]:

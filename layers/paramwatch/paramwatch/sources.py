@@ -240,6 +240,29 @@ def _select_heads(
     return Selection(len(heads), [_checked(_JSON.decode(raws[i]), i) for i in picked], 0)
 
 
+def records_from(path: Path, sources: frozenset[str]) -> tuple[int, list[bytes]]:
+    """How many records a file holds, and the JSON text of each whose eventSource is in `sources`.
+
+    For engines that read JSON themselves (hunt's DuckDB): one record per item, in file order.
+    """
+    data = _bytes_of(path)
+    try:
+        heads = _HEADS.decode(data).Records
+    except msgspec.DecodeError:  # not a log file of well-shaped records: decode it whole
+        records = records_of(_decode(data, path))
+        kept = [
+            _checked(r, i) for i, r in enumerate(records) if isinstance(r, dict) and r.get("eventSource") in sources
+        ]
+        return len(records), [msgspec.json.encode(r) for r in kept]
+    except RecursionError:
+        raise SourceError(_TOO_DEEP) from None
+    picked = [i for i, head in enumerate(heads) if head.eventSource in sources]
+    raws = _LOG_FILE.decode(data).Records if picked else []
+    for i in picked:
+        _checked(_JSON.decode(raws[i]), i)
+    return len(heads), [bytes(raws[i]) for i in picked]
+
+
 def _select_decoded(records: list[Any], wanted: Callable[[dict[str, Any]], bool]) -> Selection:
     selected, malformed = [], 0
     for index, record in enumerate(records):

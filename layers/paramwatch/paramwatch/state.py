@@ -2,8 +2,8 @@
 
 `MemoryState` serves `paramwatch replay`; the DynamoDB implementation (package `paramwatch_aws`)
 serves Lambda. Every operation is idempotent for the same owner, so a retried event re-derives the
-same decisions instead of being mistaken for a repeat of itself. Every item carries an expiry, so
-nothing grows without bound.
+same decisions instead of being mistaken for a repeat of itself. Every item carries an expiry and
+every set a cap, so nothing grows without bound, whatever an attacker sends.
 """
 
 from __future__ import annotations
@@ -49,8 +49,24 @@ class State(Protocol):
         """Take `key` unless someone else holds it; return the holder (maybe `claim` itself)."""
         ...
 
-    def add_members(self, key: str, members: Iterable[str], expires: float) -> int:
-        """Add to the set at `key`; return how many members it holds now."""
+    def peek(self, key: str) -> Claim | None:
+        """The holder of `key`, or None when nobody claimed it."""
+        ...
+
+    def add_members(self, key: str, members: Iterable[str], expires: float, cap: int) -> int:
+        """Add to the set at `key` while it holds fewer than `cap`; return how many it holds now.
+
+        A full set takes no more members: the detections only need to know that a threshold was
+        crossed, and a burst of refused calls must not grow one item without bound.
+        """
+        ...
+
+    def members(self, key: str) -> frozenset[str]:
+        """The set at `key`, empty when absent."""
+        ...
+
+    def minimum(self, key: str, value: float) -> float:
+        """Lower the number at `key` to `value` if it is smaller (or absent); return the result."""
         ...
 
     def increment(self, key: str, expires: float) -> int:
@@ -70,6 +86,7 @@ class MemoryState:
     claims: dict[str, Claim] = field(default_factory=dict)
     sets: dict[str, set[str]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    minima: dict[str, float] = field(default_factory=dict)
 
     def begin(self, event_id: str, now: float, expires: float) -> Delivery:
         if self.events.get(event_id) is Delivery.DONE:
@@ -86,10 +103,23 @@ class MemoryState:
     def claim(self, key: str, claim: Claim, expires: float) -> Claim:
         return self.claims.setdefault(key, claim)
 
-    def add_members(self, key: str, members: Iterable[str], expires: float) -> int:
+    def peek(self, key: str) -> Claim | None:
+        return self.claims.get(key)
+
+    def add_members(self, key: str, members: Iterable[str], expires: float, cap: int) -> int:
         bucket = self.sets.setdefault(key, set())
-        bucket.update(members)
+        for member in members:
+            if len(bucket) >= cap:
+                break
+            bucket.add(member)
         return len(bucket)
+
+    def members(self, key: str) -> frozenset[str]:
+        return frozenset(self.sets.get(key, ()))
+
+    def minimum(self, key: str, value: float) -> float:
+        self.minima[key] = min(self.minima.get(key, value), value)
+        return self.minima[key]
 
     def increment(self, key: str, expires: float) -> int:
         self.counters[key] = self.counters.get(key, 0) + 1

@@ -1,7 +1,8 @@
 """A warm Lambda's memory of what cannot change: claims already made and set members already added.
 
-Claims never change hands before they expire, and sets only grow, so a read that repeats what this
-container already saw needs no DynamoDB call at all. Everything else goes to the wrapped state.
+Claims never change hands before they expire, sets only grow and minima only fall, so a read that
+repeats what this container already saw needs no DynamoDB call at all. Everything else goes to the
+wrapped state.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class CachedState:
         self._max = max_entries
         self._claims: OrderedDict[str, Claim] = OrderedDict()
         self._sets: OrderedDict[str, tuple[frozenset[str], int]] = OrderedDict()
+        self._minima: dict[str, float] = {}
 
     def _remember(self, cache: OrderedDict, key: str, value: object) -> None:
         cache[key] = value
@@ -45,7 +47,26 @@ class CachedState:
         self._remember(self._claims, key, holder)
         return holder
 
-    def add_members(self, key: str, members: Iterable[str], expires: float) -> int:
+    def peek(self, key: str) -> Claim | None:
+        known = self._claims.get(key)
+        if known is not None:
+            return known
+        holder = self._inner.peek(key)
+        if holder is not None:
+            self._remember(self._claims, key, holder)
+        return holder
+
+    def members(self, key: str) -> frozenset[str]:
+        return self._inner.members(key)
+
+    def minimum(self, key: str, value: float) -> float:
+        known = self._minima.get(key)
+        if known is not None and known <= value:
+            return known  # only a smaller value can change it
+        self._minima[key] = self._inner.minimum(key, value)
+        return self._minima[key]
+
+    def add_members(self, key: str, members: Iterable[str], expires: float, cap: int) -> int:
         wanted = frozenset(members)
         known, size = self._sets.get(key, (frozenset(), 0))
         if wanted <= known and key in self._sets:
@@ -53,7 +74,7 @@ class CachedState:
             # threshold, so the size last seen is as good as the current one for the caller.
             self._sets.move_to_end(key)
             return size
-        size = self._inner.add_members(key, wanted, expires)
+        size = self._inner.add_members(key, wanted, expires, cap)
         self._remember(self._sets, key, (known | wanted, size))
         return size
 

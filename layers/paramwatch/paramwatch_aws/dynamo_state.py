@@ -2,11 +2,17 @@
 
 Each operation is a single conditional or atomic write, so concurrent invocations agree on who
 claimed what without locks. Items: `event#ID` (delivery), claims, sets and counters by key.
+
+Keys hold attacker-chosen text (parameter names, principals, event IDs), and DynamoDB refuses a
+partition key over 2,048 bytes, so every key is stored as its kind (the text before the first `#`,
+which paramwatch chooses) and a SHA-256 of the whole key: 70 bytes at most, whatever is read.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,8 +22,17 @@ from paramwatch.state import Claim, Delivery
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
+_FOREVER = 2**31 - 1
+
+
 def _ttl(expires: float) -> int:
-    return int(min(expires, 2**31 - 1))
+    return int(min(expires, _FOREVER))
+
+
+def storage_key(key: str) -> str:
+    """The bounded partition key for a state key: its kind and a digest of the whole key."""
+    kind = key.split("#", 1)[0][:16]
+    return f"{kind}#{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
 class DynamoState:
@@ -28,7 +43,7 @@ class DynamoState:
         self._lease = lease_seconds
 
     def begin(self, event_id: str, now: float, expires: float) -> Delivery:
-        key = f"event#{event_id}"
+        key = storage_key(f"event#{event_id}")
         try:
             self._table.put_item(
                 Item={"pk": key, "status": "busy", "lease": int(now) + self._lease, "ttl": _ttl(expires)},
@@ -45,7 +60,7 @@ class DynamoState:
 
     def finish(self, event_id: str) -> None:
         self._table.update_item(
-            Key={"pk": f"event#{event_id}"},
+            Key={"pk": storage_key(f"event#{event_id}")},
             UpdateExpression="SET #s = :done",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":done": "done"},
@@ -54,7 +69,7 @@ class DynamoState:
     def abandon(self, event_id: str) -> None:
         try:
             self._table.delete_item(
-                Key={"pk": f"event#{event_id}"},
+                Key={"pk": storage_key(f"event#{event_id}")},
                 ConditionExpression="#s = :busy",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":busy": "busy"},
@@ -64,6 +79,7 @@ class DynamoState:
                 raise
 
     def claim(self, key: str, claim: Claim, expires: float) -> Claim:
+        key = storage_key(key)
         try:
             self._table.put_item(
                 Item={"pk": key, "owner": claim.owner, "note": dict(claim.note), "ttl": _ttl(expires)},
@@ -75,23 +91,57 @@ class DynamoState:
             if exc.response["Error"]["Code"] != _CONDITION_FAILED:
                 raise
             item = self._table.get_item(Key={"pk": key}, ConsistentRead=True)["Item"]
-            return Claim(owner=str(item["owner"]), note={k: str(v) for k, v in item.get("note", {}).items()})
+            return _claim_of(item)
         return claim
 
-    def add_members(self, key: str, members: Iterable[str], expires: float) -> int:
+    def peek(self, key: str) -> Claim | None:
+        item = self._table.get_item(Key={"pk": storage_key(key)}, ConsistentRead=True).get("Item")
+        return None if item is None or "owner" not in item else _claim_of(item)
+
+    def add_members(self, key: str, members: Iterable[str], expires: float, cap: int) -> int:
+        key = storage_key(key)
         values = set(members)
         if not values:
             return self._size(key)
-        got = self._table.update_item(
-            Key={"pk": key},
-            UpdateExpression="ADD members :m SET #t = if_not_exists(#t, :t)",
-            ExpressionAttributeNames={"#t": "ttl"},
-            ExpressionAttributeValues={":m": values, ":t": _ttl(expires)},
-            ReturnValues="ALL_NEW",
-        )
+        try:
+            got = self._table.update_item(
+                Key={"pk": key},
+                UpdateExpression="ADD members :m SET #t = if_not_exists(#t, :t)",
+                ConditionExpression="attribute_not_exists(members) OR size(members) < :cap",
+                ExpressionAttributeNames={"#t": "ttl"},
+                ExpressionAttributeValues={":m": values, ":t": _ttl(expires), ":cap": cap},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != _CONDITION_FAILED:
+                raise
+            return cap  # full: the set takes no more members
         return len(got["Attributes"]["members"])
 
+    def members(self, key: str) -> frozenset[str]:
+        item = self._table.get_item(Key={"pk": storage_key(key)}, ConsistentRead=True).get("Item", {})
+        return frozenset(str(m) for m in item.get("members", ()))
+
+    def minimum(self, key: str, value: float) -> float:
+        key = storage_key(key)
+        number = Decimal(str(value))
+        try:
+            self._table.update_item(
+                Key={"pk": key},
+                UpdateExpression="SET v = :v, #t = :t",
+                ConditionExpression="attribute_not_exists(v) OR v > :v",
+                ExpressionAttributeNames={"#t": "ttl"},
+                ExpressionAttributeValues={":v": number, ":t": _FOREVER},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != _CONDITION_FAILED:
+                raise
+            item = self._table.get_item(Key={"pk": key}, ConsistentRead=True)["Item"]
+            return float(item["v"])
+        return value
+
     def increment(self, key: str, expires: float) -> int:
+        key = storage_key(key)
         got = self._table.update_item(
             Key={"pk": key},
             UpdateExpression="ADD n :one SET #t = if_not_exists(#t, :t)",
@@ -102,9 +152,13 @@ class DynamoState:
         return int(got["Attributes"]["n"])
 
     def count(self, key: str) -> int:
-        item = self._table.get_item(Key={"pk": key}).get("Item", {})
+        item = self._table.get_item(Key={"pk": storage_key(key)}).get("Item", {})
         return int(item.get("n", 0))
 
     def _size(self, key: str) -> int:
         item = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item", {})
         return len(item.get("members", ()))
+
+
+def _claim_of(item: dict[str, Any]) -> Claim:
+    return Claim(owner=str(item["owner"]), note={k: str(v) for k, v in item.get("note", {}).items()})

@@ -1,0 +1,63 @@
+"""What paramwatch knows of itself: its stack's resources and its heartbeat canary.
+
+In Lambda the evaluator gets exact names and ARNs from its settings. `paramwatch replay --stack
+NAME` has only the stack name, so it matches the names CloudFormation derives from it (`NAME-*`)
+and the allowlist path `/paramwatch/NAME/...`. Every field holds IAM-style globs, so an exact name
+is simply a glob without wildcards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from paramwatch.names import glob_match
+
+# CloudFormation's generated names for this stack's resources are NAME-LogicalId-SUFFIX.
+CANARY_ROLE_LOGICAL_ID = "CanaryRole"
+
+
+@dataclass(frozen=True, slots=True)
+class Own:
+    """paramwatch's own resources and canary. The empty `Own` knows nothing: trail-wide rules only."""
+
+    stack: str | None = None
+    read_rules: tuple[str, ...] = ()  # must keep State ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS
+    rules: tuple[str, ...] = ()  # every rule of the stack, read rules included
+    buses: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()  # topic ARNs
+    keys: tuple[str, ...] = ()  # key IDs and key ARNs
+    allowlists: tuple[str, ...] = ()  # canonical parameter names
+    parameters: tuple[str, ...] = ()  # its other parameters (the list of its resources)
+    canary_parameter: str | None = None
+    canary_roles: tuple[str, ...] = ()  # role ARNs (the session issuer of the canary's reads)
+
+    @classmethod
+    def for_stack(cls, stack: str) -> Own:
+        """What replay can derive from a stack name alone (no key: its ID is random)."""
+        derived = (f"{stack}-*",)
+        return cls(
+            stack=stack,
+            read_rules=tuple(
+                f"{stack}-{rule}Rule-*" for rule in ("DecryptingRead", "ParameterDecrypt", "HoneytokenRead")
+            ),
+            rules=derived,
+            buses=derived,
+            functions=derived,
+            topics=(f"arn:*:sns:*:*:{stack}-*",),
+            allowlists=(f"/paramwatch/{stack}/allowlist",),
+            parameters=(f"/paramwatch/{stack}/*",),
+            canary_parameter=f"/paramwatch/{stack}/canary",
+            canary_roles=(f"arn:*:iam::*:role/{stack}-{CANARY_ROLE_LOGICAL_ID}-*",),
+        )
+
+    @property
+    def knows_resources(self) -> bool:
+        """False for the empty `Own`: only trail-wide tamper rules apply."""
+        return self.stack is not None or any((self.rules, self.functions, self.topics, self.keys, self.allowlists))
+
+
+def matches(patterns: Iterable[str], value: str | None) -> bool:
+    """True when `value` matches one of the globs (case-sensitive, whole string)."""
+    return value is not None and any(glob_match(p, value) for p in patterns)

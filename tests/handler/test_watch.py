@@ -1,0 +1,193 @@
+"""Watching the watcher, in the handler against moto: heartbeats, tamper alerts, allowlist diffs,
+and the canary function that makes the heartbeat read."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import pytest
+
+from conftest import ALLOWLIST_NAME, REGION, LambdaContext, case_event, emf_records, log_lines, metric_sum
+from paramwatch.escape import safe
+from support import eventbridge_event
+
+CANARY_ROLE = "arn:aws:iam::111122223333:role/paramwatch-CanaryRole-1A2B3C4D5E6F"
+RESOURCES = "/paramwatch/test/resources"
+
+
+@pytest.fixture
+def watched(app, stack, monkeypatch):
+    """The evaluator with the stack's own resources in its settings, as the template sets them."""
+    for key, value in {
+        "STACK_NAME": "paramwatch",
+        "RESOURCES_PARAMETER": RESOURCES,
+        "OWN_FUNCTIONS": "paramwatch-CanaryFunction-Xy12",
+        "AWS_LAMBDA_FUNCTION_NAME": "paramwatch-EvaluatorFunction-AbC123dEf456",
+        "CANARY_PARAMETER": "/paramwatch/paramwatch/canary",
+        "CANARY_ROLE_ARN": CANARY_ROLE,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    # the rules' generated names, as the template's ResourcesParameter writes them
+    rules = {"read_rules": ["paramwatch-DecryptingReadRule-1AB2", "paramwatch-ParameterDecryptRule-3CD4"]}
+    rules["rules"] = ["paramwatch-TamperRule-5EF6", "paramwatch-CanaryFunctionHeartbeat-7GH8"]
+    stack.ssm.put_parameter(Name=RESOURCES, Value=json.dumps(rules), Type="String")
+    app.runtime.cache_clear()
+    return app
+
+
+def test_both_legs_of_the_canary_read_are_heartbeats_and_raise_nothing(watched, stack, capsys) -> None:
+    # GIVEN the canary role's read of the canary: the SSM call and the Decrypt SSM made for it
+    results = [
+        watched.lambda_handler(case_event(name), LambdaContext())
+        for name in ("canary-heartbeat-ssm", "canary-heartbeat-kms")
+    ]
+    # THEN no finding, no alert, no state written...
+    assert results == [{"verdicts": []}, {"verdicts": []}]
+    assert stack.alerts() == []
+    assert stack.items() == []
+    # ...and one Heartbeat per leg, with only the dimensions the heartbeat alarms watch
+    blobs = emf_records(capsys.readouterr().out)
+    assert metric_sum(blobs, "Heartbeat", leg="ssm") == 1
+    assert metric_sum(blobs, "Heartbeat", leg="kms") == 1
+    beats = [b for b in blobs if "Heartbeat" in b]
+    assert {tuple(sorted(d)) for b in beats for m in b["_aws"]["CloudWatchMetrics"] for d in m["Dimensions"]} == {
+        ("leg", "service")
+    }
+
+
+def test_a_member_accounts_heartbeat_is_counted_by_account_and_region(watched, capsys) -> None:
+    # GIVEN the canary read made in another account and region (organization mode forwards it)
+    event = case_event("canary-heartbeat-ssm")
+    detail = event["detail"]
+    identity = json.loads(json.dumps(detail["userIdentity"]).replace("111122223333", "444455556666"))
+    member = {**detail, "userIdentity": identity, "awsRegion": "eu-west-1", "recipientAccountId": "444455556666"}
+    watched.runtime.cache_clear()
+    # the central evaluator's settings name the member canary role too (comma-separated globs)
+    import os
+
+    os.environ["CANARY_ROLE_ARN"] = f"{CANARY_ROLE},arn:aws:iam::444455556666:role/paramwatch-CanaryRole-*"
+    try:
+        assert watched.lambda_handler(eventbridge_event(member), LambdaContext()) == {"verdicts": []}
+    finally:
+        os.environ["CANARY_ROLE_ARN"] = CANARY_ROLE
+        watched.runtime.cache_clear()
+    blobs = emf_records(capsys.readouterr().out)
+    # THEN the member's heartbeat does not feed the central alarms' series
+    assert metric_sum(blobs, "Heartbeat", leg="ssm", account="444455556666", region="eu-west-1") == 1
+    assert all("account" in b for b in blobs if "Heartbeat" in b)
+
+
+def test_anyone_else_reading_the_canary_gets_an_alert(watched, stack) -> None:
+    result = watched.lambda_handler(case_event("canary-read-by-other"), LambdaContext())
+    (alert,) = stack.alerts()
+    assert alert["MessageAttributes"]["rule"]["Value"] == "unauthorized-read"
+    assert "/paramwatch/paramwatch/canary" in alert["Message"]
+    assert result["verdicts"][0]["principal"] == "arn:aws:iam::111122223333:role/ops-admin"
+
+
+def test_the_canary_role_reading_without_ssm_is_not_a_heartbeat(watched, stack) -> None:
+    # GIVEN the canary role decrypting the canary's ciphertext itself (no invokedBy: not SSM)
+    event = case_event("canary-heartbeat-kms")
+    identity = {k: v for k, v in event["detail"]["userIdentity"].items() if k != "invokedBy"}
+    event["detail"] = {**event["detail"], "userIdentity": identity, "sourceIPAddress": "198.51.100.4"}
+    result = watched.lambda_handler(event, LambdaContext())
+    assert result["verdicts"][0]["rule"] == "direct-decrypt"
+    assert len(stack.alerts()) == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "severity"),
+    [
+        ("tamper-rule-disabled", "high"),
+        ("tamper-function-throttled-to-zero", "high"),
+        ("tamper-trail-selectors-exclude-kms", "high"),
+        ("tamper-trail-single-region", "medium"),
+    ],
+)
+def test_tampering_pages_with_what_changed_and_why(watched, stack, case: str, severity: str) -> None:
+    result = watched.lambda_handler(case_event(case), LambdaContext())
+    (alert,) = stack.alerts()
+    assert alert["MessageAttributes"]["rule"]["Value"] == "tamper"
+    assert alert["MessageAttributes"]["severity"]["Value"] == severity
+    (verdict,) = result["verdicts"]
+    assert verdict["paged"] is True
+    assert "What to do:" in alert["Message"] and "paramwatch doctor" in alert["Message"]
+
+
+def test_cloudformations_own_deploy_is_low_and_does_not_page(watched, stack, capsys) -> None:
+    result = watched.lambda_handler(case_event("low-rule-cloudformation-deploy"), LambdaContext())
+    (verdict,) = result["verdicts"]
+    assert (verdict["rule"], verdict["severity"], verdict["paged"]) == ("tamper", "low", False)
+    assert "CloudFormation" in verdict["reason"]
+    assert stack.alerts() == []
+    out = capsys.readouterr().out
+    assert metric_sum(emf_records(out), "Findings", rule="tamper", severity="low") == 1
+    assert [line for line in log_lines(out) if line["message"] == "finding"]
+
+
+def test_a_change_to_other_resources_is_no_finding(watched, stack) -> None:
+    for case in ("benign-other-rule-disabled", "benign-other-function-code-updated", "benign-trail-selectors-keep-all"):
+        assert watched.lambda_handler(case_event(case), LambdaContext()) == {"verdicts": []}
+    assert stack.alerts() == []
+
+
+def put_allowlist_version(stack, document: dict) -> int:
+    return stack.ssm.put_parameter(Name=ALLOWLIST_NAME, Value=json.dumps(document), Type="String", Overwrite=True)[
+        "Version"
+    ]
+
+
+GRANT = {"name": "orders", "principals": ["arn:aws:iam::111122223333:role/app/orders-api"], "parameters": ["/orders/*"]}
+
+
+def allowlist_put(version: int) -> dict:
+    return case_event(
+        "tamper-allowlist-put",
+        requestParameters={"name": ALLOWLIST_NAME, "value": "HIDDEN_DUE_TO_SECURITY_REASONS", "overwrite": True},
+        responseElements={"version": version, "tier": "Standard"},
+    )
+
+
+def test_an_allowlist_rewrite_says_what_it_now_grants(watched, stack) -> None:
+    # GIVEN a reviewed allowlist, then a version that widens a grant and adds one
+    put_allowlist_version(stack, {"version": 1, "grants": [GRANT], "honeytokens": ["/decoy/*"]})
+    widened = {**GRANT, "parameters": ["/orders/*", "/payments/*"]}
+    new = {"name": "backdoor", "principals": ["arn:aws:iam::111122223333:user/mallory"], "parameters": ["/*"]}
+    version = put_allowlist_version(stack, {"version": 1, "grants": [widened, new], "honeytokens": ["/decoy/*"]})
+    # WHEN the evaluator gets the PutParameter event
+    result = watched.lambda_handler(allowlist_put(version), LambdaContext())
+    # THEN the alert is medium and names what changed
+    (alert,) = stack.alerts()
+    assert alert["MessageAttributes"]["severity"]["Value"] == "medium"
+    notes = " ".join(result["verdicts"][0]["notes"])
+    assert "added grant backdoor" in notes and "mallory" in notes
+    assert f"widened grant orders: parameters + {safe('/payments/*')}" in notes
+    assert f"added grant backdoor: principals arn:aws:iam::111122223333:user/mallory; parameters {safe('/*')}" in notes
+
+
+def test_an_allowlist_rewrite_that_drops_a_honeytoken_is_high(watched, stack) -> None:
+    put_allowlist_version(stack, {"version": 1, "grants": [GRANT], "honeytokens": ["/decoy/*"]})
+    version = put_allowlist_version(stack, {"version": 1, "grants": [GRANT], "honeytokens": []})
+    result = watched.lambda_handler(allowlist_put(version), LambdaContext())
+    (alert,) = stack.alerts()
+    assert alert["MessageAttributes"]["severity"]["Value"] == "high"
+    assert f"honeytoken removed: {safe('/decoy/*')}" in " ".join(result["verdicts"][0]["notes"])
+
+
+def test_the_canary_function_creates_the_canary_once_then_reads_it(stack, monkeypatch, capsys) -> None:
+    # GIVEN no canary parameter yet
+    monkeypatch.setenv("CANARY_PARAMETER", "/paramwatch/paramwatch/canary")
+    canary = importlib.import_module("canary.app")
+    canary.ssm_client.cache_clear()
+    # WHEN the schedule invokes the canary function twice
+    first = canary.lambda_handler({"detail-type": "Scheduled Event"}, LambdaContext(function_name="canary"))
+    second = canary.lambda_handler({"detail-type": "Scheduled Event"}, LambdaContext(function_name="canary"))
+    # THEN the first creates it as a SecureString with PutParameter, and the second only reads it
+    assert (first["beat"], second["beat"]) == ("created and read", "read")
+    parameter = stack.ssm.get_parameter(Name="/paramwatch/paramwatch/canary", WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString" and parameter["Version"] == 1
+    # AND its value is in no output
+    assert parameter["Value"] not in capsys.readouterr().out + json.dumps([first, second])
+    canary.ssm_client.cache_clear()
