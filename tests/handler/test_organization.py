@@ -69,14 +69,18 @@ def test_a_role_reading_into_another_account_is_judged_where_it_read(org, stack)
 
 
 def test_state_is_kept_per_account(org, stack) -> None:
-    # the same role name in three accounts, each over half the bulk threshold: three principals
+    # GIVEN the same role name in three accounts, each decrypting 12 secrets (bulk threshold 20)
     for account in ORG_ACCOUNTS:
         for i in range(12):
             handle(org, org_read(f"{account}-{i}", account, EAST, f"/app/{i}"))
+    # THEN the DynamoDB memory counts three principals: nothing pages
     assert stack.alerts() == []
-    keys = {item["pk"]["S"] for item in stack.items()}
-    for account in ORG_ACCOUNTS:
-        assert any(f"arn:aws:iam::{account}:role/app/reader" in key for key in keys), account
+    # AND 12 more in A alone take A's role over the threshold
+    for i in range(12, 24):
+        handle(org, org_read(f"{A}-{i}", A, EAST, f"/app/{i}"))
+    (alert,) = stack.alerts()
+    assert alert["MessageAttributes"]["rule"]["Value"] == "bulk-retrieval"
+    assert alert["MessageAttributes"]["account"]["Value"] == A
 
 
 def test_member_bus_to_central_bus_to_evaluator_to_alert(org, stack, monkeypatch) -> None:

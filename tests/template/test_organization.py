@@ -252,3 +252,64 @@ def test_member_parameters_accept_what_the_central_stack_passes(translated) -> N
     for name in ("HoneytokenPrefix", "ForwardMode"):
         for key in ("AllowedPattern", "AllowedValues", "Default"):
             assert member[name].get(key) == central[name].get(key), (name, key)
+
+
+# ---------------------------------------------------------------- the README's commands
+
+
+def readme_line(start: str, marker: str) -> list[str]:
+    import shlex
+
+    lines = (ROOT / "README.md").read_text().splitlines()
+    (line,) = [row for row in lines if row.startswith(start) and marker in row]
+    return shlex.split(line)
+
+
+def test_readme_organization_deploy_parses_with_sam_cli(tmp_path: Path, translated) -> None:
+    """The security account's one command, read by SAM CLI's own `deploy` parser and samconfig.toml."""
+    import os
+    import re
+
+    from samcli.commands.deploy.command import cli
+
+    from paramwatch.cli import main
+
+    argv = readme_line(".venv/bin/sam deploy", "OrganizationId=")
+    assert argv[:2] == [".venv/bin/sam", "deploy"]
+    params = tmp_path / "params.yaml"
+    assert main(["deploy-args", str(ROOT / "events" / "allowlist.yaml"), "--output", str(params)]) == 0
+    args = [a.replace("file://params.yaml", f"file://{params}") for a in argv[2:]]
+    cwd = Path.cwd()
+    os.chdir(ROOT)
+    try:
+        overrides = cli.make_context("deploy", args).params["parameter_overrides"]
+    finally:
+        os.chdir(cwd)
+    assert "AllowlistGrants" in overrides
+    declared = translated["Parameters"]
+    for name in ("OrganizationId", "MemberOrganizationalUnitIds", "MemberRegions"):
+        assert name in declared
+        pattern = declared[name].get("AllowedPattern")
+        assert pattern is None or re.fullmatch(pattern, overrides[name]), name
+    assert overrides["MemberRegions"].split(",") == ["us-east-1", "eu-west-1", "eu-central-1"]
+    assert overrides["MemberOrganizationalUnitIds"].startswith("r-")
+
+
+def test_readme_management_account_command_deploys_the_member_stack(monkeypatch_session) -> None:
+    import boto3
+    from moto import mock_aws
+
+    argv = readme_line("aws cloudformation deploy", "member.yaml")
+    options = {argv[i]: argv[i + 1] for i in range(3, len(argv) - 1) if argv[i].startswith("--")}
+    overrides = dict(o.split("=", 1) for o in argv[argv.index("--parameter-overrides") + 1 :])
+    assert options["--template-file"] == "member.yaml" and options["--capabilities"] == "CAPABILITY_IAM"
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation", region_name=options["--region"])
+        cloudformation.create_stack(
+            StackName=options["--stack-name"],
+            TemplateBody=(ROOT / options["--template-file"]).read_text(),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
+            Capabilities=[options["--capabilities"]],
+        )
+        (stack,) = cloudformation.describe_stacks(StackName=options["--stack-name"])["Stacks"]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"

@@ -131,3 +131,19 @@ def test_cost_command_rejects_counts_below_one(flag: str) -> None:
     err = io.StringIO()
     assert main(["cost", "--reads-per-second", "1", flag, "0"], out=io.StringIO(), err=err) == 2
     assert flag in err.getvalue()
+
+
+def test_the_readme_quotes_the_cost_command() -> None:
+    from support import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    totals = {}
+    for argv in (["--accounts", "50", "--regions", "3"], []):
+        out = io.StringIO()
+        assert main(["cost", "--reads-per-second", "10", *argv], out=out) == 0
+        line = next(row for row in out.getvalue().splitlines() if row.strip().startswith("total") and "USD" in row)
+        totals[len(argv)] = line.split()[1::2]
+    full, lean = totals[4]
+    assert f"**{full}**" in readme and f"**{lean}**" in readme
+    full, lean = totals[0]
+    assert f"**{full} USD** a month in\nfull mode and **{lean} USD** in lean mode" in readme

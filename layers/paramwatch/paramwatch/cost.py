@@ -20,10 +20,11 @@ SECONDS_PER_MONTH = 30 * 86400
 EVENTS_PER_READ = 2  # the SSM call and the KMS Decrypt SSM makes for it
 LEAN_EVENTS_PER_READ = 1  # lean mode drops the Decrypt SSM makes; direct Decrypts are attacks, left out
 LAMBDA_FULL_CPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, proportionally less below
-# Custom metrics are billed per hour in which they are published. The incident shape keeps three
-# alive: Findings for its rule and severity, AlertsSent and AlertsSuppressed; the other series
-# (InvalidEvents, AlertsParked, other rules) cost only in hours that have such findings.
-CUSTOM_METRICS = 3
+# Custom metrics are billed per hour in which they are published. The incident shape keeps five
+# alive: Findings for its rule and severity, AlertsSent, AlertsSuppressed, and the heartbeat's two
+# legs (ssm, kms); the other series (InvalidEvents, AlertsParked, other rules) cost only in hours
+# that have such findings.
+CUSTOM_METRICS = 5
 ALARM_METRICS = 16  # every metric of the standalone template's alarms (a test counts them)
 ORGANIZATION_ALARM_METRICS = 6  # the same two metric-math alarms over the organization bus's rules
 LOG_BYTES_ALLOWED = 0  # JSON log format, system level WARN, no per-event metric (tests/handler/test_quiet.py)
