@@ -8,7 +8,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: demo test lint setup bench
+.PHONY: demo test lint setup bench mutation
 
 setup: $(STAMP)
 
@@ -41,3 +41,17 @@ test: lint $(CHECKOV_STAMP)
 # Benchmarks (not tests): generates a busy day of CloudTrail logs and prints a table of figures.
 bench: $(STAMP)
 	PYTHONPATH=functions:tests $(BIN)/python bench/run.py
+
+# Mutation testing (not part of `make test`: about half an hour on 2 cores). mutmut lives in its
+# own virtualenv: it needs a newer click than aws-sam-cli pins. Prints the score per module.
+MUTATION_VENV := .venv-mutation
+MUTATION_STAMP := $(MUTATION_VENV)/.installed
+
+$(MUTATION_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/pip install --quiet --upgrade pip
+	$(MUTATION_VENV)/bin/pip install --quiet -e . 'pytest>=8' 'hypothesis>=6.100' 'mutmut==3.8.1'
+	touch $@
+
+mutation: $(STAMP) $(MUTATION_STAMP)
+	nice -n 19 $(BIN)/python mutation/run.py $(if $(MODULE),--module $(MODULE))

@@ -28,6 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 BIN = Path(sys.executable).parent
+# What Lambda puts on the path: the function and the layer, from this checkout.
+HANDLER_PATH = f"{ROOT / 'functions'}:{ROOT / 'layers' / 'paramwatch'}"
 ACCOUNT = "111122223333"
 VPCE = "vpce-0a1b2c3d4e5f60718"
 APPS = [f"svc-{i:02d}" for i in range(12)]
@@ -266,7 +268,7 @@ def peak_memory(paths: list[Path], allowlist: Path) -> tuple[int, int]:
 def import_cost(statement: str, repeat: int) -> float:
     env = dict(
         os.environ,
-        PYTHONPATH=str(ROOT / "functions"),
+        PYTHONPATH=HANDLER_PATH,
         POWERTOOLS_SERVICE_NAME="paramwatch",
         POWERTOOLS_METRICS_NAMESPACE="paramwatch",
     )
@@ -277,7 +279,7 @@ def handler_rss() -> int:
     """Resident memory of a process that imported the handler module, in MiB."""
     env = dict(
         os.environ,
-        PYTHONPATH=str(ROOT / "functions"),
+        PYTHONPATH=HANDLER_PATH,
         POWERTOOLS_SERVICE_NAME="paramwatch",
         POWERTOOLS_METRICS_NAMESPACE="paramwatch",
     )
@@ -309,7 +311,9 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
     from paramwatch.settings import Settings
     from paramwatch.state import MemoryState
     from paramwatch_aws.alerts import AlertSender
+    from paramwatch_aws.allowlist_store import AllowlistStore
     from paramwatch_aws.cached_state import CachedState
+    from paramwatch_aws.own_store import OwnStore
 
     rng = random.Random(11)
     context = type(
@@ -331,7 +335,8 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
         return out
 
     with mock_aws():  # only for the one allowlist read; it is then cached for the run
-        boto3.client("ssm").put_parameter(Name="/paramwatch/bench/allowlist", Value=allowlist_json, Type="String")
+        ssm = boto3.client("ssm")
+        ssm.put_parameter(Name="/paramwatch/bench/allowlist", Value=allowlist_json, Type="String")
         sns = boto3.client("sns")
         stubber = Stubber(sns)
         settings = Settings.from_env(os.environ)
@@ -340,6 +345,8 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
             tuning=settings.tuning,
             alerts=AlertSender(sns=sns, sqs=None, topic_arn=os.environ["ALERT_TOPIC_ARN"], failure_queue_url=""),
             state=CachedState(MemoryState()),
+            allowlist=AllowlistStore(ssm=ssm, name=settings.allowlist_parameter, max_age=3600),
+            own=OwnStore(ssm=ssm, settings=settings, max_age=3600),
         )
         app.runtime = lambda: runtime  # the bench supplies the warm container's clients
         app.logger.setLevel("ERROR")

@@ -133,10 +133,17 @@ def invalid_allowlist(stored: StoredAllowlist, problems: list[str]) -> Finding:
 
 
 def publish(rt: Runtime, verdict: Verdict, event_id: str | None) -> None:
-    """Send (or park) one alert, at most once per event and rule, even across retries."""
+    """Send (or park) one alert, at most once per event and rule, even across retries.
+
+    The detector pages at most once per event and rule, so a marker found here can only have been
+    left by an earlier attempt at this same event (a Lambda retry after a later step failed).
+    """
     marker = f"sent#{event_id}#{verdict.finding.rule}" if event_id else None
     if marker and rt.state.count(marker):
-        logger.info("alert already sent by an earlier attempt", extra={"rule": str(verdict.finding.rule)})
+        logger.info(
+            "alert not sent again: an earlier attempt at this event (a Lambda retry) already sent it",
+            extra={"rule": str(verdict.finding.rule)},
+        )
         return
     delivery = rt.alerts.send(verdict)
     if marker:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from conftest import LambdaContext, case_event
+from harness import LambdaContext, case_event
 
 CANARY = "CANARY-7f3a9c1e-do-not-log"
 

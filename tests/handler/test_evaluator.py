@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import LambdaContext, case_event, emf_records, log_lines, metric_sum
+from harness import LambdaContext, case_event, emf_records, log_lines, metric_sum
 from support import eventbridge_event, ssm_read
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import ALLOWLIST_NAME, LambdaContext, case_event
+from harness import ALLOWLIST_NAME, LambdaContext, case_event
 
 BROKEN = {
     "yaml": "version: 1\ngrants:\n  - name: [unclosed\n",

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from samtranslator.yaml_helper import yaml_parse
 
-from conftest import LambdaContext
+from harness import LambdaContext
 from paramwatch.allowlist import parse
 from paramwatch.detector import Detector, Tuning
 from paramwatch.state import MemoryState

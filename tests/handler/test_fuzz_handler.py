@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
-from conftest import LambdaContext, emf_records, metric_sum
+from harness import LambdaContext, emf_records, metric_sum
 from strategies import any_records
 from support import eventbridge_event
 

@@ -9,7 +9,7 @@ import botocore.handlers
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from conftest import LambdaContext
+from harness import LambdaContext
 from paramwatch.allowlist import parse
 from paramwatch.detector import Detector, EventInProgress, Tuning
 from paramwatch.replay import replay

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
-from conftest import REGION, LambdaContext
+from harness import REGION, LambdaContext
 from support import ORG_ACCOUNTS, ORG_REGIONS, ROOT, deploy_rule_patterns, org_envelope, org_read, translate_template
 
 A, B, C = ORG_ACCOUNTS

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-from conftest import LambdaContext, case_event, emf_records
+from harness import LambdaContext, case_event, emf_records
 from paramwatch.cost import LOG_BYTES_ALLOWED, LOG_BYTES_FINDING
 
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import REGION
+from harness import REGION
 from paramwatch.cli import main
 from support import eventbridge_event, ssm_read
 
@@ -84,3 +84,64 @@ def test_redrive_needs_a_target(deployed) -> None:
     err = io.StringIO()
     assert main(["redrive"], out=io.StringIO(), err=err) == 2
     assert "--stack" in err.getvalue()
+
+
+def test_redrive_on_empty_queues_says_so(deployed) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["redrive", "--function", "paramwatch-evaluator", "--queue", deployed["failures"]], out=out, err=err)
+    assert (code, out.getvalue(), err.getvalue()) == (0, "nothing to redrive: the queues are empty\n", "")
+
+
+def test_redrive_of_a_stack_that_does_not_exist_is_one_line(deployed) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["redrive", "--stack", "no-such-stack"], out=out, err=err) == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("paramwatch: error: ") and "no-such-stack" in lines[0]
+
+
+def test_redrive_without_credentials_is_one_line(monkeypatch, tmp_path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["redrive", "--stack", "paramwatch", "--region", REGION], out=out, err=err) == 2
+    assert err.getvalue() == "paramwatch: error: Unable to locate credentials\n"
+
+
+def test_redrive_goes_on_after_an_event_fails_again_and_sums_up(deployed, monkeypatch) -> None:
+    # GIVEN two parked events, and an evaluator that fails on the first one it is handed again
+    import botocore.handlers
+    from botocore.awsrequest import AWSResponse
+
+    calls = []
+
+    def fail_first(**_):
+        calls.append(1)
+        if len(calls) == 1:
+            answer = {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": io.BytesIO(b'{"errorMessage":"x"}')}
+            return AWSResponse("https://lambda", 200, {}, None), answer
+        return None
+
+    monkeypatch.setattr(
+        botocore.handlers,
+        "BUILTIN_HANDLERS",
+        [("before-call.lambda.Invoke", fail_first), *botocore.handlers.BUILTIN_HANDLERS],
+    )
+    sqs = deployed["sqs"]
+    for event_id in ("again-1", "again-2"):
+        event = eventbridge_event(ssm_read(event_id, ["/billing/key"]))
+        sqs.send_message(QueueUrl=deployed["failures"], MessageBody=json.dumps({"requestPayload": event}))
+    out, err = io.StringIO(), io.StringIO()
+    # WHEN redrive runs
+    code = main(["redrive", "--function", "paramwatch-evaluator", "--queue", deployed["failures"]], out=out, err=err)
+    # THEN it handled the second, kept the first in the queue, and says both
+    assert code == 2
+    assert out.getvalue() == "1 event re-evaluated\n"
+    assert "left in queue" in err.getvalue() and "the evaluator failed again" in err.getvalue()
+    assert "Traceback" not in err.getvalue()
+    attributes = sqs.get_queue_attributes(QueueUrl=deployed["failures"], AttributeNames=["All"])["Attributes"]
+    assert (
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]) + int(attributes["ApproximateNumberOfMessages"]) == 1
+    )

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import ALLOWLIST_NAME, REGION, LambdaContext, case_event, emf_records, log_lines, metric_sum
+from harness import ALLOWLIST_NAME, REGION, LambdaContext, case_event, emf_records, log_lines, metric_sum
 from paramwatch.escape import safe
 from support import eventbridge_event
 

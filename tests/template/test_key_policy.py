@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from conftest import resources_of
+from sam_template import resources_of
 
 ACCOUNT, OTHER_ACCOUNT, REGION, STACK = "111122223333", "444455556666", "eu-central-1", "paramwatch"
 EVALUATOR = f"arn:aws:iam::{ACCOUNT}:role/paramwatch-EvaluatorRole-AbC123"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from conftest import resources_of
+from sam_template import resources_of
 
 # Actions that have no resource-level permissions, where "*" is the only possible Resource.
 NO_RESOURCE_LEVEL = frozenset({"cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"})

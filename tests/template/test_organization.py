@@ -16,10 +16,10 @@ from moto.events.models import EventPattern
 from samtranslator.yaml_helper import yaml_parse
 from test_least_privilege import as_list, statements
 
-from conftest import resources_of
 from paramwatch import cost
 from paramwatch.access import to_access
 from paramwatch.rules import parse_record
+from sam_template import resources_of
 from support import CASES, ROOT, deploy_rule_patterns, eventbridge_event, load_case
 
 MEMBER = ROOT / "member.yaml"
@@ -243,7 +243,8 @@ def alarm_metrics(template: dict[str, Any], organization: bool) -> int:
 
 
 def test_cost_model_counts_the_alarms_the_template_has(translated) -> None:
-    assert alarm_metrics(translated, organization=False) == cost.ALARM_METRICS
+    assert alarm_metrics(translated, organization=False) == cost.ALARM_METRICS + cost.HEARTBEAT_ALARMS
+    assert translated["Resources"]["HeartbeatKmsAlarm"]["Condition"] == "FullMode"
     assert alarm_metrics(translated, organization=True) == cost.ORGANIZATION_ALARM_METRICS
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEMPLATE
+from sam_template import TEMPLATE
 from support import ROOT
 
 CHECKOV = Path(os.environ.get("CHECKOV", ROOT / ".venv-checkov" / "bin" / "checkov"))

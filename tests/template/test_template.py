@@ -13,10 +13,10 @@ import pytest
 from moto.events.models import EventPattern
 from samtranslator.yaml_helper import yaml_parse
 
-from conftest import TEMPLATE, raw_template, resources_of
 from paramwatch.detector import judge
 from paramwatch.own import Own
 from paramwatch.replay import wanted
+from sam_template import TEMPLATE, raw_template, resources_of
 from support import CASES, OWN, ROOT, eventbridge_event, load_case
 
 SAM = str(Path(sys.executable).parent / "sam")

@@ -184,3 +184,17 @@ def test_path_patterns_cover_only_the_calling_account() -> None:
     assert g.allows_parameter("arn:aws:ssm:eu-west-1:444455556666:parameter/shared/key")
     assert not g.allows_parameter("/shared/key", "arn:aws:ssm:us-east-1:111122223333:parameter/shared/key")
     assert g.allows_subtree("/prod/checkout", "arn:aws:ssm:us-east-1:111122223333:parameter")
+
+
+def test_the_readme_example_validates_and_anchors_its_private_range() -> None:
+    import re
+
+    from support import ROOT
+
+    section = (ROOT / "README.md").read_text().split("## Tuning the allowlist", 1)[1]
+    example = parse(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
+    orders = example.grants[0]
+    assert orders.source_cidrs == ["10.0.0.0/8"] and orders.vpc_endpoints  # the private range is anchored
+    assert not orders.allows_source("10.20.9.77", None)
+    deploys = example.grants[1]
+    assert deploys.via_services and deploys.bulk_threshold

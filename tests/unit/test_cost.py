@@ -67,9 +67,49 @@ def test_cost_command_prints_both_bills() -> None:
     assert "already paid by the watched workload" in text and "77.70 USD" in text
 
 
-def test_cost_command_rejects_a_share_above_one() -> None:
+def test_cost_command_rejects_a_share_above_one(capsys) -> None:
     err = io.StringIO()
     assert main(["cost", "--reads-per-second", "1", "--violation-share", "2"], out=io.StringIO(), err=err) == 2
+    assert "argument --violation-share: must be a share from 0 to 1, got 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--memory-mb", "0", "Lambda memory is 128 to 10240 MB, got 0"),
+        ("--memory-mb", "20000", "Lambda memory is 128 to 10240 MB"),
+        ("--reads-per-second", "nan", "must be a finite number of 0 or more, got nan"),
+        ("--reads-per-second", "inf", "must be a finite number"),
+        ("--reads-per-second", "-1", "must be a finite number"),
+        ("--violation-share", "nan", "must be a share from 0 to 1, got nan"),
+    ],
+)
+def test_cost_command_refuses_what_lambda_or_arithmetic_cannot_take(capsys, flag, value, says) -> None:
+    argv = ["cost", "--reads-per-second", "10", flag, value]
+    assert main(argv, out=io.StringIO(), err=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+
+
+def test_the_heartbeat_is_on_the_bill() -> None:
+    # GIVEN the default 5-minute heartbeat: 8,640 canary reads a month, each judged on two legs
+    lines = {line.item: line for line in cost.monitor_lines(cost.Workload(reads_per_second=10), PRICES)}
+    assert lines["heartbeat: schedule ticks (Scheduler price, upper bound)"].quantity == 8_640
+    assert lines["heartbeat: Lambda requests (canary and both legs)"].quantity == 8_640 * 3
+    assert lines["heartbeat: KMS Decrypt of the canary (aws/ssm key)"].monthly == pytest.approx(8_640 / 10_000 * 0.03)
+    assert lines["heartbeat: Heartbeat metrics (ssm, kms)"].monthly == pytest.approx(2 * 0.30)
+    assert lines["heartbeat: alarms on missing heartbeats"].monthly == pytest.approx(2 * 0.10)
+    heartbeat = sum(line.monthly for item, line in lines.items() if item.startswith("heartbeat:"))
+    assert 0.8 < heartbeat < 0.9  # the metrics and alarms are nearly all of it
+    # AND a slower heartbeat costs fewer reads, not fewer metrics
+    slow = cost.heartbeat_lines(cost.Workload(reads_per_second=10, heartbeat_minutes=60), PRICES)
+    assert slow[0].quantity == 720
+
+
+def test_cost_command_takes_the_heartbeat_period() -> None:
+    out = io.StringIO()
+    assert main(["cost", "--reads-per-second", "1", "--heartbeat-minutes", "15"], out=out, err=io.StringIO()) == 0
+    assert "heartbeat: schedule ticks" in out.getvalue() and "2,880 ticks" in out.getvalue()
 
 
 def test_lean_mode_halves_the_events() -> None:
@@ -127,10 +167,9 @@ def test_cost_command_shows_both_modes_at_organization_scale() -> None:
 
 
 @pytest.mark.parametrize("flag", ["--accounts", "--regions", "--violating-pairs", "--suppression-minutes"])
-def test_cost_command_rejects_counts_below_one(flag: str) -> None:
-    err = io.StringIO()
-    assert main(["cost", "--reads-per-second", "1", flag, "0"], out=io.StringIO(), err=err) == 2
-    assert flag in err.getvalue()
+def test_cost_command_rejects_counts_below_one(capsys, flag: str) -> None:
+    assert main(["cost", "--reads-per-second", "1", flag, "0"], out=io.StringIO(), err=io.StringIO()) == 2
+    assert f"argument {flag}: must be 1 or more, got 0" in capsys.readouterr().err
 
 
 def test_the_readme_quotes_the_cost_command() -> None:

@@ -4,6 +4,7 @@ fields are refused, the DDL has the documented shape, and the CLI does what the 
 from __future__ import annotations
 
 import io
+import json
 from datetime import date
 
 import pytest
@@ -13,6 +14,7 @@ from sqlglot import exp
 from paramwatch import hunt
 from paramwatch.allowlist import Allowlist, Grant, validate
 from paramwatch.cli import load_allowlist, main
+from paramwatch.findings import Rule
 from paramwatch.hunt import HuntError, Scope, build_query, untranslated
 from paramwatch.sql import DUCKDB, TRINO, SqlError, like_body, literal
 from paramwatch.trail_table import REGIONS, TrailLocation, ddl
@@ -231,3 +233,29 @@ def test_cli_duckdb_names_unreadable_files_and_judges_the_rest(tmp_path) -> None
     assert code == 2
     assert "broken.json.gz" in err and "1 unreadable file(s)" in err
     assert len(out.splitlines()) > 20  # the sample trail was still judged
+
+
+def test_since_and_until_keep_the_days_asked_and_unreadable_times(tmp_path) -> None:
+    code, out, _ = run(
+        "hunt", "--engine", "duckdb", "--allowlist", str(EVENTS / "allowlist.yaml"), "--since", "2026-11-02",
+        "--until", "2026-11-02", str(EVENTS / "sample-trail"),
+    )  # fmt: skip
+    times = [json.loads(line)["event_time"] for line in out.splitlines()]
+    assert code == 1 and times
+    # every finding is of 2 November, but for the read whose eventTime is unreadable (kept, not lost)
+    assert {t[:10] for t in times} == {"2026-11-02", "last tuesd"}
+    code, out, _ = run(
+        "hunt", "--engine", "duckdb", "--allowlist", str(EVENTS / "allowlist.yaml"), "--since", "2026-11-03",
+        "--rule", "unauthorized-read", str(EVENTS / "sample-trail"),
+    )  # fmt: skip
+    assert {json.loads(line)["event_time"][:10] for line in out.splitlines()} == {"2026-11-07"}
+
+
+def test_every_rule_is_in_sql_or_named_as_left_to_replay() -> None:
+    # a rule added later must be translated, or listed in NOT_IN_SQL and in the README's table
+    accounted = {*hunt.PER_EVENT_RULES, Rule.BULK, Rule.ALLOWLIST_INVALID, *hunt.NOT_IN_SQL}
+    assert set(Rule) == accounted
+    readme = (EVENTS.parent / "README.md").read_text()
+    table = readme[readme.index("**What SQL does not do.**") :]
+    table = table[: table.index("**What each costs")]
+    assert all(f"`{rule}`" in table for rule in hunt.NOT_IN_SQL)

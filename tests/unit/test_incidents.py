@@ -255,3 +255,10 @@ def test_any_order_pages_the_same_incidents(rng: random.Random) -> None:
     shuffled = list(SCENARIO)
     rng.shuffle(shuffled)
     assert pages(run(Detector(EMPTY, MemoryState(), NO_LEARNING), shuffled)) == expected
+
+
+def test_merged_allowlist_pieces_keep_the_public_parameter_setting() -> None:
+    from paramwatch.pieces import Piece, merge
+
+    merged = merge((Piece("a.yaml", "version: 1\n"), Piece("b.yaml", "version: 1\njudge_public_parameters: true\n")))
+    assert merged.judge_public_parameters

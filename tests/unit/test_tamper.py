@@ -15,7 +15,7 @@ from paramwatch.tamper import allowlist_changes, api_name, calls
 from paramwatch.trail import gaps
 from support import EVENTS, OWN, load_case
 
-READS = "read-only management events (GetParameter*: paramwatch sees no reads)"
+READS = "read-only management events (GetParameter and the other reads: paramwatch sees none)"
 KMS = "KMS events (kms.amazonaws.com: no Decrypt side, no direct decrypts)"
 WRITES = "write management events (tamper detection goes blind)"
 
@@ -168,3 +168,22 @@ def test_an_invalid_allowlist_or_a_lost_honeytoken_blinds() -> None:
     assert blinding
     lines, blinding = allowlist_changes(None, doc(GRANT))
     assert not blinding and "no valid previous version" in lines[0]
+
+
+def test_the_readme_commands_of_knowing_it_works_parse() -> None:
+    import re
+    import shlex
+
+    from paramwatch.cli import build_parser
+    from support import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Knowing it works") :]
+    section = section[: section.index("\n## ", 5)]
+    commands = [line for block in re.findall(r"```sh\n(.*?)```", section, re.S) for line in block.splitlines() if line]
+    assert len(commands) == 2
+    for command in commands:
+        argv = shlex.split(re.sub(r"\[[^]]*\]", "", command))
+        assert argv[0] == "paramwatch"
+        args = build_parser().parse_args(argv[1:])
+        assert args.stack == "paramwatch"

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from paramwatch.cloudtrail import CloudTrailRecord
-from paramwatch.identity import Principal, resolve
+from paramwatch.identity import Principal, resolve, with_article
 from paramwatch.names import HIDDEN, ParameterNameError, canonical_name, owner_of, parameter_arn
 
 SSM_SOURCE = "ssm.amazonaws.com"
@@ -237,7 +237,7 @@ def to_access(record: CloudTrailRecord) -> Access:
     raw_names, path = _names(record, problems)
     names, parameters = _canonical(raw_names, account, problems)
     if principal.arn is None:
-        problems.append(f"no principal can be derived from a {principal.type} identity")
+        problems.append(f"no principal can be derived from {with_article(principal.type)} identity")
     params = record.request_parameters or {}
     is_kms = record.event_source == KMS_SOURCE
     invoked_by = record.user_identity.invoked_by if record.user_identity else None

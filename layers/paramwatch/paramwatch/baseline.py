@@ -71,16 +71,27 @@ def save(state: MemoryState, path: Path, tuning: Tuning | None = None) -> int:
 
 
 def load(path: Path, state: MemoryState) -> int:
-    """Seed `state` with a baseline file's pairs; return how many."""
-    document = json.loads(path.read_text())
+    """Seed `state` with a baseline file's pairs; return how many. ValueError names the file."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a paramwatch baseline (not JSON: {exc})") from None
     pairs = document.get("pairs") if isinstance(document, dict) else None
     if not isinstance(pairs, list):
         raise ValueError(f"{path}: not a paramwatch baseline (no 'pairs' list)")
-    for pair in pairs:
+    for index, pair in enumerate(pairs):
+        if not (
+            isinstance(pair, dict) and isinstance(pair.get("principal"), str) and isinstance(pair.get("parameter"), str)
+        ):
+            raise ValueError(f"{path}: pairs[{index}] needs a 'principal' and a 'parameter' string")
         scope = f"{pair.get('account', '')}:{pair.get('region', '')}"
         key = f"{PAIR_PREFIX}{pair['principal']}#{scope}#{pair['parameter']}"
         state.claims[key] = Claim(BASELINE_OWNER, {"time": str(pair.get("first_seen", ""))})
     for principal, peak in bulk_settings(document)["peaks"].items():
+        if isinstance(peak, bool) or not isinstance(peak, int | float) or not 0 <= peak < 10**9:
+            raise ValueError(f"{path}: bulk.peaks[{principal!r}] must be a number of parameters")
         state.claims[f"{PEAK_PREFIX}{principal}"] = Claim(BASELINE_OWNER, {"peak": str(int(peak))})
     return len(pairs)
 
@@ -88,10 +99,14 @@ def load(path: Path, state: MemoryState) -> int:
 def bulk_settings(document: Any) -> dict[str, Any]:
     """The `bulk` part of a baseline document; an older baseline without one has no peaks."""
     bulk = document.get("bulk") if isinstance(document, dict) else None
+    defaults = Tuning()
     if not isinstance(bulk, dict) or not isinstance(bulk.get("peaks"), dict):
-        defaults = Tuning()
         return {"window_minutes": defaults.bulk_window_minutes, "threshold": defaults.bulk_threshold, "peaks": {}}
-    return bulk
+    for key, default in (("window_minutes", defaults.bulk_window_minutes), ("threshold", defaults.bulk_threshold)):
+        value = bulk.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**6:
+            raise ValueError(f"baseline: bulk.{key} must be a whole number from 1 to 1000000")
+    return {"window_minutes": defaults.bulk_window_minutes, "threshold": defaults.bulk_threshold, **bulk}
 
 
 def _generalize(parameters: list[str]) -> list[str]:
@@ -111,11 +126,15 @@ def proposed_threshold(peak: int, threshold: int) -> int | None:
     return proposal if peak > threshold or proposal > threshold else None
 
 
-def suggest(pairs: list[dict[str, Any]], bulk: dict[str, Any] | None = None) -> str:
+def suggest(
+    pairs: list[dict[str, Any]], bulk: dict[str, Any] | None = None, honeytokens: list[str] | None = None
+) -> str:
     """A YAML allowlist proposing one grant per principal, for a person to review.
 
     A principal whose peak of distinct parameters in one bulk window comes near the global
     threshold gets a `bulk_threshold` of that peak plus half again, with the window it was seen in.
+    Honeytokens are carried over from the current allowlist (else the template's default prefix),
+    so that replaying with the proposal still treats a decoy read as critical.
     """
     bulk = bulk or {"peaks": {}}
     by_principal: dict[str, list[str]] = defaultdict(list)
@@ -143,7 +162,13 @@ def suggest(pairs: list[dict[str, Any]], bulk: dict[str, Any] | None = None) -> 
         "# observed is not the same as intended. Add source_cidrs/vpc_endpoints/hours where you can.\n"
         f"# bulk_threshold, where proposed, is the peak of distinct parameters seen in one window x{HEADROOM}.\n"
     )
-    return header + yaml.safe_dump({"version": 1, "grants": grants, "honeytokens": []}, sort_keys=False)
+    if honeytokens is None:
+        honeytokens = ["/decoy/*"]
+        header += "# honeytokens: the template's default prefix; pass --allowlist to carry over your own.\n"
+    else:
+        header += "# honeytokens: carried over from the current allowlist.\n"
+    document = {"version": 1, "grants": grants, "honeytokens": honeytokens}
+    return header + yaml.safe_dump(document, sort_keys=False)
 
 
 def _grantable(who: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 from collections import Counter
@@ -11,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+from pydantic import ValidationError
 
 from paramwatch import allowlist as allowlist_mod
 from paramwatch import baseline, cost, deploy, hunt, pieces, review, trail_table
@@ -26,7 +29,14 @@ from paramwatch.replay import replay
 from paramwatch.sql import DIALECTS
 from paramwatch.state import MemoryState
 
+if TYPE_CHECKING:
+    from paramwatch_aws.redrive import RedriveReport
+
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_CODES = (
+    "exit codes: 0 done, nothing found; 1 findings printed (replay, hunt) or checks failed (doctor); "
+    "2 error: bad arguments or input, named on one line (replay still judges the files it can read)"
+)
 
 
 @dataclass(slots=True)
@@ -110,10 +120,28 @@ def _closing_line(totals: Totals, severities: Counter[str], paged: int) -> str:
 
 def _tuning(args: argparse.Namespace) -> Tuning:
     fields = {name: getattr(args, name) for name in Tuning.model_fields if getattr(args, name, None) is not None}
-    return Tuning(**fields)
+    try:
+        return Tuning(**fields)
+    except ValidationError as exc:
+        flags = "; ".join(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}" for e in exc.errors())
+        raise ValueError(flags) from None
+
+
+def _baseline_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with --learn/--baseline before hours of replay, rather than after."""
+    if args.learn and not args.baseline:
+        return "--learn writes the pairs it sees to a baseline: give --baseline FILE"
+    if args.learn and not args.baseline.resolve().parent.is_dir():
+        return f"{args.baseline}: cannot write the baseline: {args.baseline.resolve().parent} is not a directory"
+    if args.baseline and args.baseline.is_dir():
+        return f"{args.baseline}: is a directory, not a baseline file"
+    return None
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if problem := _baseline_problem(args):
+        print(f"paramwatch: error: {problem}", file=err)
+        return EXIT_ERROR
     try:  # AllowlistError and pydantic's ValidationError are ValueErrors
         merged = load_allowlist(args.allowlist)
         loaded = merged.allowlist
@@ -162,7 +190,11 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for remark in review.stale(loaded, used, merged.origins):
             print(f"paramwatch: stale: {remark.line()}", file=err)
     if args.learn and args.baseline:
-        count = baseline.save(state, args.baseline, detector.tuning)
+        try:
+            count = baseline.save(state, args.baseline, detector.tuning)
+        except OSError as exc:
+            print(f"paramwatch: error: {args.baseline}: cannot write the baseline: {exc.strerror or exc}", file=err)
+            return EXIT_ERROR
         print(
             f"paramwatch: baseline of {count} (principal, parameter) pair(s) written to {args.baseline}",
             file=err,
@@ -180,43 +212,59 @@ def _cmd_suggest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         baseline.load(args.baseline, state)
         bulk = baseline.bulk_settings(json.loads(args.baseline.read_text()))
-    except (ValueError, KeyError, OSError) as exc:
+        honeytokens = list(load_allowlist(args.allowlist).allowlist.honeytokens) if args.allowlist else None
+    except (ValueError, KeyError, OSError) as exc:  # AllowlistError is a ValueError
         print(f"paramwatch: error: {exc}", file=err)
         return EXIT_ERROR
     bulk = {**bulk, "peaks": baseline.bulk_peaks(state)}
-    print(baseline.suggest(baseline.export_pairs(state), bulk), end="", file=out)
+    print(baseline.suggest(baseline.export_pairs(state), bulk, honeytokens), end="", file=out)
     return EXIT_CLEAN
 
 
 def _cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import boto3  # only this command talks to AWS; replay and checks stay offline
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from paramwatch_aws.redrive import Redriver, RedriveReport
 
-    session = boto3.Session(region_name=args.region)
-    outputs = {}
-    if args.stack:
-        stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    function = args.function or outputs.get("EvaluatorFunctionName")
-    queues = args.queue or [outputs[k] for k in ("RulesDeadLetterQueueUrl", "FailureQueueUrl") if k in outputs]
-    if not function or not queues:
-        print("paramwatch: error: give --stack, or --function and --queue", file=err)
-        return EXIT_ERROR
-    redriver = Redriver(
-        sqs=session.client("sqs"),
-        lambda_client=session.client("lambda"),
-        sns=session.client("sns"),
-        function_name=function,
-    )
     report = RedriveReport()
-    for queue in queues:
-        redriver.drain(queue, report, limit=args.limit)
+    try:
+        session = boto3.Session(region_name=args.region)
+        outputs = {}
+        if args.stack:
+            stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+            outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        function = args.function or outputs.get("EvaluatorFunctionName")
+        queues = args.queue or [outputs[k] for k in ("RulesDeadLetterQueueUrl", "FailureQueueUrl") if k in outputs]
+        if not function or not queues:
+            print("paramwatch: error: give --stack, or --function and --queue", file=err)
+            return EXIT_ERROR
+        redriver = Redriver(
+            sqs=session.client("sqs"),
+            lambda_client=session.client("lambda"),
+            sns=session.client("sns"),
+            function_name=function,
+        )
+        for queue in queues:
+            redriver.drain(queue, report, limit=args.limit)
+    except (BotoCoreError, ClientError) as exc:
+        _redrive_summary(report, out, err)
+        print(f"paramwatch: error: {safe(exc, 300)}", file=err)
+        return EXIT_ERROR
+    _redrive_summary(report, out, err)
+    return EXIT_ERROR if report.left or report.failed else EXIT_CLEAN
+
+
+def _redrive_summary(report: RedriveReport, out: TextIO, err: TextIO) -> None:
+    """What a redrive did so far: handled records by kind, then what it left and why."""
     for kind, number in sorted(report.handled.items()):
         print(f"{number} {kind}", file=out)
+    if not report.handled and not report.left and not report.failed:
+        print("nothing to redrive: the queues are empty", file=out)
     for line in report.left:
         print(f"paramwatch: left in queue: {safe(line)}", file=err)
-    return EXIT_ERROR if report.left else EXIT_CLEAN
+    for line in report.failed:
+        print(f"paramwatch: left in queue: {safe(line, 600)}", file=err)
 
 
 def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -242,12 +290,6 @@ def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.reads_per_second < 0 or not 0 <= args.violation_share <= 1:
         print("paramwatch: error: --reads-per-second must be >= 0 and --violation-share in [0, 1]", file=err)
         return EXIT_ERROR
-    if min(args.accounts, args.regions, args.violating_pairs, args.suppression_minutes) < 1:
-        print(
-            "paramwatch: error: --accounts, --regions, --violating-pairs and --suppression-minutes must be >= 1",
-            file=err,
-        )
-        return EXIT_ERROR
     prices = cost.load_prices()
     modes = {
         mode: cost.Workload(
@@ -261,6 +303,7 @@ def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             regions=args.regions,
             violating_pairs=args.violating_pairs,
             suppression_minutes=args.suppression_minutes,
+            heartbeat_minutes=args.heartbeat_minutes,
         )
         for mode in ("full", "lean")
     }
@@ -276,19 +319,19 @@ def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"repeating all month; each pages once per {args.suppression_minutes}-minute suppression window",
         file=out,
     )
-    header = f"  {'':<48} {'full mode':>30} {'lean mode':>30}"
+    header = f"  {'':<58} {'full mode':>30} {'lean mode':>30}"
     monitor = {mode: cost.monitor_lines(w, prices) for mode, w in modes.items()}
     print(f"\nparamwatch:\n{header}", file=out)
     for a, b in zip(monitor["full"], monitor["lean"], strict=True):
-        print(f"  {a.item:<48} {_cell(a)} {_cell(b)}", file=out)
+        print(f"  {a.item:<58} {_cell(a)} {_cell(b)}", file=out)
     totals = {mode: sum(line.monthly for line in lines) for mode, lines in monitor.items()}
-    print(f"  {'total':<48} {totals['full']:>26,.2f} USD {totals['lean']:>26,.2f} USD", file=out)
+    print(f"  {'total':<58} {totals['full']:>26,.2f} USD {totals['lean']:>26,.2f} USD", file=out)
     paid = cost.workload_lines(full, prices)
     print("\nalready paid by the watched workload:", file=out)
     for line in paid:
-        print(f"  {line.item:<48} {_cell(line)}", file=out)
+        print(f"  {line.item:<58} {_cell(line)}", file=out)
     kms = sum(line.monthly for line in paid if line.item.startswith("KMS Decrypt"))
-    print(f"  {'total':<48} {sum(line.monthly for line in paid):>26,.2f} USD", file=out)
+    print(f"  {'total':<58} {sum(line.monthly for line in paid):>26,.2f} USD", file=out)
     if kms:
         shares = ", ".join(f"{totals[m] / kms:.1%} in {m} mode" for m in modes)
         print(f"\nparamwatch is {shares} of the workload's KMS Decrypt bill ({kms:,.2f} USD)", file=out)
@@ -403,12 +446,50 @@ def _hunt_duckdb(
     return EXIT_FINDINGS if result.verdicts else EXIT_CLEAN
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of 0 or more, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to 1, got {text}")
+    return value
+
+
+def _memory_mb(text: str) -> int:
+    value = int(text)
+    if not 128 <= value <= 10240:
+        raise argparse.ArgumentTypeError(f"Lambda memory is 128 to 10240 MB, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, exposed for tests and for `--help`."""
-    parser = argparse.ArgumentParser(prog="paramwatch", description="Watch who reads SSM Parameter Store secrets.")
+    parser = argparse.ArgumentParser(
+        prog="paramwatch", description="Watch who reads SSM Parameter Store secrets.", epilog=EXIT_CODES
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    rep = sub.add_parser("replay", help="judge CloudTrail log files against an allowlist")
+    rep = sub.add_parser(
+        "replay",
+        help="judge CloudTrail log files against an allowlist",
+        description="Judge CloudTrail records offline with the same rules and detections as the deployed "
+        'function. Inputs: CloudTrail log files as delivered to S3 ({"Records": [...]}, .json or .json.gz), '
+        "folders of them, or files of EventBridge events (one event, a JSON list of events, or .jsonl, one "
+        "event per line).",
+        epilog=EXIT_CODES,
+    )
     rep.add_argument(
         "--allowlist",
         required=True,
@@ -421,8 +502,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="jsonl",
         help="alert: each paged finding's SNS subject and body, exactly as e-mail subscribers get them",
     )
-    rep.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
-    rep.add_argument("paths", nargs="+", help="log files (.json, .json.gz) or folders of them")
+    rep.add_argument("--workers", type=_positive_int, default=None, help="processes (default: one per core)")
+    rep.add_argument(
+        "paths",
+        nargs="+",
+        help="CloudTrail log files (.json, .json.gz), folders of them, or EventBridge event files (.json, .jsonl)",
+    )
     rep.add_argument("--baseline", type=Path, help="first-seen baseline file to read (and with --learn, write)")
     rep.add_argument("--learn", action="store_true", help="record (principal, parameter) pairs, report none as new")
     rep.add_argument(
@@ -438,6 +523,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     suggest = sub.add_parser("suggest-allowlist", help="propose grants from a baseline built with --learn")
     suggest.add_argument("--baseline", type=Path, required=True)
+    suggest.add_argument(
+        "--allowlist",
+        action="append",
+        help="the current allowlist: its honeytokens are carried over (default: the template's /decoy/*)",
+    )
     suggest.set_defaults(func=_cmd_suggest)
 
     check = sub.add_parser("check-allowlist", help="validate allowlist files and review their grants")
@@ -451,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--function", help="evaluator function name (instead of --stack)")
     redrive.add_argument("--queue", action="append", help="queue URL (repeatable; instead of --stack)")
     redrive.add_argument("--region", default=None)
-    redrive.add_argument("--limit", type=int, default=1000, help="messages per queue at most")
+    redrive.add_argument("--limit", type=_positive_int, default=1000, help="messages per queue at most")
     redrive.set_defaults(func=_cmd_redrive)
 
     doctor = sub.add_parser(
@@ -463,17 +553,23 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=_cmd_doctor)
 
     price = sub.add_parser("cost", help="estimate the monthly bill of paramwatch next to the workload's own")
-    price.add_argument("--reads-per-second", type=float, required=True, help="decrypted secret reads per second")
-    price.add_argument("--violation-share", type=float, default=0.01, help="share of reads that violate (0..1)")
+    price.add_argument("--reads-per-second", type=_rate, required=True, help="decrypted secret reads per second")
+    price.add_argument("--violation-share", type=_share, default=0.01, help="share of reads that violate (0..1)")
     price.add_argument("--customer-managed-key", action="store_true", help="SecureStrings use a customer-managed key")
     price.add_argument("--higher-throughput", action="store_true", help="Parameter Store higher throughput is on")
-    price.add_argument("--memory-mb", type=int, default=256, help="evaluator memory size")
-    price.add_argument("--accounts", type=int, default=1, help="accounts the reads are spread over (organization)")
-    price.add_argument("--regions", type=int, default=1, help="regions the reads are spread over")
+    price.add_argument("--memory-mb", type=_memory_mb, default=256, help="evaluator memory size (128 to 10240)")
     price.add_argument(
-        "--violating-pairs", type=int, default=10, help="distinct (principal, parameter) pairs behind the violations"
+        "--heartbeat-minutes", type=int, choices=(5, 10, 15, 30, 60), default=5, help="the HeartbeatMinutes parameter"
     )
-    price.add_argument("--suppression-minutes", type=int, default=60, help="the stack's SuppressionMinutes")
+    price.add_argument("--accounts", type=_positive_int, default=1, help="accounts the reads are spread over")
+    price.add_argument("--regions", type=_positive_int, default=1, help="regions the reads are spread over")
+    price.add_argument(
+        "--violating-pairs",
+        type=_positive_int,
+        default=10,
+        help="distinct (principal, parameter) pairs behind the violations",
+    )
+    price.add_argument("--suppression-minutes", type=_positive_int, default=60, help="the stack's SuppressionMinutes")
     price.set_defaults(func=_cmd_cost)
 
     args = sub.add_parser(
@@ -518,7 +614,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Entry point; returns the exit code (0 clean, 1 findings, 2 errors)."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage and one error line (or the help)
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     if out is None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `paramwatch replay ... | head` ends quietly
     return args.func(args, out or sys.stdout, err or sys.stderr)

@@ -20,12 +20,12 @@ SECONDS_PER_MONTH = 30 * 86400
 EVENTS_PER_READ = 2  # the SSM call and the KMS Decrypt SSM makes for it
 LEAN_EVENTS_PER_READ = 1  # lean mode drops the Decrypt SSM makes; direct Decrypts are attacks, left out
 LAMBDA_FULL_CPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, proportionally less below
-# Custom metrics are billed per hour in which they are published. The incident shape keeps five
-# alive: Findings for its rule and severity, AlertsSent, AlertsSuppressed, and the heartbeat's two
-# legs (ssm, kms); the other series (InvalidEvents, AlertsParked, other rules) cost only in hours
-# that have such findings.
-CUSTOM_METRICS = 5
-ALARM_METRICS = 16  # every metric of the standalone template's alarms (a test counts them)
+# Custom metrics are billed per hour in which they are published. The incident shape keeps three
+# alive: Findings for its rule and severity, AlertsSent and AlertsSuppressed; the other series
+# (InvalidEvents, AlertsParked, other rules) cost only in hours that have such findings. The
+# heartbeat's own metrics and alarms are counted in `heartbeat_lines`.
+CUSTOM_METRICS = 3
+ALARM_METRICS = 14  # the standalone template's alarm metrics but the heartbeat's (a test counts them)
 ORGANIZATION_ALARM_METRICS = 6  # the same two metric-math alarms over the organization bus's rules
 LOG_BYTES_ALLOWED = 0  # JSON log format, system level WARN, no per-event metric (tests/handler/test_quiet.py)
 LOG_BYTES_FINDING = 2300  # the finding's log line and its EMF lines (2,089 bytes measured by the same test)
@@ -57,6 +57,8 @@ class Workload:
     regions: int = 1
     violating_pairs: int = 10
     suppression_minutes: int = 60
+    heartbeat_minutes: int = 5  # the HeartbeatMinutes template parameter
+    canary_ms: float = 100.0  # one GetParameter with decryption, from a 128 MB function
 
     @property
     def reads_per_month(self) -> float:
@@ -188,6 +190,78 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     ]
     if w.pipeline_key:
         lines.append(Line("paramwatch", "KMS pipeline key", 1, "key", p["kms_key_month"]))
+    return lines + heartbeat_lines(w, p)
+
+
+HEARTBEAT_LEGS = 2  # the canary's GetParameter and the Decrypt SSM makes for it (lean mode: the first)
+HEARTBEAT_ALARMS = 2  # one per leg
+CANARY_MEMORY_MB = 128
+LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
+
+
+def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
+    """What the heartbeat adds: a canary read every `heartbeat_minutes`, judged on both legs."""
+    beats = SECONDS_PER_MONTH / 60 / w.heartbeat_minutes
+    legs = 1 if w.lean else HEARTBEAT_LEGS
+    events = beats * legs
+    canary_gb_s = beats * billed_ms(0, w.canary_ms, CANARY_MEMORY_MB) / 1000 * CANARY_MEMORY_MB / 1024
+    evaluator_gb_s = events * billed_ms(w.cpu_ms_allowed, 0, w.memory_mb) / 1000 * w.memory_mb / 1024
+    log_gb = (beats * LOG_BYTES_CANARY + events * LOG_BYTES_ALLOWED) / 2**30
+    lines = [
+        Line(
+            "paramwatch",
+            "heartbeat: schedule ticks (Scheduler price, upper bound)",
+            beats,
+            "ticks",
+            beats / 1e6 * p["eventbridge_scheduler_per_million"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: Lambda requests (canary and both legs)",
+            beats + events,
+            "invocations",
+            (beats + events) / 1e6 * p["lambda_request_per_million"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: Lambda duration",
+            canary_gb_s + evaluator_gb_s,
+            "GB-s",
+            (canary_gb_s + evaluator_gb_s) * p["lambda_arm_gb_second"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: KMS Decrypt of the canary (aws/ssm key)",
+            beats,
+            "requests",
+            beats / 1e4 * p["kms_requests_per_10k"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: Heartbeat metrics (ssm, kms)",
+            legs,
+            "metrics",
+            legs * p["cloudwatch_metric_month"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: alarms on missing heartbeats",
+            legs * HEARTBEAT_ALARMS // HEARTBEAT_LEGS,
+            "alarm metrics",
+            legs * HEARTBEAT_ALARMS // HEARTBEAT_LEGS * p["cloudwatch_alarm_metric_month"],
+        ),
+        Line("paramwatch", "heartbeat: logs", log_gb, "GB", log_gb * p["cloudwatch_logs_ingest_per_gb"]),
+    ]
+    if w.higher_throughput:
+        lines.append(
+            Line(
+                "paramwatch",
+                "heartbeat: SSM higher-throughput GetParameter",
+                beats,
+                "calls",
+                beats / 1e4 * p["ssm_higher_throughput_per_10k"],
+            )
+        )
     return lines
 
 

@@ -39,6 +39,7 @@ NOT_IN_SQL = {
     Rule.DENIED_BURST: "a windowed count like bulk, left to replay: `replay`",
     Rule.INVALID_EVENT: "records that fail the CloudTrail schema: `replay`",
     Rule.DIRECT_KMS_USE: "KMS ReEncrypt, Encrypt and GenerateDataKey on a parameter's context: `replay`",
+    Rule.TAMPER: "writes to paramwatch's own trail, rules, function, topic, key and allowlist: `replay`",
 }
 # The fields each model may set for hunt to run. Adding a field to Grant (or Hours, or Allowlist)
 # without adding its SQL form below makes hunt refuse allowlists that use it. Labels that never
@@ -304,13 +305,15 @@ class _Builder:
         the folder of its delivery, which can be the day after the event."""
         out = []
         if self.scope.since:
-            out.append(f'"date" >= {literal((self.scope.since - timedelta(days=1)).strftime("%Y/%m/%d"))}')
+            day = (self.scope.since - timedelta(days=1)).strftime("%Y/%m/%d")
+            out.append(self.d.partition(f'"date" >= {literal(day)}', '"date"'))
         if self.scope.until:
-            out.append(f'"date" <= {literal((self.scope.until + timedelta(days=1)).strftime("%Y/%m/%d"))}')
+            day = (self.scope.until + timedelta(days=1)).strftime("%Y/%m/%d")
+            out.append(self.d.partition(f'"date" <= {literal(day)}', '"date"'))
         if self.scope.accounts:
-            out.append(in_list("account", self.scope.accounts))
+            out.append(self.d.partition(in_list("account", self.scope.accounts), "account"))
         if self.scope.regions:
-            out.append(in_list("region", self.scope.regions))
+            out.append(self.d.partition(in_list("region", self.scope.regions), "region"))
         return out
 
     def time_bounds(self) -> str:

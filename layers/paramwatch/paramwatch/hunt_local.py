@@ -23,7 +23,7 @@ from paramwatch.detector import Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Rule, Severity
 from paramwatch.hunt import TABLE, BulkRule, HuntError, Scope, build_query
-from paramwatch.identity import Principal
+from paramwatch.identity import Principal, with_article
 from paramwatch.rules import finding_for, summary_for
 from paramwatch.sources import SourceError, expand, records_from
 from paramwatch.sql import DUCKDB, literal
@@ -61,10 +61,11 @@ def table_view(ndjson: Path, table: str = TABLE) -> str:
         f"type := json_extract_string(r, {ui}.sessionContext.sessionIssuer.type'), "
         f"arn := json_extract_string(r, {ui}.sessionContext.sessionIssuer.arn'))))"
     )
+    event_time = DUCKDB.parse_time("json_extract_string(r, '$.eventTime')")
     columns += [
         "CAST(json_extract(r, '$.requestParameters') AS VARCHAR) AS requestparameters",
         f"{identity} AS useridentity",
-        "replace(substr(json_extract_string(r, '$.eventTime'), 1, 10), '-', '/') AS \"date\"",
+        f"strftime({event_time}, '%Y/%m/%d') AS \"date\"",
         "json_extract_string(r, '$.awsRegion') AS region",
         "json_extract_string(r, '$.recipientAccountId') AS account",
     ]
@@ -139,7 +140,7 @@ def _access(row: dict[str, Any]) -> Access:
     problems: tuple[str, ...] = ()
     if row["problems"]:
         problems = (
-            (f"no principal can be derived from a {row['identity_type']} identity",)
+            (f"no principal can be derived from {with_article(row['identity_type'])} identity",)
             if row["principal"] is None
             else ("a parameter name or path is missing, hidden by CloudTrail or not a parameter name",)
         )

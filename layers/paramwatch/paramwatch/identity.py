@@ -14,6 +14,14 @@ from dataclasses import dataclass
 from paramwatch.cloudtrail import UserIdentity
 
 SSO_ROLE_PREFIX = "AWSReservedSSO_"
+
+
+def with_article(kind: object) -> str:
+    """`an AssumedRole`, `an Unknown`, `an IAMUser`, `a FederatedUser`: identity types as English."""
+    text = str(kind)
+    return f"{'an' if text[:1] in set('AEIOUaeiou') else 'a'} {text}"
+
+
 _ISSUED_SESSION_TYPES = frozenset({"AssumedRole", "FederatedUser"})
 _SESSION_RESOURCES = ("assumed-role/", "federated-user/")
 _ROOT_ARN = re.compile(r"arn:[a-z-]+:iam::\d{12}:root")

@@ -72,6 +72,8 @@ def merge_with_origins(pieces: tuple[Piece, ...]) -> Merged:
         grants=[grant for _, allowlist in parsed for grant in allowlist.grants],
         honeytokens=list(dict.fromkeys(h for _, allowlist in parsed for h in allowlist.honeytokens)),
         accounts={account: name for account, (name, _) in names.items()},
+        # judging public parameters is the stricter choice: one piece asking for it is enough
+        judge_public_parameters=any(allowlist.judge_public_parameters for _, allowlist in parsed),
     )
     return Merged(merged, origins)
 

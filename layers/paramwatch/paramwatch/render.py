@@ -167,26 +167,38 @@ def alert_text(verdict: Verdict) -> str:
     return f"Subject: {subject(finding)}\n\n{body(finding, verdict.notes)}\n{ALERT_SEPARATOR}"
 
 
+_LEAST_WIDTHS = (5, 9, 18, 26, 12, 14, 16)
+
+
 def table(verdicts: Iterable[Verdict], *, paging: bool = True) -> Iterable[str]:
     """Rows for a person at a terminal, one finding per row, widest columns last.
 
+    Columns are as wide as their widest cell, so a long source or region never shifts the rest.
     `paging=False` (hunt) shows `-` under PAGE: hunt decides no paging.
     """
-    yield (
-        f"{'PAGE':<5} {'SEVERITY':<9} {'RULE':<18} {'EVENT TIME':<26} {'ACCOUNT':<12} {'REGION':<14} "
-        f"{'SOURCE':<16} PRINCIPAL -> PARAMETERS"
-    )
+    header = ["PAGE", "SEVERITY", "RULE", "EVENT TIME", "ACCOUNT", "REGION", "SOURCE", "PRINCIPAL -> PARAMETERS"]
+    rows = [header]
     for v in verdicts:
         f = v.finding
         params = ", ".join(safe(p, 80) for p in f.parameters[:3])
         if len(f.parameters) > 3:
             params += f" (+{len(f.parameters) - 3})"
         params = params or "(none named)"
-        yield (
-            f"{('yes' if v.paged else 'no') if paging else '-':<5} {str(f.severity).upper():<9} {f.rule:<18} "
-            f"{safe(f.event_time or '-', 25):<26} {_account(f):<12} {safe(f.region or '-', 20):<14} "
-            f"{safe(f.source_ip or '-', 40):<16} {safe(f.principal or '-')} -> {params}"
+        rows.append(
+            [
+                ("yes" if v.paged else "no") if paging else "-",
+                str(f.severity).upper(),
+                str(f.rule),
+                safe(f.event_time or "-", 25),
+                _account(f),
+                safe(f.region or "-", 20),
+                safe(f.source_ip or "-", 40),
+                f"{safe(f.principal or '-')} -> {params}",
+            ]
         )
+    widths = [max(least, *(len(row[i]) for row in rows)) for i, least in enumerate(_LEAST_WIDTHS)]
+    for row in rows:
+        yield " ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + " " + row[-1]
 
 
 def _account(finding: Finding) -> str:

@@ -31,7 +31,7 @@ from paramwatch.access import KMS_DECRYPTS, KMS_ENCRYPTS, KMS_SOURCE, SSM_READS,
 from paramwatch.allowlist import Allowlist
 from paramwatch.detector import NOBODY, Detector, Judged, Verdict, prejudge
 from paramwatch.own import Own
-from paramwatch.rules import could_need, invalid_event, needs_judging
+from paramwatch.rules import could_need, needs_judging
 from paramwatch.sources import ByteFilter, SourceError, expand, select
 
 _PARALLEL_FROM = 4
@@ -139,10 +139,7 @@ def replay(
             continue
         if last is not None:
             yield last
-        verdicts = [
-            Verdict(invalid_event("unknown", "record lacks eventSource/eventName"), paged=True)
-            for _ in range(selected.malformed)
-        ]
+        verdicts: list[Verdict] = []
         for judged in selected.reads:
             if judged is not None:
                 access = judged.access
@@ -153,10 +150,9 @@ def replay(
         until = delivered - HORIZON_SECONDS if delivered is not None else -math.inf
         verdicts += _release(detector, waiting, until)
         used = frozenset(j.grant for j in selected.reads if j is not None and j.grant)
+        relevant = len(selected.reads) - selected.malformed  # malformed records are judged, but are no reads
         places = frozenset((j.access.account or "?", j.access.region or "?") for j in selected.reads if j and j.access)
-        last = FileResult(
-            selected.path, selected.records, len(selected.reads), tuple(verdicts), grants_used=used, places=places
-        )
+        last = FileResult(selected.path, selected.records, relevant, tuple(verdicts), grants_used=used, places=places)
     if last is not None:
         rest = tuple(_release(detector, waiting, math.inf))
         yield replace(last, verdicts=last.verdicts + rest) if rest else last

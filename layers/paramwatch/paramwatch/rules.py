@@ -6,6 +6,7 @@ clock, no state, so the same verdict comes out in Lambda, in replay and in tests
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -16,12 +17,10 @@ from paramwatch.allowlist import Allowlist
 from paramwatch.cloudtrail import CloudTrailRecord, oversize
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.identity import with_article
 from paramwatch.matching import granted_by, nearest
 from paramwatch.names import (
-    HIDDEN,
     SECRETS_MANAGER_PREFIX,
-    ParameterNameError,
-    canonical_name,
     glob_match,
     is_public_parameter,
     is_secrets_manager_reference,
@@ -53,11 +52,11 @@ def touches_honeytoken(access: Access, allowlist: Allowlist) -> bool:
 
 
 def needs_judging(record: dict[str, Any], allowlist: Allowlist) -> bool:
-    """Cheap pre-filter on a raw record: what the template's rules would deliver for judging.
+    """Cheap pre-filter on a raw record: exactly what the template's rules would deliver.
 
     A read that may expose plaintext (SSM with decryption, a Decrypt naming a parameter), or an
-    undecrypted SSM read that may touch a honeytoken. Replay runs this on every record of an
-    archive, before any model validation.
+    undecrypted SSM read that HoneytokenReadRule delivers. Replay runs this on every record of an
+    archive, before any model validation, so that it judges what production judges.
     """
     if not is_relevant(record):
         return False
@@ -66,7 +65,7 @@ def needs_judging(record: dict[str, Any], allowlist: Allowlist) -> bool:
         return True  # a KMS use of a parameter's context: is_relevant already mirrors the rule
     if params.get("withDecryption") is True:
         return True
-    return bool(allowlist.honeytokens) and _may_touch_honeytoken(params, allowlist)
+    return any(_honeytoken_rule_delivers(params, prefix) for prefix in _rule_prefixes(allowlist))
 
 
 def could_need(source: str, name: str, params: bytes, allowlist: Allowlist) -> bool:
@@ -86,22 +85,29 @@ def could_need(source: str, name: str, params: bytes, allowlist: Allowlist) -> b
     return b'"withDecryption"' in params
 
 
-def _may_touch_honeytoken(params: dict[str, Any], allowlist: Allowlist) -> bool:
+def _rule_prefixes(allowlist: Allowlist) -> list[str]:
+    """The HoneytokenPrefix behind each honeytoken glob the template writes (`/decoy/*` from `/decoy/`).
+
+    Other globs, added to the stored allowlist by hand, match only decrypted reads in production.
+    """
+    return [
+        p[:-1] for p in allowlist.honeytokens if p.startswith("/") and p.endswith("/*") and not set(p[:-1]) & set("*?")
+    ]
+
+
+def _honeytoken_rule_delivers(params: dict[str, Any], prefix: str) -> bool:
+    """HoneytokenReadRule's pattern: a name (or ARN) with the prefix, or a path that starts with it
+    or is one of its first ancestors ("/", "/a", "/a/b", with or without a trailing slash)."""
     names = params.get("names") if isinstance(params.get("names"), list) else [params.get("name")]
+    arn = re.compile("arn:.*:parameter" + re.escape(prefix) + ".*", re.S)
+    if any(isinstance(n, str) and (n.startswith(prefix) or arn.fullmatch(n)) for n in names):
+        return True
     path = params.get("path")
-    for raw in [*names, path]:
-        if raw is None:
-            continue
-        if not isinstance(raw, str) or raw == HIDDEN:
-            return True
-        try:
-            name = canonical_name(raw) if raw != "/" else raw
-        except ParameterNameError:
-            return True
-        for pattern in allowlist.honeytokens:
-            if glob_match(pattern, name) or (raw is path and subtree_may_hold(pattern, name, recursive=True)):
-                return True
-    return False
+    if not isinstance(path, str):
+        return False
+    parts = prefix.strip("/").split("/")
+    ancestors = {"/"} | {"/" + "/".join(parts[:i]) + end for i in (1, 2) for end in ("", "/")}
+    return path.startswith(prefix.rstrip("/")) or path in ancestors
 
 
 def reads_only_public(access: Access) -> bool:
@@ -191,7 +197,8 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
         reason = "; ".join(safe(p, 200) for p in access.problems)
         return _finding(access, Rule.UNJUDGEABLE, Severity.HIGH, f"Cannot judge: {reason}.")
     if access.principal.root:
-        disguise = "" if access.principal.type == "Root" else f" through a {safe(access.principal.type)} identity"
+        kind = with_article(safe(access.principal.type))
+        disguise = "" if access.principal.type == "Root" else f" through {kind} identity"
         return _finding(access, Rule.ROOT, Severity.HIGH, f"The root user should never read secrets{disguise}.")
     if access.direct_decrypt:
         return _finding(

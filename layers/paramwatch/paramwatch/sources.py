@@ -175,7 +175,8 @@ def select(path: Path, wanted: Callable[[dict[str, Any]], bool], prefilter: Byte
     """The records of a file that `wanted` accepts, judging from source, name and parameters only.
 
     Records that are not CloudTrail-shaped (no text eventSource and eventName) are counted as
-    malformed, never dropped silently.
+    malformed and selected too, never dropped silently: judging makes each an invalid-event
+    finding, with its eventID when it has one, as the handler would.
     """
     data = _bytes_of(path)
     if prefilter is not None:
@@ -199,9 +200,11 @@ def select(path: Path, wanted: Callable[[dict[str, Any]], bool], prefilter: Byte
             head = _HEAD.decode(raw)
         except msgspec.DecodeError:  # not an object at all
             malformed += 1
+            selected.append(_JSON.decode(raw))
             continue
         if not (isinstance(head.eventSource, str) and isinstance(head.eventName, str)):
             malformed += 1
+            selected.append(_JSON.decode(raw))
             continue
         light = {"eventSource": head.eventSource, "eventName": head.eventName}
         if head.eventSource in ("ssm.amazonaws.com", "kms.amazonaws.com"):
@@ -268,6 +271,7 @@ def _select_decoded(records: list[Any], wanted: Callable[[dict[str, Any]], bool]
     for index, record in enumerate(records):
         if not _is_record_shaped(record):
             malformed += 1
+            selected.append(record)
         elif wanted(record):
             selected.append(_checked(record, index))
     return Selection(len(records), selected, malformed)

@@ -107,6 +107,10 @@ class Dialect:
         """Statements to run before the query (DuckDB's macros); empty for Athena."""
         return ""
 
+    def partition(self, predicate: str, column: str) -> str:
+        """A predicate on a partition column, as written first in the WHERE clause."""
+        return predicate
+
     # The same in both: kept here so the builder has one vocabulary.
     def array_of(self, value: str) -> str:
         return f"ARRAY[{value}]"
@@ -223,6 +227,11 @@ class DuckDB(Dialect):
 
     def preamble(self) -> str:
         return IPV4_MACRO
+
+    def partition(self, predicate: str, column: str) -> str:
+        # Local files have no folders: the view takes partitions from the record, and a record
+        # whose eventTime cannot be read has no date. It stays in, as in its Athena folder.
+        return f"({column} IS NULL OR {predicate})"
 
 
 TRINO = Trino("athena")

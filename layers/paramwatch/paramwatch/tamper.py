@@ -223,7 +223,7 @@ def _rules(name: str, params: dict[str, Any], own: Own, record: CloudTrailRecord
         if state == "DISABLED":
             why = "the rule was rewritten as DISABLED"
         elif matches(own.read_rules, rule) and state != READ_STATE:
-            why = f"the rule was rewritten with State {state}, which receives no read-only events (no reads at all)"
+            why = f"the rule was rewritten with State {safe(state, 60)}, which receives no read-only events (no reads)"
         else:
             why = "the rule's pattern was rewritten outside a deploy; it may no longer match what it should"
             severity = Severity.MEDIUM

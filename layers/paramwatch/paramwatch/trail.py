@@ -31,7 +31,7 @@ NEEDS = (
         "ssm.amazonaws.com",
         "GetParameter",
         True,
-        "read-only management events (GetParameter*: paramwatch sees no reads)",
+        "read-only management events (GetParameter and the other reads: paramwatch sees none)",
     ),
     Need(KMS, "Decrypt", True, "KMS events (kms.amazonaws.com: no Decrypt side, no direct decrypts)"),
     Need(

@@ -69,9 +69,9 @@ class CachedState:
     def add_members(self, key: str, members: Iterable[str], expires: float, cap: int) -> int:
         wanted = frozenset(members)
         known, size = self._sets.get(key, (frozenset(), 0))
-        if wanted <= known and key in self._sets:
-            # Nothing new: the stored set already holds these, and only an addition can cross a
-            # threshold, so the size last seen is as good as the current one for the caller.
+        if key in self._sets and (wanted <= known or size >= cap):
+            # Nothing new, or the set is full (it takes no more members): only an addition can
+            # cross a threshold, so the size last seen is as good as the current one for the caller.
             self._sets.move_to_end(key)
             return size
         size = self._inner.add_members(key, wanted, expires, cap)

@@ -310,7 +310,8 @@ class Doctor:
         start = end - timedelta(seconds=period * HEARTBEAT_PERIODS)
         cloudwatch = self.session.client("cloudwatch")
         out = []
-        for leg in ("ssm", "kms"):
+        lean = self.stack.parameters.get("ForwardMode") == "lean"  # the Decrypt SSM makes is not delivered
+        for leg in ("ssm",) if lean else ("ssm", "kms"):
             points = cloudwatch.get_metric_statistics(
                 Namespace="paramwatch",
                 MetricName="Heartbeat",

@@ -24,6 +24,11 @@ class RedriveReport:
 
     handled: Counter[str] = field(default_factory=Counter)
     left: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+class FailedAgain(RuntimeError):
+    """The evaluator failed again on a parked event; the record stays in its queue."""
 
 
 def _event_of(record: Any) -> dict[str, Any] | None:
@@ -53,7 +58,11 @@ class Redriver:
                 break
             for message in messages:
                 seen += 1
-                kind = self._handle(message["Body"])
+                try:
+                    kind = self._handle(message["Body"])
+                except FailedAgain as exc:
+                    report.failed.append(f"{queue_url}: message {message['MessageId']}: {exc}")
+                    continue
                 if kind is None:
                     report.left.append(f"{queue_url}: message {message['MessageId']} is not a paramwatch record")
                     continue
@@ -76,5 +85,5 @@ class Redriver:
             FunctionName=self.function_name, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
         )
         if answer.get("FunctionError"):
-            raise RuntimeError(f"the evaluator failed again on a parked event: {answer['Payload'].read()[:500]!r}")
+            raise FailedAgain(f"the evaluator failed again: {answer['Payload'].read()[:500]!r}")
         return "event re-evaluated"

@@ -1,0 +1,135 @@
+"""`make mutation`: mutmut over the security-critical library modules, then the score.
+
+mutmut names each mutant after the module path it finds on disk, so the library is copied to the
+top of a staging folder (build/mutation/paramwatch) where that path is the import name. Each mutant
+runs only the unit tests that reach the mutated function (mutmut records which ones do).
+
+The score counts killed and timed-out mutants over all mutants, less the ones triaged as
+equivalent in mutation/equivalent.txt (one line each: mutant name, a colon, the reason). Every
+other survivor is listed; a survivor is either killed by a new test or gets a line there.
+
+Usage: python mutation/run.py [--module NAME ...] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = ROOT / "mutation"
+STAGE = Path(os.environ.get("MUTATION_STAGE", ROOT / "build" / "mutation"))
+MODULES = ("names", "identity", "access", "allowlist", "matching", "rules", "escape", "render", "detector")
+KILLED = {"killed", "timeout"}
+MUTMUT = ROOT / ".venv-mutation" / "bin" / "mutmut"
+
+
+def read_equivalent(path: Path = HERE / "equivalent.txt") -> dict[str, str]:
+    """Mutant name -> the reason it cannot be killed (behaves exactly like the original)."""
+    triaged: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, reason = line.partition(":")
+            triaged[name.strip()] = reason.strip()
+    return triaged
+
+
+def stage(modules: list[str], keep: bool) -> None:
+    """Copy the library, the unit tests and the events into the staging folder."""
+    if STAGE.exists() and not keep:
+        shutil.rmtree(STAGE)
+    STAGE.mkdir(parents=True, exist_ok=True)
+    for name in ("paramwatch", "tests", "events"):
+        shutil.rmtree(STAGE / name, ignore_errors=True)
+    shutil.copytree(ROOT / "layers" / "paramwatch" / "paramwatch", STAGE / "paramwatch")
+    shutil.copytree(ROOT / "events", STAGE / "events")
+    (STAGE / "tests").mkdir()
+    for name in ("conftest.py", "support.py"):
+        shutil.copy2(ROOT / "tests" / name, STAGE / "tests" / name)
+    shutil.copytree(ROOT / "tests" / "unit", STAGE / "tests" / "unit")
+    config = tomllib.loads((HERE / "pyproject.toml").read_text())
+    selected = ", ".join(f'"paramwatch/{m}.py"' for m in modules)
+    text = (HERE / "pyproject.toml").read_text()
+    text = re.sub(r"only_mutate = \[.*?\]", f"only_mutate = [{selected}]", text, flags=re.S)
+    assert config["tool"]["mutmut"]["source_paths"] == ["paramwatch"]
+    (STAGE / "pyproject.toml").write_text(text)
+    # The tests find the real trail as ../shared/datasets from the repository root.
+    shared = ROOT.parent / "shared"
+    if shared.is_dir() and not (STAGE / "shared").exists():
+        (STAGE / "shared").symlink_to(shared)
+
+
+def results() -> dict[str, str]:
+    """Mutant name -> status, for every mutant of the selected modules."""
+    out = subprocess.run([str(MUTMUT), "results", "--all", "true"], cwd=STAGE, capture_output=True, text=True)
+    status: dict[str, str] = {}
+    for line in out.stdout.splitlines():
+        name, sep, state = line.strip().rpartition(": ")
+        if sep and name.startswith("paramwatch."):
+            status[name] = state
+    return status
+
+
+def report(status: dict[str, str], modules: list[str], seconds: float | None) -> int:
+    """Print the score per module and overall, and every survivor not triaged as equivalent."""
+    triaged = read_equivalent()
+    untriaged: list[str] = []
+    rows = []
+    totals = [0, 0, 0]
+    for module in modules:
+        names = [n for n in status if n.startswith(f"paramwatch.{module}.")]
+        killed = sum(status[n] in KILLED for n in names)
+        equivalent = sum(n in triaged and status[n] not in KILLED for n in names)
+        untriaged += [f"{n}: {status[n]}" for n in names if status[n] not in KILLED and n not in triaged]
+        rows.append((module, len(names), killed, equivalent))
+        totals = [totals[0] + len(names), totals[1] + killed, totals[2] + equivalent]
+    print(f"{'module':<10} {'mutants':>8} {'killed':>8} {'equiv':>6} {'score':>7}")
+    for module, total, killed, equivalent in [*rows, ("all", *totals)]:
+        judged = total - equivalent
+        score = 100.0 * killed / judged if judged else 100.0
+        print(f"{module:<10} {total:>8} {killed:>8} {equivalent:>6} {score:>6.1f}%")
+    stale = [n for n in triaged if n in status and status[n] in KILLED]
+    for name in stale:
+        print(f"note: {name} is triaged as equivalent but was killed; remove its line")
+    if untriaged:
+        print(f"\n{len(untriaged)} survivor(s) neither killed nor triaged (mutmut show NAME in {STAGE}):")
+        print("\n".join(f"  {line}" for line in untriaged))
+    if seconds is not None:
+        print(f"\nwall time: {seconds:.0f} s")
+    judged = totals[0] - totals[2]
+    return 0 if judged == 0 or totals[1] / judged >= 0.9 else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", action="append", choices=MODULES, help="only this module (repeatable)")
+    parser.add_argument("--keep", action="store_true", help="reuse the staging folder (incremental run)")
+    parser.add_argument("--report-only", action="store_true", help="print the score of the last run")
+    args = parser.parse_args()
+    modules = args.module or list(MODULES)
+    seconds = None
+    if not args.report_only:
+        stage(modules, args.keep)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        start = time.monotonic()
+        jobs = os.environ.get("MUTATION_JOBS", "1")
+        run = subprocess.run([str(MUTMUT), "run", "--max-children", jobs], cwd=STAGE, env=env)
+        seconds = time.monotonic() - start
+        if run.returncode:
+            print(f"mutmut run failed with exit code {run.returncode}", file=sys.stderr)
+            return run.returncode
+    status = results()
+    (STAGE / "status.json").write_text(json.dumps(status, indent=0, sort_keys=True))
+    return report(status, modules, seconds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
