@@ -4,7 +4,9 @@ It generates a busy day of CloudTrail logs, then measures, in the same run and o
 replay against `jq` filtering; replay's CPU time against a bare `json.load` and against gunzip
 alone; replay's wall time on 1 and 2 workers; `hunt --engine duckdb`; peak memory as the archive grows;
 the handler's import cost against `import boto3`; CPU per event in the warm handler; and the share
-of events the template's rules deliver that actually needed evaluating.
+of events the template's rules deliver that actually needed evaluating. The day's parameter-store
+activity mixes single, batched, by-path and history reads, refused reads, honeytoken probes and
+direct KMS Decrypts of a parameter's ciphertext in the shares of READ_MIX.
 """
 
 from __future__ import annotations
@@ -118,28 +120,66 @@ def _record(rng: random.Random, moment: float, source: str, name: str, identity:
     }
 
 
-def _secret_read(rng: random.Random, moment: float, violate: bool) -> list[dict]:
-    """A decrypting GetParameter and the Decrypt SSM makes for it (1% come from the wrong network)."""
-    app = rng.choice(APPS)
-    name = f"/{app}/secret-{rng.randrange(8)}"
-    ip = f"198.51.100.{rng.randrange(250)}" if violate else f"10.{rng.randrange(250)}.{rng.randrange(250)}.7"
-    read = _record(
-        rng,
-        moment,
-        "ssm.amazonaws.com",
-        "GetParameter",
-        _identity(app, rng),
-        {"name": name, "withDecryption": True},
-        ip,
-    )
-    decrypt_params = {
+# Shares of parameter-store activity by kind, from what a service fleet does: mostly single reads at
+# start-up and on cache expiry, some batched and by-path loads (config libraries), a little history
+# (rollbacks, audits), refused reads (wrong names, missing grants), and rare attack shapes.
+READ_MIX = [
+    ("get", 0.70),
+    ("get-many", 0.10),
+    ("by-path", 0.08),
+    ("history", 0.02),
+    ("refused", 0.07),
+    ("honeytoken", 0.02),
+    ("direct-kms", 0.01),
+]
+
+
+def _ssm_decrypt(rng: random.Random, moment: float, app: str, name: str) -> dict:
+    """The Decrypt SSM makes for one parameter (invokedBy AWS Internal, no client address)."""
+    params = {
         "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
         "encryptionContext": {"PARAMETER_ARN": f"arn:aws:ssm:eu-central-1:{ACCOUNT}:parameter{name}"},
     }
-    decrypt = _record(
-        rng, moment, "kms.amazonaws.com", "Decrypt", _identity(app, rng, "AWS Internal"), decrypt_params, "AWS Internal"
+    return _record(
+        rng, moment, "kms.amazonaws.com", "Decrypt", _identity(app, rng, "AWS Internal"), params, "AWS Internal"
     )
-    return [read, decrypt]
+
+
+def _secret_read(rng: random.Random, moment: float, violate: bool, kind: str | None = None) -> list[dict]:
+    """One parameter-store action of a kind drawn from READ_MIX (or `kind`), with the Decrypts SSM
+    makes for it (1% of them from the wrong network)."""
+    kind = kind or rng.choices([k for k, _ in READ_MIX], weights=[w for _, w in READ_MIX])[0]
+    app = rng.choice(APPS)
+    ip = f"198.51.100.{rng.randrange(250)}" if violate else f"10.{rng.randrange(250)}.{rng.randrange(250)}.7"
+    names = [f"/{app}/secret-{i}" for i in rng.sample(range(8), 1 if kind in ("get", "refused", "history") else 3)]
+    who = _identity(app, rng)
+    if kind == "direct-kms":  # someone holding a parameter's ciphertext decrypts it with KMS directly
+        params = {"encryptionContext": {"PARAMETER_ARN": f"arn:aws:ssm:eu-central-1:{ACCOUNT}:parameter{names[0]}"}}
+        return [_record(rng, moment, "kms.amazonaws.com", "Decrypt", who, params, f"203.0.113.{rng.randrange(250)}")]
+    if kind == "honeytoken":  # mostly without decryption: an attacker lists what is there first
+        decrypt = rng.random() < 0.3
+        params = {"name": f"/decoy/{rng.choice(['db-master', 'api-key'])}", "withDecryption": decrypt}
+        read = _record(rng, moment, "ssm.amazonaws.com", "GetParameter", who, params, ip)
+        return [read, _ssm_decrypt(rng, moment, app, params["name"])] if decrypt else [read]
+    if kind == "get-many":
+        read = _record(
+            rng, moment, "ssm.amazonaws.com", "GetParameters", who, {"names": names, "withDecryption": True}, ip
+        )
+    elif kind == "by-path":
+        params = {"path": f"/{app}", "recursive": True, "withDecryption": True}
+        read = _record(rng, moment, "ssm.amazonaws.com", "GetParametersByPath", who, params, ip)
+    elif kind == "history":
+        params = {"name": names[0], "withDecryption": True}
+        read = _record(rng, moment, "ssm.amazonaws.com", "GetParameterHistory", who, params, ip)
+    else:
+        read = _record(
+            rng, moment, "ssm.amazonaws.com", "GetParameter", who, {"name": names[0], "withDecryption": True}, ip
+        )
+    if kind == "refused":  # a name that does not exist, or one the role may not read: no Decrypt
+        read["errorCode"] = rng.choice(["ParameterNotFound", "AccessDeniedException"])
+        read["errorMessage"] = "refused"
+        return [read]
+    return [read, *(_ssm_decrypt(rng, moment, app, name) for name in names)]
 
 
 def _noise(rng: random.Random, moment: float) -> dict:
@@ -325,7 +365,7 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
     def warm_events(violate: bool, count: int) -> list[dict]:
         out = []
         for i in range(count):
-            read = _secret_read(rng, 1793577600.0 + i * 0.01, violate=violate)[0]
+            read = _secret_read(rng, 1793577600.0 + i * 0.01, violate=violate, kind="get")[0]
             if violate:  # a distinct parameter each time, so that every one pages (worst case)
                 read["requestParameters"]["name"] = f"/other/secret-{i}"
             else:  # the same few secrets, read over and over: the steady state of a service
@@ -406,6 +446,7 @@ def precision(paths: list[Path]) -> dict[str, int]:
     patterns = [EventPattern.load(p) for p in deploy_rule_patterns(translate_template(ROOT / "template.yaml")).values()]
     allowlist = validate(ALLOWLIST)
     counts = {"records": 0, "delivered": 0, "needed": 0, "delivered and needed": 0}
+    delivered_calls: dict[str, int] = {}
     for path in paths:
         for record in json.loads(gzip.decompress(path.read_bytes()))["Records"]:
             counts["records"] += 1
@@ -415,8 +456,12 @@ def precision(paths: list[Path]) -> dict[str, int]:
                 access = to_access(CloudTrailRecord.model_validate(record))
                 needed = access.decrypted or touches_honeytoken(access, allowlist)
             counts["delivered"] += delivered
+            if delivered:
+                call = record["eventName"] + (f" ({record['errorCode']})" if record.get("errorCode") else "")
+                delivered_calls[call] = delivered_calls.get(call, 0) + 1
             counts["needed"] += needed
             counts["delivered and needed"] += delivered and needed
+    counts["calls"] = delivered_calls
     return counts
 
 
@@ -529,6 +574,8 @@ def main() -> None:
             f"{share:.1%} (goal 100%), {missed} needed but not delivered",
         )
     )
+    calls = ", ".join(f"{n} {call}" for call, n in sorted(p["calls"].items(), key=lambda item: -item[1]))
+    rows.append(("delivered calls", calls, "mix: " + ", ".join(f"{k} {w:.0%}" for k, w in READ_MIX), ""))
 
     print(
         f"\nparamwatch bench: {records} records in {args.files} .json.gz files ({size:.1f} MiB gzipped, "

@@ -24,13 +24,16 @@ from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.heartbeat import Heartbeat
+from paramwatch.pieces import Piece, merge
 from paramwatch.render import safe_dict
 from paramwatch.settings import Settings
 from paramwatch.tamper import Change, allowlist_changes
 from paramwatch_aws.alerts import AlertSender, Delivery
 from paramwatch_aws.allowlist_store import RETRIES, AllowlistStore, StoredAllowlist
+from paramwatch_aws.bus import FindingBus
 from paramwatch_aws.cached_state import CachedState
 from paramwatch_aws.dynamo_state import DynamoState
+from paramwatch_aws.hub import SecurityHubSink
 from paramwatch_aws.own_store import OwnStore
 
 logger = Logger()
@@ -47,6 +50,8 @@ class Runtime:
     state: CachedState
     allowlist: AllowlistStore
     own: OwnStore
+    bus: FindingBus
+    hub: SecurityHubSink | None
 
 
 @cache
@@ -67,9 +72,30 @@ def runtime() -> Runtime:
     )
     state = CachedState(DynamoState(table))
     ssm = session.client("ssm", config=config)
-    store = AllowlistStore(ssm=ssm, name=settings.allowlist_parameter, max_age=settings.allowlist_cache_seconds)
+    store = AllowlistStore(
+        ssm=ssm,
+        name=settings.allowlist_parameter,
+        max_age=settings.allowlist_cache_seconds,
+        grants_path=settings.grants_path,
+    )
     own = OwnStore(ssm=ssm, settings=settings, max_age=settings.allowlist_cache_seconds)
-    return Runtime(settings=settings, tuning=settings.tuning, alerts=alerts, state=state, allowlist=store, own=own)
+    bus = FindingBus(events=session.client("events", config=config), bus_name=settings.findings_bus)
+    hub = None
+    if settings.security_hub:
+        partition, region, account = settings.stack_arn_parts
+        hub = SecurityHubSink(
+            session.client("securityhub", config=config), partition=partition, region=region, account=account
+        )
+    return Runtime(
+        settings=settings,
+        tuning=settings.tuning,
+        alerts=alerts,
+        state=state,
+        allowlist=store,
+        own=own,
+        bus=bus,
+        hub=hub,
+    )
 
 
 def describe(raw: Any) -> dict[str, str]:
@@ -101,12 +127,14 @@ def record_of(event: Any) -> Any:
 def load_allowlist(rt: Runtime) -> tuple[Allowlist, Finding | None]:
     """The stored allowlist plus the stack's honeytokens.
 
-    Fails closed: a document that does not validate is judged as one with no grant, and the
-    honeytoken prefix comes from the function's settings, so every decoy still fires.
+    Fails closed: a document that does not validate, or delegated pieces that conflict, are
+    judged as one with no grant, and the honeytoken prefix comes from the function's settings, so
+    every decoy still fires.
     """
     stored = rt.allowlist.get()
+    pieces = [Piece(stored.name, stored.text)] + [Piece(p.name, p.text) for p in rt.allowlist.pieces()]
     try:
-        allowlist, problem = allowlist_mod.parse(stored.text), None
+        allowlist, problem = merge(pieces), None
     except AllowlistError as exc:
         logger.error("allowlist is invalid", extra={"problems": [safe(p) for p in exc.problems]})
         allowlist, problem = allowlist_mod.EMPTY, invalid_allowlist(stored, exc.problems)
@@ -153,6 +181,29 @@ def publish(rt: Runtime, verdict: Verdict, event_id: str | None) -> None:
         metrics.add_metric(name="AlertsParked", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=1)
+
+
+def file_in_security_hub(rt: Runtime, verdict: Verdict, event_id: str | None, now: float) -> None:
+    """Import a paged finding into Security Hub (when enabled), once per event and rule."""
+    if rt.hub is None:
+        return
+    marker = f"hub#{event_id}#{verdict.finding.rule}" if event_id else None
+    if marker and rt.state.count(marker):
+        return
+    rt.hub.file(verdict.finding, rt.state, now)
+    metrics.add_metric(name="SecurityHubFindings", unit=MetricUnit.Count, value=1)
+    if marker:
+        rt.state.increment(marker, now + 86400)
+
+
+def announce(rt: Runtime, verdicts: list[Verdict], event_id: str | None) -> None:
+    """Put every finding, paged or not, on the event bus; once per event, even across retries."""
+    marker = f"bus#{event_id}" if event_id else None
+    if not verdicts or (marker and rt.state.count(marker)):
+        return
+    metrics.add_metric(name="FindingEventsPut", unit=MetricUnit.Count, value=rt.bus.put(verdicts))
+    if marker:
+        rt.state.increment(marker, time.time() + 86400)
 
 
 def count(verdict: Verdict) -> None:
@@ -248,6 +299,8 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             count(verdict)
             if verdict.paged:
                 publish(rt, verdict, outcome.begun)
+                file_in_security_hub(rt, verdict, outcome.begun, now)
+        announce(rt, verdicts, outcome.begun)
     except Exception:
         if outcome.begun:
             detector.abandon(outcome.begun)

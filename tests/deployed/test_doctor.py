@@ -80,7 +80,7 @@ def deployed(server: str, template: dict, monkeypatch: pytest.MonkeyPatch) -> st
         TrailName="management", EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}]
     )
     client("sns").subscribe(TopicArn=outputs["AlertTopicArn"], Protocol="email", Endpoint="secops@example.com")
-    for leg in ("ssm", "kms"):
+    for leg in ("ssm", "kms", "tamper"):
         client("cloudwatch").put_metric_data(
             Namespace="paramwatch",
             MetricData=[

@@ -128,7 +128,7 @@ def test_every_finding_is_published_or_parked_exactly_once(
         totals[(finding["event_id"], finding["rule"])] += 1
     for record in parked_records:
         if "verdict" in record:
-            assert record["verdict"]["summary"] and record["publish"]["Message"]  # finding intact
+            assert record["verdict"]["summary"] and json.loads(record["publish"]["Message"])["default"]  # intact
             totals[(record["verdict"]["event_id"], record["verdict"]["rule"])] += 1
         else:
             parked_id = record["requestPayload"]["detail"]["eventID"]

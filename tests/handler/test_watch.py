@@ -32,25 +32,28 @@ def watched(app, stack, monkeypatch):
     # the rules' generated names, as the template's ResourcesParameter writes them
     rules = {"read_rules": ["paramwatch-DecryptingReadRule-1AB2", "paramwatch-ParameterDecryptRule-3CD4"]}
     rules["rules"] = ["paramwatch-TamperRule-5EF6", "paramwatch-CanaryFunctionHeartbeat-7GH8"]
+    rules["alarms"] = ["paramwatch-HeartbeatSsmAlarm-9XYZ8WVU7T6S"]
     stack.ssm.put_parameter(Name=RESOURCES, Value=json.dumps(rules), Type="String")
     app.runtime.cache_clear()
     return app
 
 
-def test_both_legs_of_the_canary_read_are_heartbeats_and_raise_nothing(watched, stack, capsys) -> None:
-    # GIVEN the canary role's read of the canary: the SSM call and the Decrypt SSM made for it
+def test_every_leg_of_the_canary_is_a_heartbeat_and_raises_nothing(watched, stack, capsys) -> None:
+    # GIVEN the canary role's read of the canary (the SSM call and the Decrypt SSM made for it) and
+    # its label on the canary (a write event, delivered by the tamper rule)
     results = [
         watched.lambda_handler(case_event(name), LambdaContext())
-        for name in ("canary-heartbeat-ssm", "canary-heartbeat-kms")
+        for name in ("canary-heartbeat-ssm", "canary-heartbeat-kms", "canary-heartbeat-tamper")
     ]
     # THEN no finding, no alert, no state written...
-    assert results == [{"verdicts": []}, {"verdicts": []}]
+    assert results == [{"verdicts": []}] * 3
     assert stack.alerts() == []
     assert stack.items() == []
     # ...and one Heartbeat per leg, with only the dimensions the heartbeat alarms watch
     blobs = emf_records(capsys.readouterr().out)
     assert metric_sum(blobs, "Heartbeat", leg="ssm") == 1
     assert metric_sum(blobs, "Heartbeat", leg="kms") == 1
+    assert metric_sum(blobs, "Heartbeat", leg="tamper") == 1
     beats = [b for b in blobs if "Heartbeat" in b]
     assert {tuple(sorted(d)) for b in beats for m in b["_aws"]["CloudWatchMetrics"] for d in m["Dimensions"]} == {
         ("leg", "service")
@@ -104,6 +107,7 @@ def test_the_canary_role_reading_without_ssm_is_not_a_heartbeat(watched, stack) 
         ("tamper-function-throttled-to-zero", "high"),
         ("tamper-trail-selectors-exclude-kms", "high"),
         ("tamper-trail-single-region", "medium"),
+        ("tamper-alarm-actions-disabled", "high"),
     ],
 )
 def test_tampering_pages_with_what_changed_and_why(watched, stack, case: str, severity: str) -> None:
@@ -128,7 +132,12 @@ def test_cloudformations_own_deploy_is_low_and_does_not_page(watched, stack, cap
 
 
 def test_a_change_to_other_resources_is_no_finding(watched, stack) -> None:
-    for case in ("benign-other-rule-disabled", "benign-other-function-code-updated", "benign-trail-selectors-keep-all"):
+    for case in (
+        "benign-other-rule-disabled",
+        "benign-other-function-code-updated",
+        "benign-trail-selectors-keep-all",
+        "benign-other-alarm-deleted",
+    ):
         assert watched.lambda_handler(case_event(case), LambdaContext()) == {"verdicts": []}
     assert stack.alerts() == []
 
@@ -188,6 +197,9 @@ def test_the_canary_function_creates_the_canary_once_then_reads_it(stack, monkey
     assert (first["beat"], second["beat"]) == ("created and read", "read")
     parameter = stack.ssm.get_parameter(Name="/paramwatch/paramwatch/canary", WithDecryption=True)["Parameter"]
     assert parameter["Type"] == "SecureString" and parameter["Version"] == 1
+    # AND every beat labels it (the write leg), which moves no version
+    history = stack.ssm.get_parameter_history(Name="/paramwatch/paramwatch/canary")["Parameters"]
+    assert [(h["Version"], h.get("Labels")) for h in history] == [(1, ["heartbeat"])]
     # AND its value is in no output
     assert parameter["Value"] not in capsys.readouterr().out + json.dumps([first, second])
     canary.ssm_client.cache_clear()

@@ -141,3 +141,36 @@ def test_sam_deploy_reads_the_file_and_samconfig_as_the_readme_says(tmp_path: Pa
     assert context.params["resolve_s3"] is True and context.params["s3_bucket"] is None
     assert context.params["capabilities"] == ("CAPABILITY_IAM",) or context.params["capabilities"] == ["CAPABILITY_IAM"]
     assert stored(context.params["parameter_overrides"]).grants == parse((EVENTS / "allowlist.yaml").read_text()).grants
+
+
+def _deploy_params(work: Path, args: list[str]) -> dict:
+    from samcli.commands.deploy.command import cli
+
+    cwd = Path.cwd()
+    os.chdir(work)
+    try:
+        return cli.make_context("deploy", args).params
+    finally:
+        os.chdir(cwd)
+
+
+def test_the_readme_deploy_variants_parse_as_it_says(tmp_path: Path) -> None:
+    # the forms the README's Deploying section names, read by SAM CLI with the repo's samconfig.toml
+    from samcli.commands.deploy.exceptions import DeployResolveS3AndS3SetError
+
+    for name in ("samconfig.toml", "template.yaml"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    assert run("deploy-args", str(EVENTS / "allowlist.yaml"), "--output", str(tmp_path / "params.yaml"))[0] == 0
+    # one parameter changed next to the file
+    params = _deploy_params(tmp_path, ["--parameter-overrides", "file://params.yaml", "BulkThreshold=40"])
+    assert params["parameter_overrides"]["BulkThreshold"] == "40"
+    assert stored(params["parameter_overrides"]).grants == parse((EVENTS / "allowlist.yaml").read_text()).grants
+    # your own artifacts bucket
+    params = _deploy_params(tmp_path, ["--s3-bucket", "my-artifacts-bucket", "--no-resolve-s3"])
+    assert (params["s3_bucket"], params["resolve_s3"]) == ("my-artifacts-bucket", False)
+    # --s3-bucket alone keeps samconfig's resolve_s3: the combination SAM CLI refuses, with the README's words
+    params = _deploy_params(tmp_path, ["--s3-bucket", "my-artifacts-bucket"])
+    assert (params["s3_bucket"], params["resolve_s3"]) == ("my-artifacts-bucket", True)
+    assert "Cannot use both --resolve-s3 and --s3-bucket" in DeployResolveS3AndS3SetError().message
+    # another stack name
+    assert _deploy_params(tmp_path, ["--stack-name", "pw-eu"])["stack_name"] == "pw-eu"

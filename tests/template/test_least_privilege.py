@@ -26,7 +26,13 @@ def statements(template: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
         documents = []
         if kind == "AWS::IAM::Role":
             documents += [p["PolicyDocument"] for p in props.get("Policies", [])]
-        if kind in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"}:
+        if kind in {
+            "AWS::IAM::Policy",
+            "AWS::IAM::RolePolicy",
+            "AWS::IAM::ManagedPolicy",
+            "AWS::SQS::QueuePolicy",
+            "AWS::SNS::TopicPolicy",
+        }:
             documents.append(props["PolicyDocument"])
         if kind == KEY_POLICY:
             documents.append(props["KeyPolicy"])
@@ -76,6 +82,8 @@ def test_evaluator_may_do_exactly_what_it_needs(translated) -> None:
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "ssm:GetParameter",
+        "ssm:GetParametersByPath",
+        "events:PutEvents",
         "sns:Publish",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -90,10 +98,27 @@ def test_evaluator_reads_only_its_own_allowlist_and_resources_and_decrypts_nothi
         actions = as_list(statement["Action"])
         assert not [a for a in actions if a.startswith("kms:")]
         if any(a.startswith("ssm:") for a in actions):
-            assert actions == ["ssm:GetParameter"]
-            allowlist, resources = as_list(statement["Resource"])
-            assert allowlist["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/allowlist")
-            assert resources["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/resources")
+            if actions == ["ssm:GetParametersByPath"]:  # the team pieces, authorized against the path
+                (resource,) = as_list(statement["Resource"])
+                assert resource["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/grants")
+            else:
+                assert actions == ["ssm:GetParameter"]
+                allowlist, resources = as_list(statement["Resource"])
+                assert allowlist["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/allowlist")
+                assert resources["Fn::Sub"].endswith(":parameter/paramwatch/${AWS::StackName}/resources")
+
+
+def test_evaluator_puts_only_its_own_events_and_files_only_under_its_own_product(translated) -> None:
+    (put,) = [s for s in evaluator_statements(translated) if s["Action"] == "events:PutEvents"]
+    assert put["Condition"] == {
+        "StringEquals": {"events:source": "paramwatch", "events:detail-type": "Parameter access finding"}
+    }
+    assert put["Resource"]["Fn::Sub"].endswith(":event-bus/${FindingsBusName}")
+    hub = translated["Resources"]["EvaluatorSecurityHubPolicy"]
+    assert hub["Condition"] == "UseSecurityHub"
+    (statement,) = hub["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "securityhub:BatchImportFindings"
+    assert statement["Resource"]["Fn::Sub"].endswith(":product/${AWS::AccountId}/default")
 
 
 @pytest.mark.parametrize("kind", ["AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup"])
@@ -148,7 +173,13 @@ def canary_statements(translated) -> list[dict[str, Any]]:
 def test_the_canary_role_may_read_only_the_canary(translated) -> None:
     statements = canary_statements(translated)
     actions = {a for s in statements for a in as_list(s["Action"])}
-    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents", "ssm:GetParameter", "ssm:PutParameter"}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "ssm:GetParameter",
+        "ssm:LabelParameterVersion",
+        "ssm:PutParameter",
+    }
     for statement in statements:
         (resource,) = as_list(statement["Resource"])
         if any(a.startswith("ssm:") for a in as_list(statement["Action"])):
@@ -171,7 +202,9 @@ def test_the_canary_role_is_its_own_and_the_evaluator_knows_it(translated) -> No
     )
 
 
-@pytest.mark.parametrize(("alarm", "leg"), [("HeartbeatSsmAlarm", "ssm"), ("HeartbeatKmsAlarm", "kms")])
+@pytest.mark.parametrize(
+    ("alarm", "leg"), [("HeartbeatSsmAlarm", "ssm"), ("HeartbeatKmsAlarm", "kms"), ("HeartbeatTamperAlarm", "tamper")]
+)
 def test_heartbeat_alarms_treat_missing_data_as_breaching_for_three_periods(translated, alarm: str, leg: str) -> None:
     props = translated["Resources"][alarm]["Properties"]
     assert (props["Namespace"], props["MetricName"]) == ("paramwatch", "Heartbeat")
@@ -233,3 +266,13 @@ def referenced(value: Any) -> set[str]:
     if isinstance(value, list):
         return set().union(*(referenced(v) for v in value)) if value else set()
     return set()
+
+
+def test_the_resources_parameter_names_every_rule_and_alarm(translated) -> None:
+    # the evaluator knows its own rules and alarms from this parameter (tamper rules): none may be missing
+    value = translated["Resources"]["ResourcesParameter"]["Properties"]["Value"]["Fn::Sub"]
+    _, variables = value
+    named = referenced(variables)
+    for kind in ("AWS::Events::Rule", "AWS::CloudWatch::Alarm"):
+        for name in resources_of(translated, kind):
+            assert name in named, f"{name} is not in ResourcesParameter"

@@ -34,8 +34,9 @@ def _nested(depth: int) -> dict:
 # one record nested 1,000 levels deep, as in the issue: msgspec (and json) give up at that depth
 DEEP_FILE = b'{"Records": [' + b'{"a":' * 1000 + b"1" + b"}" * 1000 + b"]}"
 # a decrypting read that parses, but nests deeper than paramwatch judges (64 levels)
+_ROOT_READ = load_case(EVENTS / "cases" / "root-user.json")["record"]
 DEEP_READ_FILE = json.dumps(
-    {"Records": [{**load_case(EVENTS / "cases" / "root-user.json")["record"], "extra": _nested(80)}]}
+    {"Records": [{**_ROOT_READ, "requestParameters": {**_ROOT_READ["requestParameters"], "extra": _nested(80)}}]}
 ).encode()
 
 

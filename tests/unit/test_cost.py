@@ -92,15 +92,15 @@ def test_cost_command_refuses_what_lambda_or_arithmetic_cannot_take(capsys, flag
 
 
 def test_the_heartbeat_is_on_the_bill() -> None:
-    # GIVEN the default 5-minute heartbeat: 8,640 canary reads a month, each judged on two legs
+    # GIVEN the default 5-minute heartbeat: 8,640 canary reads and labels a month, judged on three legs
     lines = {line.item: line for line in cost.monitor_lines(cost.Workload(reads_per_second=10), PRICES)}
     assert lines["heartbeat: schedule ticks (Scheduler price, upper bound)"].quantity == 8_640
-    assert lines["heartbeat: Lambda requests (canary and both legs)"].quantity == 8_640 * 3
+    assert lines["heartbeat: Lambda requests (canary and each leg)"].quantity == 8_640 * 4
     assert lines["heartbeat: KMS Decrypt of the canary (aws/ssm key)"].monthly == pytest.approx(8_640 / 10_000 * 0.03)
-    assert lines["heartbeat: Heartbeat metrics (ssm, kms)"].monthly == pytest.approx(2 * 0.30)
-    assert lines["heartbeat: alarms on missing heartbeats"].monthly == pytest.approx(2 * 0.10)
+    assert lines["heartbeat: Heartbeat metrics (ssm, kms, tamper)"].monthly == pytest.approx(3 * 0.30)
+    assert lines["heartbeat: alarms on missing heartbeats"].monthly == pytest.approx(3 * 0.10)
     heartbeat = sum(line.monthly for item, line in lines.items() if item.startswith("heartbeat:"))
-    assert 0.8 < heartbeat < 0.9  # the metrics and alarms are nearly all of it
+    assert 1.2 < heartbeat < 1.3  # the metrics and alarms are nearly all of it
     # AND a slower heartbeat costs fewer reads, not fewer metrics
     slow = cost.heartbeat_lines(cost.Workload(reads_per_second=10, heartbeat_minutes=60), PRICES)
     assert slow[0].quantity == 720

@@ -262,3 +262,59 @@ def test_merged_allowlist_pieces_keep_the_public_parameter_setting() -> None:
 
     merged = merge((Piece("a.yaml", "version: 1\n"), Piece("b.yaml", "version: 1\njudge_public_parameters: true\n")))
     assert merged.judge_public_parameters
+
+
+def test_a_loaded_baseline_counts_as_the_principals_history(tmp_path) -> None:
+    import json
+
+    from paramwatch import baseline
+
+    # GIVEN a baseline in which alice read 20 secrets
+    pairs = [{"principal": CI, "parameter": f"/ci/old-{i}", "first_seen": "2026-10-01T00:00:00Z"} for i in range(20)]
+    (tmp_path / "b.json").write_text(json.dumps({"version": 1, "pairs": pairs}))
+    state = MemoryState()
+    baseline.load(tmp_path / "b.json", state)
+    allowlist = validate({"version": 1, "grants": [grant(CI, ["/*"])]})
+    # WHEN she reads 30 new ones in a day, THEN that is under twice her history: low pages only
+    new = [ssm_read(f"n{i}", [f"/prod/s{i}"], time=f"2026-11-10T09:{i:02d}:00Z") for i in range(30)]
+    assert pages(run(Detector(allowlist, state, NO_LEARNING), new)) == {("first-seen", "low", CI): 1}
+
+
+def test_storm_tuning_has_replay_flags() -> None:
+    import io
+
+    from paramwatch.cli import main
+    from support import EVENTS
+
+    err = io.StringIO()
+    code = main(
+        [
+            "replay",
+            "--allowlist",
+            str(EVENTS / "allowlist.yaml"),
+            "--storm-ratio",
+            "1.5",
+            "--storm-pairs",
+            "5",
+            str(EVENTS / "sample-trail"),
+        ],
+        out=io.StringIO(),
+        err=err,
+    )
+    assert code == 1, err.getvalue()
+
+
+def test_a_decrypt_pairs_with_its_own_call_and_otherwise_joins_the_sweep() -> None:
+    # the pairing tolerance is 2 s (PAIR_SECONDS); a Decrypt farther from every call it could come
+    # from (its own page's call not delivered yet) joins the sweep for SuppressionMinutes
+    call = by_path("call", "/prod", "2026-11-02T10:15:00Z")
+    records = [
+        call,
+        kms_decrypt("near", "/prod/a", time="2026-11-02T10:15:02Z"),
+        kms_decrypt("far", "/prod/b", time="2026-11-02T10:15:09Z"),
+        kms_decrypt("later", "/prod/c", time="2026-11-02T11:16:00Z"),
+    ]
+    verdicts = {v.finding.event_id: v for v in run(Detector(EMPTY, MemoryState(), NO_LEARNING), records)}
+    assert verdicts["near"].reason.startswith("part of GetParametersByPath event call")
+    assert verdicts["far"].reason.startswith("part of the by-path sweep of event call")
+    assert verdicts["later"].paged  # over an hour later: a read of its own

@@ -13,10 +13,12 @@ import random
 from functools import partial
 from pathlib import Path
 
+import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from paramwatch import cloudtrail, sources
 from paramwatch.allowlist import validate
 from paramwatch.cli import load_allowlist
 from paramwatch.replay import prefilter
@@ -143,3 +145,24 @@ def test_prefilter_on_real_logs() -> None:
 def test_prefilter_on_the_sample_trail() -> None:
     for path in expand([EVENTS / "sample-trail"]):
         same_selection(path)
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=6)),
+    lambda inner: st.lists(inner, max_size=16) | st.dictionaries(st.text(max_size=4), inner, max_size=8),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=JSON_VALUES)
+@example(record=[1] * 13)  # 26 bytes of text, 104 of oversize's estimate
+@example(record=[[[[[]]]]])  # five levels in five brackets
+def test_a_record_the_text_proves_small_is_never_oversize(record) -> None:
+    # with limits small enough for generated records to cross them
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (cloudtrail, sources):
+            patch.setattr(module, "MAX_BYTES", 48)
+            patch.setattr(module, "MAX_DEPTH", 4)
+        if sources._surely_small(msgspec.json.encode(record)):
+            assert cloudtrail.oversize(record) is None

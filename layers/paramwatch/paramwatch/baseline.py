@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from paramwatch.detector import PAIR_PREFIX, Tuning
+from paramwatch.detector import PAIR_PREFIX, Tuning, remember_pairs
 from paramwatch.findings import Rule
 from paramwatch.state import Claim, MemoryState
 
@@ -89,6 +89,7 @@ def load(path: Path, state: MemoryState) -> int:
         scope = f"{pair.get('account', '')}:{pair.get('region', '')}"
         key = f"{PAIR_PREFIX}{pair['principal']}#{scope}#{pair['parameter']}"
         state.claims[key] = Claim(BASELINE_OWNER, {"time": str(pair.get("first_seen", ""))})
+        remember_pairs(state, pair["principal"], [f"{scope}{pair['parameter']}"], math.inf)
     for principal, peak in bulk_settings(document)["peaks"].items():
         if isinstance(peak, bool) or not isinstance(peak, int | float) or not 0 <= peak < 10**9:
             raise ValueError(f"{path}: bulk.peaks[{principal!r}] must be a number of parameters")

@@ -267,6 +267,32 @@ def _redrive_summary(report: RedriveReport, out: TextIO, err: TextIO) -> None:
         print(f"paramwatch: left in queue: {safe(line, 600)}", file=err)
 
 
+def _cmd_push(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import boto3  # only this command and redrive talk to AWS
+
+    ssm = boto3.Session(region_name=args.region).client("ssm")
+    prefix = f"/paramwatch/{args.stack}"
+    grants_path = f"{prefix}/grants"
+    try:
+        main_text = ssm.get_parameter(Name=f"{prefix}/allowlist")["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        print(f"paramwatch: error: {prefix}/allowlist not found: is stack {args.stack!r} deployed here?", file=err)
+        return EXIT_ERROR
+    stored = {}
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=grants_path, Recursive=False):
+        stored.update({p["Name"]: p["Value"] for p in page["Parameters"]})
+    try:
+        main = pieces.Piece(f"{prefix}/allowlist", main_text)
+        plan = pieces.push_plan(Path(args.directory), grants_path, main, stored)
+    except AllowlistError as exc:
+        print(f"paramwatch: error: nothing written; {exc}", file=err)
+        return EXIT_ERROR
+    for name, value in plan:
+        ssm.put_parameter(Name=name, Value=value, Type="String", Tier="Intelligent-Tiering", Overwrite=True)
+        print(f"{name}: written ({len(value)} bytes)", file=out)
+    return EXIT_CLEAN
+
+
 def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import boto3  # only the AWS commands import boto3; replay and checks stay offline
     from botocore.exceptions import BotoCoreError
@@ -543,6 +569,14 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--region", default=None)
     redrive.add_argument("--limit", type=_positive_int, default=1000, help="messages per queue at most")
     redrive.set_defaults(func=_cmd_redrive)
+
+    pieces_cmd = sub.add_parser("allowlist", help="manage a deployed stack's allowlist pieces")
+    pieces_sub = pieces_cmd.add_subparsers(dest="allowlist_command", required=True)
+    push = pieces_sub.add_parser("push", help="validate a directory of pieces, then write one parameter per file")
+    push.add_argument("--stack", required=True, help="stack name: pieces go under /paramwatch/STACK/grants/")
+    push.add_argument("--region", default=None)
+    push.add_argument("directory", metavar="DIR", help="directory of *.yaml/*.yml/*.json pieces")
+    push.set_defaults(func=_cmd_push)
 
     doctor = sub.add_parser(
         "doctor",

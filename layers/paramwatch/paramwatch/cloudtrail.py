@@ -65,24 +65,37 @@ MAX_BYTES = 1 << 20
 """EventBridge delivers at most 256 KB; a record bigger than this is built to exhaust, not to read."""
 
 
+NESTED_FIELDS = ("requestParameters", "userIdentity", "resources")
+"""The nested fields the model reads; the others (responseElements, ...) are never walked."""
+
+
 def oversize(record: Any) -> str | None:
-    """Why a decoded record is too deep or too big to judge safely, or None. Iterative, so it
-    cannot itself run out of stack, and it stops at the first limit crossed."""
-    stack: list[tuple[Any, int]] = [(record, 1)]
+    """Why a decoded record is too deep or too big to judge safely, or None. It walks the nested
+    fields paramwatch reads, iteratively (so it cannot itself run out of stack), pushing only
+    containers, and stops at the first limit crossed."""
+    if type(record) is not dict:
+        return None
+    stack: list[tuple[Any, int]] = [(record.get(key), 2) for key in NESTED_FIELDS]
     size = 0
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             return f"the record is nested deeper than {MAX_DEPTH} levels"
-        if isinstance(node, dict):
-            size += sum(len(k) + 4 for k in node if isinstance(k, str))
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-        elif isinstance(node, str):
-            size += len(node) + 2
+        if type(node) is dict:
+            size += sum(len(k) for k in node if type(k) is str) + 4 * len(node)
+            values = node.values()
+        elif type(node) is list:
+            values = node
         else:
-            size += 8
+            continue
+        for value in values:
+            kind = type(value)
+            if kind is dict or kind is list:
+                stack.append((value, depth + 1))
+            elif kind is str:
+                size += len(value) + 2
+            else:
+                size += 8
         if size > MAX_BYTES:
             return f"the record is larger than {MAX_BYTES} bytes"
     return None

@@ -193,8 +193,8 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     return lines + heartbeat_lines(w, p)
 
 
-HEARTBEAT_LEGS = 2  # the canary's GetParameter and the Decrypt SSM makes for it (lean mode: the first)
-HEARTBEAT_ALARMS = 2  # one per leg
+HEARTBEAT_LEGS = 3  # the canary's GetParameter, the Decrypt SSM makes for it (not in lean mode), and its label
+HEARTBEAT_ALARMS = 3  # one per leg
 CANARY_MEMORY_MB = 128
 LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
 
@@ -202,7 +202,7 @@ LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
 def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     """What the heartbeat adds: a canary read every `heartbeat_minutes`, judged on both legs."""
     beats = SECONDS_PER_MONTH / 60 / w.heartbeat_minutes
-    legs = 1 if w.lean else HEARTBEAT_LEGS
+    legs = HEARTBEAT_LEGS - 1 if w.lean else HEARTBEAT_LEGS
     events = beats * legs
     canary_gb_s = beats * billed_ms(0, w.canary_ms, CANARY_MEMORY_MB) / 1000 * CANARY_MEMORY_MB / 1024
     evaluator_gb_s = events * billed_ms(w.cpu_ms_allowed, 0, w.memory_mb) / 1000 * w.memory_mb / 1024
@@ -217,7 +217,7 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         ),
         Line(
             "paramwatch",
-            "heartbeat: Lambda requests (canary and both legs)",
+            "heartbeat: Lambda requests (canary and each leg)",
             beats + events,
             "invocations",
             (beats + events) / 1e6 * p["lambda_request_per_million"],
@@ -238,7 +238,7 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         ),
         Line(
             "paramwatch",
-            "heartbeat: Heartbeat metrics (ssm, kms)",
+            "heartbeat: Heartbeat metrics (ssm, kms, tamper)",
             legs,
             "metrics",
             legs * p["cloudwatch_metric_month"],

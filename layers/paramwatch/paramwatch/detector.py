@@ -30,7 +30,7 @@ from paramwatch.allowlist import Allowlist, Grant
 from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
-from paramwatch.heartbeat import Heartbeat, heartbeat_of
+from paramwatch.heartbeat import Heartbeat, heartbeat_of, write_heartbeat_of
 from paramwatch.matching import granted_by
 from paramwatch.own import Own
 from paramwatch.rules import DENIAL_CODES, evaluate, finding_for, parse_record, reads_only_public
@@ -40,11 +40,13 @@ from paramwatch.tamper import Change, change_of, tamper_finding
 # The SSM call and the Decrypt SSM makes for it carry the same eventTime second in every pair of
 # the Invictus/Stratus Red Team trail (121 of 121 pairs, 0 s apart; measured with
 # tests/unit/test_real_logs.py). Both times are truncated to whole seconds, so a call that crosses a
-# second boundary shows 1 s; one more second of margin gives 2. It only labels a repeat "paired":
-# whether a finding pages depends on the suppression window, which is far wider.
+# second boundary shows 1 s; one more second of margin gives 2. A Decrypt SSM made joins a by-path
+# call of its principal only this close; otherwise it labels a repeat "paired" (whether a repeat
+# pages depends on the suppression window, which is far wider).
 PAIR_SECONDS = 2
 SSM_MADE_UNIT = "ssm-made-decrypts"
 BY_PATH_PART = "part of GetParametersByPath event"
+SWEEP_PART = "part of the by-path sweep of event"
 INDEX_CAP = 64
 # bulk windows count past their threshold so that `replay --learn` can record each principal's peak
 # for suggest-allowlist; a window still holds at most this many 20-character digests (about 23 KB)
@@ -119,6 +121,9 @@ def _judge_read(parsed: CloudTrailRecord, scope: Scope) -> Judged:
 
 
 def _judge_write(parsed: CloudTrailRecord, scope: Scope) -> Judged | None:
+    beat = write_heartbeat_of(parsed, scope.own)
+    if beat is not None:
+        return Judged(heartbeat=beat)
     change = change_of(parsed, scope.own)
     return None if change is None else Judged(change=change, primary=tamper_finding(parsed, change))
 
@@ -230,6 +235,11 @@ class _Entry:
         except ValueError:
             return None
         return cls(kind, rule, flags[0] == "1", when, flags[1] == "1", tuple(digests.split(",")), event)
+
+
+def remember_pairs(state: State, principal: str, parameters: list[str], expires: float) -> int:
+    """Count pairs towards the principal's history (the baseline of the first-seen storm)."""
+    return state.add_members(f"known#{principal}", [_digest(p) for p in parameters], expires, cap=KNOWN_CAP)
 
 
 def _digest(text: str) -> str:
@@ -459,13 +469,14 @@ class Detector:
         learning = self._learning(moment)
         if not new:
             return []
-        digests = [_digest(f"{access.scope}{n}") for n in new]
-        known = self.state.add_members(f"known#{principal}", digests, expires, cap=KNOWN_CAP)
+        scoped = [f"{access.scope}{n}" for n in new]
+        known = remember_pairs(self.state, principal, scoped, expires)
         if learning or not self.report_first_seen:
             return []
         t = self.tuning
         day = int(moment // DAY)
         cap = t.storm_pairs + math.ceil(t.storm_ratio * KNOWN_CAP) + 1
+        digests = [_digest(p) for p in scoped]
         today = self.state.add_members(f"new#{principal}#{day}", digests, (day + 2) * DAY, cap=cap)
         limit = max(t.storm_pairs, math.ceil(t.storm_ratio * max(known - today, 0)))
         storm_key = f"storm#{principal}#{day}"
@@ -619,7 +630,7 @@ class Detector:
     def _repeat_reason(self, side: str, holder: Claim, moment: float) -> str:
         event = safe(holder.owner.split("#", 1)[0], 64)
         other = holder.note.get("side")
-        if other not in (None, side, "pipeline") and _within(holder, moment, PAIR_SECONDS):
+        if other not in (None, side, "pipeline") and _close(holder, moment):
             return f"paired with event {event}, the {other} side of the same read"
         return f"repeat within {self.tuning.suppression_minutes} minutes of the alert for event {event}"
 
@@ -682,10 +693,21 @@ class Detector:
             ancestors = _ancestors(access.names[0])
             wanted = {_digest(a) for a in ancestors}
             parent = _digest(ancestors[-1])
-            for entry in self._entries(_paging(f), bucket, candidate.incident_time, size):
-                covers = entry.digests[0] in wanted and (entry.recursive or entry.digests[0] == parent)
-                if entry.kind == "path" and entry.rule == rule and covers:
-                    return f"{BY_PATH_PART} {entry.event}, which pages for its path"
+            calls = [
+                entry
+                for entry in self._entries(_paging(f), bucket, candidate.incident_time, size)
+                if entry.kind == "path"
+                and entry.rule == rule
+                and entry.digests[0] in wanted
+                and (entry.recursive or entry.digests[0] == parent)
+            ]
+            # its own call (within the pairing tolerance) if known, else another page of the sweep:
+            # the page that made this Decrypt may be delivered after it
+            calls.sort(key=lambda e: abs(e.time - candidate.incident_time))
+            if calls:
+                call = calls[0]
+                part = BY_PATH_PART if abs(call.time - candidate.incident_time) <= PAIR_SECONDS else SWEEP_PART
+                return f"{part} {call.event}, which pages for its path"
         if access.path is not None and not access.is_kms:
             path = _digest(_path(access.path))
             for entry in self._entries(_paging(f), bucket, candidate.incident_time, size):
@@ -710,6 +732,14 @@ def _paging(finding: Finding) -> str:
 def _within(holder: Claim, moment: float, seconds: float) -> bool:
     try:
         return abs(float(holder.note.get("time", "nan")) - moment) < seconds
+    except ValueError:
+        return False
+
+
+def _close(holder: Claim, moment: float) -> bool:
+    """Within the pairing tolerance: the two sides of one read."""
+    try:
+        return abs(float(holder.note.get("time", "nan")) - moment) <= PAIR_SECONDS
     except ValueError:
         return False
 

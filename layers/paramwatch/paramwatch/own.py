@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from paramwatch.names import glob_match
+from paramwatch.names import ParameterNameError, canonical_name, glob_match
 
 # CloudFormation's generated names for this stack's resources are NAME-LogicalId-SUFFIX.
 CANARY_ROLE_LOGICAL_ID = "CanaryRole"
@@ -28,9 +28,10 @@ class Own:
     functions: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()  # topic ARNs
     keys: tuple[str, ...] = ()  # key IDs and key ARNs
+    alarms: tuple[str, ...] = ()  # alarm names
     allowlists: tuple[str, ...] = ()  # canonical parameter names
     parameters: tuple[str, ...] = ()  # its other parameters (the list of its resources)
-    canary_parameter: str | None = None
+    canary_parameters: tuple[str, ...] = ()  # canonical names (more than one in organization mode)
     canary_roles: tuple[str, ...] = ()  # role ARNs (the session issuer of the canary's reads)
 
     @classmethod
@@ -46,16 +47,29 @@ class Own:
             buses=derived,
             functions=derived,
             topics=(f"arn:*:sns:*:*:{stack}-*",),
+            alarms=derived,
             allowlists=(f"/paramwatch/{stack}/allowlist",),
             parameters=(f"/paramwatch/{stack}/*",),
-            canary_parameter=f"/paramwatch/{stack}/canary",
+            canary_parameters=(f"/paramwatch/{stack}/canary",),
             canary_roles=(f"arn:*:iam::*:role/{stack}-{CANARY_ROLE_LOGICAL_ID}-*",),
         )
 
     @property
     def knows_resources(self) -> bool:
         """False for the empty `Own`: only trail-wide tamper rules apply."""
-        return self.stack is not None or any((self.rules, self.functions, self.topics, self.keys, self.allowlists))
+        return self.stack is not None or any(
+            (self.rules, self.functions, self.topics, self.keys, self.alarms, self.allowlists)
+        )
+
+
+def is_canary(own: Own, raw_name: object) -> bool:
+    """True when a name, in any of CloudTrail's spellings, is one of the canaries."""
+    if not own.canary_parameters or not isinstance(raw_name, str):
+        return False
+    try:
+        return matches(own.canary_parameters, canonical_name(raw_name))
+    except ParameterNameError:
+        return False
 
 
 def matches(patterns: Iterable[str], value: str | None) -> bool:

@@ -8,7 +8,9 @@ the evaluator (pieces from SSM) and the command line (pieces from files), with t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 from paramwatch.allowlist import Allowlist, AllowlistError, parse
 
 PIECE_SUFFIXES = (".yaml", ".yml", ".json")
+_PIECE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +106,40 @@ def file_pieces(paths: Iterable[str | Path]) -> list[Piece]:
 def load_files(paths: Iterable[str | Path]) -> Merged:
     """Read and merge allowlist files and directories, as `--allowlist` gives them."""
     return merge_with_origins(tuple(file_pieces(paths)))
+
+
+def push_plan(
+    directory: Path, grants_path: str, main: Piece | None, stored: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """The (parameter name, JSON value) to write for each piece file in `directory`.
+
+    Every piece is validated, and merged with the stack's main allowlist and the pieces already
+    stored that this push does not replace, exactly as the evaluator will merge them. Any problem
+    raises AllowlistError before anything is written.
+    """
+    if not directory.is_dir():
+        raise AllowlistError([f"{directory}: not a directory of allowlist pieces"])
+    files = file_pieces([directory])
+    problems = []
+    plan: list[tuple[str, str]] = []
+    for piece in files:
+        stem = Path(piece.source).stem
+        if not _PIECE_NAME.fullmatch(stem):
+            problems.append(f"{piece.source}: file name {stem!r} cannot name a parameter (use A-Z a-z 0-9 _ . -)")
+            continue
+        plan.append((f"{grants_path}/{stem}", piece.text))
+    names = [name for name, _ in plan]
+    for name in {n for n in names if names.count(n) > 1}:
+        problems.append(f"{directory}: two files would both be written to {name}")
+    if problems:
+        raise AllowlistError(problems)
+    kept = [Piece(name, text) for name, text in sorted(stored.items()) if name not in names]
+    merge_with_origins(tuple(([main] if main else []) + kept + files))
+    return [(name, _compact(text)) for name, text in plan]
+
+
+def _compact(text: str) -> str:
+    """A valid piece as one line of JSON, so that the evaluator never needs a YAML parser."""
+    import yaml  # JSON is YAML: one parser reads both kinds of piece
+
+    return json.dumps(yaml.safe_load(text), separators=(",", ":"), default=str)

@@ -21,10 +21,13 @@ class Settings(BaseModel):
 
     allowlist_parameter: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-/]+$")
     alert_topic_arn: str = Field(pattern=r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[\w\-]+$")
+    grants_path: str = Field(default="", pattern=r"^(/[A-Za-z0-9_.\-]+)*$")
     allowlist_cache_seconds: int = Field(default=60, ge=0, le=3600)
     honeytoken_prefix: str = Field(default="", pattern=r"^$|^/[A-Za-z0-9_.\-/]*/$")
     failure_queue_url: str = Field(pattern=r"^https://\S+$")
     state_table: str = Field(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")
+    security_hub: bool = False
+    findings_bus: str = Field(default="default", min_length=1, max_length=1600, pattern=r"^[A-Za-z0-9_.\-/:]+$")
     suppression_minutes: int = Tuning.model_fields["suppression_minutes"]
     bulk_threshold: int = Tuning.model_fields["bulk_threshold"]
     bulk_window_minutes: int = Tuning.model_fields["bulk_window_minutes"]
@@ -38,7 +41,7 @@ class Settings(BaseModel):
     aws_lambda_function_name: str | None = None  # set by the Lambda runtime: the evaluator itself
     operations_topic_arn: str | None = None
     pipeline_key_arn: str | None = None
-    canary_parameter: str | None = None
+    canary_parameter: str | None = None  # comma-separated names or globs (organization mode: members')
     canary_role_arn: str | None = None
 
     @property
@@ -56,9 +59,15 @@ class Settings(BaseModel):
             keys=listed(key, key.rsplit("/", 1)[-1] if key else None),
             allowlists=(self.allowlist_parameter,),
             parameters=listed(self.resources_parameter),
-            canary_parameter=self.canary_parameter,
+            canary_parameters=listed(self.canary_parameter),
             canary_roles=listed(self.canary_role_arn),
         )
+
+    @property
+    def stack_arn_parts(self) -> tuple[str, str, str]:
+        """Partition, region and account of the stack, read from the alert topic's ARN."""
+        _, partition, _, region, account, _ = self.alert_topic_arn.split(":", 5)
+        return partition, region, account
 
     @property
     def honeytokens(self) -> tuple[str, ...]:

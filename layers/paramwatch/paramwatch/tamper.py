@@ -23,7 +23,7 @@ from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.identity import resolve
 from paramwatch.names import ParameterNameError, canonical_name
-from paramwatch.own import Own, matches
+from paramwatch.own import Own, is_canary, matches
 from paramwatch.trail import gaps
 
 CLOUDFORMATION = "cloudformation.amazonaws.com"
@@ -59,6 +59,7 @@ SOURCES: dict[str, frozenset[str]] = {
     "sns.amazonaws.com": frozenset({"Unsubscribe", "DeleteTopic", "SetTopicAttributes", "SetSubscriptionAttributes"}),
     "kms.amazonaws.com": frozenset({"DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy"}),
     "ssm.amazonaws.com": frozenset({"PutParameter", "DeleteParameter", "DeleteParameters", "LabelParameterVersion"}),
+    "monitoring.amazonaws.com": frozenset({"DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"}),
     "cloudformation.amazonaws.com": frozenset({"DeleteStack"}),
 }
 TRAIL_WIDE = "cloudtrail.amazonaws.com"
@@ -117,8 +118,15 @@ def wants(record: dict[str, Any], own: Own) -> bool:
         return False
     if source == "ssm.amazonaws.com":
         params = record.get("requestParameters")
-        return isinstance(params, dict) and bool(_own_parameters(params, own))
+        if not isinstance(params, dict):
+            return False
+        return bool(_own_parameters(params, own)) or (name == "LabelParameterVersion" and _names_canary(params, own))
     return True
+
+
+def _names_canary(params: dict[str, Any], own: Own) -> bool:
+    """The canary's label is the heartbeat of this rule's path (see heartbeat.write_heartbeat_of)."""
+    return is_canary(own, params.get("name"))
 
 
 def _text(params: dict[str, Any], key: str) -> str | None:
@@ -146,7 +154,7 @@ def _own_parameters(params: dict[str, Any], own: Own, patterns: tuple[str, ...] 
         except ParameterNameError:
             continue
         wanted = (*own.allowlists, *own.parameters) if patterns is None else patterns
-        if canonical != own.canary_parameter and matches(wanted, canonical):
+        if not is_canary(own, canonical) and matches(wanted, canonical):
             out.append(canonical)
     return out
 
@@ -326,6 +334,24 @@ def _allowlist(name: str, params: dict[str, Any], own: Own, record: CloudTrailRe
     return Change("allowlist", target, Severity.MEDIUM, why, undo, allowlist_version=version)
 
 
+def _alarms(name: str, params: dict[str, Any], own: Own, record: CloudTrailRecord) -> Change | None:
+    raw = params.get("alarmNames") if isinstance(params.get("alarmNames"), list) else [params.get("alarmName")]
+    alarms = [a for a in raw if isinstance(a, str) and matches(own.alarms, a)]
+    if not alarms:
+        return None
+    severity = Severity.HIGH
+    why = {
+        "DeleteAlarms": "alarms on paramwatch itself were deleted: a blind or failing pipeline no longer tells anyone",
+        "DisableAlarmActions": "alarms on paramwatch itself no longer notify anyone",
+        "PutMetricAlarm": "an alarm on paramwatch itself was rewritten outside a deploy (threshold, actions, metric)",
+    }.get(name)
+    if name == "SetAlarmState":
+        why = "an alarm on paramwatch itself was forced to a state; it returns to its real state at the next evaluation"
+        severity = Severity.MEDIUM
+    more = f" and {len(alarms) - 1} more" if len(alarms) > 1 else ""
+    return Change("alarm", alarms[0] + more, severity, why, "Redeploy the stack ('sam deploy') or enable the actions.")
+
+
 def _stack(name: str, params: dict[str, Any], own: Own, record: CloudTrailRecord) -> Change | None:
     stack = _text(params, "stackName")
     if own.stack is None or stack is None:
@@ -349,6 +375,7 @@ _JUDGES: dict[str, Callable[[str, dict[str, Any], Own, CloudTrailRecord], Change
     "sns.amazonaws.com": _topics,
     "kms.amazonaws.com": _keys,
     "ssm.amazonaws.com": _allowlist,
+    "monitoring.amazonaws.com": _alarms,
     "cloudformation.amazonaws.com": _stack,
 }
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from paramwatch.chat import notification
 from paramwatch.detector import Verdict
 from paramwatch.findings import Finding
 from paramwatch.render import body, subject
@@ -60,12 +61,21 @@ class AlertSender:
     failure_queue_url: str
 
     def message(self, verdict: Verdict) -> dict[str, Any]:
-        """The SNS publish request for a verdict."""
+        """The SNS publish request for a verdict: one message per protocol (`MessageStructure` json).
+
+        E-mail, SQS, Lambda and every other protocol get the plain-text body (`default`); HTTP(S)
+        subscribers, Amazon Q Developer in chat applications among them, get the custom
+        notification it renders. One publish serves both, so an alert never reaches one kind of
+        subscriber and not the other.
+        """
         finding = verdict.finding
+        text = body(finding, verdict.notes)
+        chat = json.dumps(notification(finding, verdict.notes), ensure_ascii=True)
         return {
             "TopicArn": self.topic_arn,
             "Subject": subject(finding),
-            "Message": body(finding, verdict.notes),
+            "MessageStructure": "json",
+            "Message": json.dumps({"default": text, "email": text, "http": chat, "https": chat}),
             "MessageAttributes": {
                 "severity": {"DataType": "String", "StringValue": str(finding.severity)},
                 "rule": {"DataType": "String", "StringValue": str(finding.rule)},

@@ -37,8 +37,10 @@ class AllowlistStore:
     name: str
     max_age: float
     clock: Any = time.monotonic
+    grants_path: str = ""
     _cached: StoredAllowlist | None = field(default=None, init=False)
     _fetched: float = field(default=0.0, init=False)
+    _pieces: tuple[StoredAllowlist, ...] = field(default=(), init=False)
 
     def get(self) -> StoredAllowlist:
         """The allowlist text, fetched when the cached copy is older than `max_age`."""
@@ -53,5 +55,29 @@ class AllowlistStore:
             version=parameter.get("Version"),
             modified=modified.isoformat() if isinstance(modified, datetime) else None,
         )
+        self._pieces = self._read_pieces()
         self._fetched = now
         return self._cached
+
+    def pieces(self) -> tuple[StoredAllowlist, ...]:
+        """The delegated pieces under `grants_path` (one per team), as of the last `get()`."""
+        return self._pieces
+
+    def _read_pieces(self) -> tuple[StoredAllowlist, ...]:
+        """Every parameter directly under `grants_path`, sorted by name; one paginated read."""
+        if not self.grants_path:
+            return ()
+        found = []
+        pages = self.ssm.get_paginator("get_parameters_by_path").paginate(Path=self.grants_path, Recursive=False)
+        for page in pages:
+            for parameter in page["Parameters"]:
+                modified = parameter.get("LastModifiedDate")
+                found.append(
+                    StoredAllowlist(
+                        name=parameter["Name"],
+                        text=parameter["Value"],
+                        version=parameter.get("Version"),
+                        modified=modified.isoformat() if isinstance(modified, datetime) else None,
+                    )
+                )
+        return tuple(sorted(found, key=lambda p: p.name))

@@ -1,4 +1,4 @@
-"""The heartbeat read: a decrypting GetParameter of the canary, creating the canary when missing.
+"""The heartbeat: a decrypting GetParameter of the canary (created when missing), and a label on it.
 
 `AWS::SSM::Parameter` cannot create a SecureString, so the first heartbeat creates it with
 `PutParameter` (never overwriting: a canary someone changed stays as it is, and a read of it still
@@ -21,8 +21,22 @@ class Beat(StrEnum):
     CREATED_AND_READ = "created and read"
 
 
+LABEL = "heartbeat"
+
+
 def beat(ssm: Any, name: str) -> Beat:
-    """Read the canary with decryption; create it first if it does not exist. Other errors raise."""
+    """Read the canary with decryption (creating it first if missing), then label it.
+
+    The label is a write event: it reaches the tamper rule (State ENABLED), so its heartbeat proves
+    that rule's path as the read proves the read rules'. Moving a label to the version it already
+    marks changes nothing. Errors raise.
+    """
+    done = _read(ssm, name)
+    ssm.label_parameter_version(Name=name, Labels=[LABEL])
+    return done
+
+
+def _read(ssm: Any, name: str) -> Beat:
     try:
         ssm.get_parameter(Name=name, WithDecryption=True)
         return Beat.READ

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from paramwatch import allowlist as allowlist_mod
 from paramwatch.allowlist import AllowlistError
 from paramwatch.escape import safe
+from paramwatch.heartbeat import LEGS
 from paramwatch.trail import gaps
 
 READ_STATE = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
@@ -311,7 +312,7 @@ class Doctor:
         cloudwatch = self.session.client("cloudwatch")
         out = []
         lean = self.stack.parameters.get("ForwardMode") == "lean"  # the Decrypt SSM makes is not delivered
-        for leg in ("ssm",) if lean else ("ssm", "kms"):
+        for leg in [leg for leg in LEGS if not (lean and leg == "kms")]:
             points = cloudwatch.get_metric_statistics(
                 Namespace="paramwatch",
                 MetricName="Heartbeat",
@@ -328,9 +329,11 @@ class Doctor:
                     Check("heartbeat", Status.OK, f"{leg} leg: {beats:g} heartbeat(s), last in the period of {last}")
                 )
                 continue
-            hint = (
-                "the trail (above), the rules, then" if leg == "ssm" else "whether the trail excludes KMS events, then"
-            )
+            hint = {
+                "ssm": "the trail (above), the rules, then",
+                "kms": "whether the trail excludes KMS events, then",
+                "tamper": "the tamper rule (above), then",
+            }[leg]
             fix = f"check {hint} the canary's logs: aws logs tail /paramwatch/{self.stack.name}/canary"
             detail = f"{leg} leg: no heartbeat in the last {HEARTBEAT_PERIODS * minutes} minutes"
             out.append(Check("heartbeat", Status.FAIL, detail, fix))

@@ -1,4 +1,4 @@
-"""paramwatch's own resources as the evaluator knows them: its settings, plus the names of its rules.
+"""paramwatch's own resources as the evaluator knows them: its settings, plus its rules and alarms.
 
 The rules target the evaluator, so its settings cannot name them (that would be a dependency
 cycle), and CloudFormation generates their names. The same deploy writes them into a String
@@ -49,6 +49,7 @@ class OwnStore:
                 data = {}
             if isinstance(data, dict):
                 read_rules = _names(data.get("read_rules"))
-                own = replace(own, read_rules=read_rules, rules=read_rules + _names(data.get("rules")))
+                rules = read_rules + _names(data.get("rules"))
+                own = replace(own, read_rules=read_rules, rules=rules, alarms=_names(data.get("alarms")))
         self._cached, self._fetched = own, now
         return own
