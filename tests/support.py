@@ -118,7 +118,9 @@ def translate_template(path: Path) -> dict[str, Any]:
     return transform(template, {}, _NoManagedPolicies())
 
 
-def deploy_rule_patterns(translated: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, str]:
+def deploy_rule_patterns(
+    translated: dict[str, Any], stack: str = "paramwatch", parameters: dict[str, str] | None = None
+) -> dict[str, str]:
     """Each EventBridge rule's pattern with parameters and intrinsics resolved by moto's CloudFormation.
 
     Only the rules (without targets, all on the default bus) are deployed, with the template's
@@ -146,10 +148,10 @@ def deploy_rule_patterns(translated: dict[str, Any], parameters: dict[str, str] 
     overrides = [{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()]
     with mock_aws():
         cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-        cloudformation.create_stack(StackName="paramwatch", TemplateBody=json.dumps(mini), Parameters=overrides)
+        cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(mini), Parameters=overrides)
         physical = {
             r["LogicalResourceId"]: r["PhysicalResourceId"]
-            for r in cloudformation.describe_stack_resources(StackName="paramwatch")["StackResources"]
+            for r in cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
             if "LogicalResourceId" in r  # moto lists resources whose condition is false without one
         }
         events = boto3.client("events", region_name="us-east-1")

@@ -32,7 +32,9 @@ What moto cannot prove here (check these in a real account, or see the test name
   checked with moto's matcher in tests/template/test_template.py. Lambda does not run the code
   (no Docker): the handler runs in this process.
 - Encryption: moto records the KMS key on the table, log group and topic but encrypts nothing.
-- Limits a real account enforces: EventBridge's 64-character rule names, SSM throughput.
+- Limits a real account enforces: name lengths and EventBridge's 2,048-character pattern quota
+  (tests/template/test_resource_names.py checks them for a 128-character stack name), SSM
+  throughput.
 """
 
 from __future__ import annotations

@@ -99,7 +99,9 @@ def test_member_bus_to_central_bus_to_evaluator_to_alert(org, stack, monkeypatch
     # the central account: its bus, and its organization rule as the template deploys it
     central_events = boto3.client("events", region_name=REGION)
     central_events.create_event_bus(Name="paramwatch-organization")
-    patterns = deploy_rule_patterns(translate_template(ROOT / "template.yaml"), {"OrganizationId": "o-a1b2c3d4e5"})
+    patterns = deploy_rule_patterns(
+        translate_template(ROOT / "template.yaml"), parameters={"OrganizationId": "o-a1b2c3d4e5"}
+    )
     capture = stack.sqs.create_queue(QueueName="evaluator-stand-in")["QueueUrl"]
     capture_arn = stack.sqs.get_queue_attributes(QueueUrl=capture, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"

@@ -108,6 +108,7 @@ def test_redrive_without_credentials_is_one_line(monkeypatch, tmp_path) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert main(["redrive", "--stack", "paramwatch", "--region", REGION], out=out, err=err) == 2
     assert err.getvalue() == "paramwatch: error: Unable to locate credentials\n"
+    assert out.getvalue() == ""  # it reached no queue, so it does not say they are empty
 
 
 def test_redrive_goes_on_after_an_event_fails_again_and_sums_up(deployed, monkeypatch) -> None:

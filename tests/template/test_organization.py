@@ -42,8 +42,8 @@ def member_template() -> dict[str, Any]:
 def patterns(request, translated) -> dict[str, dict[str, str]]:
     """Resolved patterns of the three rule sets, in one forwarding mode."""
     mode = request.param
-    central = deploy_rule_patterns(translated, {"OrganizationId": ORG, "ForwardMode": mode})
-    member = deploy_rule_patterns(member_template(), {"CentralBusArn": BUS, "ForwardMode": mode})
+    central = deploy_rule_patterns(translated, parameters={"OrganizationId": ORG, "ForwardMode": mode})
+    member = deploy_rule_patterns(member_template(), parameters={"CentralBusArn": BUS, "ForwardMode": mode})
     return {
         "mode": mode,
         "default": {name: central[name] for name in ORG_RULES},

@@ -82,3 +82,33 @@ def test_no_path_grant_matches_another_accounts_parameter(patterns, name, accoun
     # THEN no grant allows it, and the finding names the parameter with its account
     assert finding is not None and str(finding.rule) == "unauthorized-read"
     assert finding.parameters[0].startswith(f"arn:aws:ssm:{region}:{account}:parameter/")
+
+
+@st.composite
+def any_addresses(draw) -> str:
+    """A private, a public or an IPv4-mapped address: behind an endpoint, whatever its VPC uses."""
+    net = draw(st.sampled_from([*PRIVATE_RANGES, ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]))
+    return str(net.network_address + draw(st.integers(0, net.num_addresses - 1)))
+
+
+@given(
+    cidrs=st.lists(networks(), min_size=1, max_size=4),
+    endpoints=st.lists(ENDPOINTS, max_size=2),
+    owners=st.lists(ACCOUNTS, max_size=2),
+    ip=any_addresses(),
+    endpoint=ENDPOINTS,
+    owner=st.one_of(st.none(), ACCOUNTS),
+)
+def test_no_call_through_a_foreign_endpoint_matches(cidrs, endpoints, owners, ip, endpoint, owner) -> None:
+    # GIVEN any grant the allowlist accepts, with public ranges, private ranges or both
+    grant = {"name": "g", "principals": ["arn:aws:iam::1:user/a"], "parameters": ["/a/*"], "source_cidrs": cidrs}
+    grant.update(vpc_endpoints=endpoints, vpc_endpoint_accounts=owners)
+    try:
+        g = validate({"version": 1, "grants": [grant]}).grants[0]
+    except ValueError:
+        return
+    # AND a call through an endpoint the grant neither names nor trusts, from any address (the
+    # endpoint's VPC picks its own CIDR, publicly routable ranges included)
+    assume(endpoint not in endpoints and owner not in owners)
+    # THEN the network condition never matches
+    assert not g.allows_source(ip, endpoint, owner)

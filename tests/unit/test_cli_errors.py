@@ -44,6 +44,33 @@ def test_a_baseline_that_cannot_be_written_is_refused_before_the_replay(tmp_path
 
 
 @pytest.mark.parametrize(
+    "argv",
+    [
+        ["redrive", "--stack", "paramwatch"],
+        ["allowlist", "push", "--stack", "paramwatch", "."],
+        ["doctor", "--stack", "paramwatch"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_commands_that_call_aws_say_in_one_line_that_there_are_no_credentials(
+    argv: list[str], monkeypatch, tmp_path: Path
+) -> None:
+    # GIVEN no credentials anywhere botocore looks (environment, files, instance metadata)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.setenv(name, str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    monkeypatch.chdir(tmp_path)
+    # WHEN a command that talks to AWS runs
+    code, out, err = run(*argv)
+    # THEN one line says so, exit 2, and nothing claims a result (no "queues are empty")
+    assert (code, out) == (2, ""), (out, err)
+    assert err.count("\n") == 1 and "Unable to locate credentials" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
     ("content", "says"),
     [
         ("{not json", "not a paramwatch baseline (not JSON"),

@@ -82,6 +82,9 @@ def test_cost_command_rejects_a_share_above_one(capsys) -> None:
         ("--reads-per-second", "inf", "must be a finite number"),
         ("--reads-per-second", "-1", "must be a finite number"),
         ("--violation-share", "nan", "must be a share from 0 to 1, got nan"),
+        ("--memory-mb", "nan", "argument --memory-mb: must be a whole number, got 'nan'"),
+        ("--memory-mb", "inf", "must be a whole number, got 'inf'"),
+        ("--reads-per-second", "x", "argument --reads-per-second: must be a number, got 'x'"),
     ],
 )
 def test_cost_command_refuses_what_lambda_or_arithmetic_cannot_take(capsys, flag, value, says) -> None:
@@ -89,6 +92,7 @@ def test_cost_command_refuses_what_lambda_or_arithmetic_cannot_take(capsys, flag
     assert main(argv, out=io.StringIO(), err=io.StringIO()) == 2
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
+    assert "invalid _" not in err  # argparse names the type function when it raises ValueError
 
 
 def test_the_heartbeat_is_on_the_bill() -> None:

@@ -21,8 +21,17 @@ SSM_SERVICE_CALLERS = frozenset({"AWS Internal", SSM_SOURCE})
 PARAMETER_ARN_KEY = "PARAMETER_ARN"
 KMS_DECRYPTS = frozenset({"Decrypt", "ReEncrypt"})
 """KMS calls that expose a parameter's plaintext or move it under another key."""
-KMS_ENCRYPTS = frozenset({"Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext"})
-"""KMS calls that make ciphertext under a parameter's context: SSM's own on PutParameter."""
+KMS_ENCRYPTS = frozenset(
+    {
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+    }
+)
+"""KMS calls that make ciphertext under a caller-given encryption context (every one that takes it):
+SSM's own on PutParameter, anyone else's under a parameter's context."""
 KMS_CONTEXTS = ("encryptionContext", "sourceEncryptionContext", "destinationEncryptionContext")
 
 
@@ -232,7 +241,7 @@ def _destination_account(record: CloudTrailRecord, account: str | None) -> str |
 def to_access(record: CloudTrailRecord) -> Access:
     """Normalize a validated record into an Access."""
     problems: list[str] = []
-    principal = resolve(record.user_identity)
+    principal = resolve(record.user_identity, record.recipient_account_id)
     account = principal.account or record.recipient_account_id
     raw_names, path = _names(record, problems)
     names, parameters = _canonical(raw_names, account, problems)

@@ -248,18 +248,22 @@ def _cmd_redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for queue in queues:
             redriver.drain(queue, report, limit=args.limit)
     except (BotoCoreError, ClientError) as exc:
-        _redrive_summary(report, out, err)
+        _redrive_summary(report, out, err, finished=False)
         print(f"paramwatch: error: {safe(exc, 300)}", file=err)
         return EXIT_ERROR
-    _redrive_summary(report, out, err)
+    _redrive_summary(report, out, err, finished=True)
     return EXIT_ERROR if report.left or report.failed else EXIT_CLEAN
 
 
-def _redrive_summary(report: RedriveReport, out: TextIO, err: TextIO) -> None:
-    """What a redrive did so far: handled records by kind, then what it left and why."""
+def _redrive_summary(report: RedriveReport, out: TextIO, err: TextIO, *, finished: bool) -> None:
+    """What a redrive did so far: handled records by kind, then what it left and why.
+
+    "Empty" only when every queue was read to the end: a redrive stopped by an error says nothing
+    of the queues it did not reach.
+    """
     for kind, number in sorted(report.handled.items()):
         print(f"{number} {kind}", file=out)
-    if not report.handled and not report.left and not report.failed:
+    if finished and not report.handled and not report.left and not report.failed:
         print("nothing to redrive: the queues are empty", file=out)
     for line in report.left:
         print(f"paramwatch: left in queue: {safe(line)}", file=err)
@@ -268,6 +272,16 @@ def _redrive_summary(report: RedriveReport, out: TextIO, err: TextIO) -> None:
 
 
 def _cmd_push(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return _push(args, out, err)
+    except (BotoCoreError, ClientError) as exc:  # no credentials, no region, access denied
+        print(f"paramwatch: error: {safe(exc, 300)}", file=err)
+        return EXIT_ERROR
+
+
+def _push(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import boto3  # only this command and redrive talk to AWS
 
     ssm = boto3.Session(region_name=args.region).client("ssm")
@@ -472,29 +486,38 @@ def _hunt_duckdb(
     return EXIT_FINDINGS if result.verdicts else EXIT_CLEAN
 
 
+def _number(kind: type[int] | type[float], text: str) -> float:
+    """`text` as a number, or argparse's one-line error naming what was expected (not a function name)."""
+    try:
+        return kind(text)
+    except ValueError:
+        expected = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}") from None
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = int(_number(int, text))
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
 
 
 def _rate(text: str) -> float:
-    value = float(text)
+    value = _number(float, text)
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number of 0 or more, got {text}")
     return value
 
 
 def _share(text: str) -> float:
-    value = float(text)
+    value = _number(float, text)
     if not 0 <= value <= 1:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be a share from 0 to 1, got {text}")
     return value
 
 
 def _memory_mb(text: str) -> int:
-    value = int(text)
+    value = int(_number(int, text))
     if not 128 <= value <= 10240:
         raise argparse.ArgumentTypeError(f"Lambda memory is 128 to 10240 MB, got {value}")
     return value

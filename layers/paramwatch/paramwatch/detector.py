@@ -31,7 +31,7 @@ from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.heartbeat import Heartbeat, heartbeat_of, write_heartbeat_of
-from paramwatch.matching import granted_by
+from paramwatch.matching import granted_by, granting
 from paramwatch.own import Own
 from paramwatch.rules import DENIAL_CODES, evaluate, finding_for, parse_record, reads_only_public
 from paramwatch.state import Claim, Delivery, State
@@ -54,6 +54,10 @@ BULK_PEAK_CAP = 1000
 KNOWN_CAP = 1000
 PAIR_PREFIX = "pair#"
 DAY = 86400
+# Refusals CloudTrail records. A GetParameter of a missing name is not recorded at all (SSM API
+# reference, ParameterNotFound) and GetParameters reports missing names in a successful response,
+# so guessing names shows up as permission errors; the not-found codes are kept for calls the
+# documentation does not exempt (GetParameterHistory, a missing version or label).
 ENUMERATION_CODES = DENIAL_CODES | {"ParameterNotFound", "ParameterVersionNotFound"}
 
 
@@ -430,11 +434,14 @@ class Detector:
         )
 
     def _bulk_grant(self, access: Access) -> Grant | None:
-        """The grant that allows this read, when the allowlist has any grant with its own threshold
-        (otherwise no grant is looked up: most allowlists pay nothing for the option)."""
+        """The strictest of the grants that allow this read (one without its own threshold has the
+        global one), so a generous grant never lends its threshold to a read another grant also
+        allows: the Decrypt SSM makes carries no network, so a network-restricted grant allows it
+        whatever network the read came from. Looked up only when some grant has a threshold."""
         if not self.allowlist.has_bulk_thresholds:
             return None
-        return granted_by(access, self.allowlist)[0]
+        grants = granting(access, self.allowlist)
+        return min(grants, key=lambda g: g.bulk_threshold or self.tuning.bulk_threshold, default=None)
 
     def _denied_burst(self, access: Access) -> list[_Candidate]:
         if access.error_code not in ENUMERATION_CODES:

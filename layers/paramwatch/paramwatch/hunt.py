@@ -1,9 +1,10 @@
 """`paramwatch hunt`: the allowlist as one SQL query over a CloudTrail table.
 
 The query reports what the stateless rules report (honeytoken, unjudgeable read, root access,
-direct KMS decrypt, denied attempt, unauthorized read) and bulk retrieval as a windowed count of
-distinct parameters per principal. It is built from the parsed allowlist, never from its text, and
-one builder serves Athena (Trino) and DuckDB through the shims in `sql.py`.
+direct KMS decrypt, other direct KMS use of a parameter's context, denied attempt, unauthorized
+read) and bulk retrieval as a windowed count of distinct parameters per principal. It is built
+from the parsed allowlist, never from its text, and one builder serves Athena (Trino) and DuckDB
+through the shims in `sql.py`.
 
 Every grant field must have a SQL form here. A field this module does not translate makes
 `build_query` refuse (`untranslated`), so a condition added to the allowlist later can never be
@@ -18,7 +19,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from paramwatch.access import KMS_SOURCE, PARAMETER_ARN_KEY, SSM_READS, SSM_SERVICE_CALLERS, SSM_SOURCE
+from paramwatch.access import (
+    KMS_CONTEXTS,
+    KMS_DECRYPTS,
+    KMS_ENCRYPTS,
+    KMS_SOURCE,
+    PARAMETER_ARN_KEY,
+    SSM_READS,
+    SSM_SERVICE_CALLERS,
+    SSM_SOURCE,
+)
 from paramwatch.allowlist import DAYS, PRIVATE_RANGES_MAPPED, Allowlist, Grant, Hours, is_private_range
 from paramwatch.findings import Rule, Severity
 from paramwatch.names import HIDDEN, PUBLIC_PREFIX, is_arn_pattern, literal_prefix
@@ -31,6 +41,7 @@ PER_EVENT_RULES = (
     Rule.UNJUDGEABLE,
     Rule.ROOT,
     Rule.DIRECT_DECRYPT,
+    Rule.DIRECT_KMS_USE,
     Rule.DENIED,
     Rule.UNAUTHORIZED,
 )
@@ -38,8 +49,7 @@ NOT_IN_SQL = {
     Rule.FIRST_SEEN: "needs every earlier (principal, parameter) pair: `replay --baseline`",
     Rule.DENIED_BURST: "a windowed count like bulk, left to replay: `replay`",
     Rule.INVALID_EVENT: "records that fail the CloudTrail schema: `replay`",
-    Rule.DIRECT_KMS_USE: "KMS ReEncrypt, Encrypt and GenerateDataKey on a parameter's context: `replay`",
-    Rule.TAMPER: "writes to paramwatch's own trail, rules, function, topic, key and allowlist: `replay`",
+    Rule.TAMPER: "writes: trail selectors parsed, or one stack's own resources by name: `replay --stack`",
 }
 # The fields each model may set for hunt to run. Adding a field to Grant (or Hours, or Allowlist)
 # without adding its SQL form below makes hunt refuse allowlists that use it. Labels that never
@@ -71,6 +81,7 @@ _SEVERITY = {
     Rule.UNJUDGEABLE: Severity.HIGH,
     Rule.ROOT: Severity.HIGH,
     Rule.DIRECT_DECRYPT: Severity.HIGH,
+    Rule.DIRECT_KMS_USE: Severity.HIGH,
     Rule.DENIED: Severity.LOW,
     Rule.UNAUTHORIZED: Severity.MEDIUM,
 }
@@ -176,8 +187,8 @@ class _Builder:
     # -- grants -------------------------------------------------------------------------------
 
     def network(self, grant: Grant) -> str:
-        """`Grant.allows_source`: a service in `via_services`, a public address in a public range,
-        or an anchor (endpoint, or endpoint owner) narrowed by the private ranges."""
+        """`Grant.allows_source`: a service in `via_services`, a public address in a public range
+        (through no VPC endpoint), or an anchor (endpoint, or endpoint owner) narrowed by the private ranges."""
         via = [f"COALESCE({in_list('invoked_by', grant.via_services)}, FALSE)"] if grant.via_services else []
         if not (grant.source_cidrs or grant.vpc_endpoints or grant.vpc_endpoint_accounts):
             return _any(via) if via else "TRUE"
@@ -186,7 +197,8 @@ class _Builder:
         parts = list(via)
         if public:
             is_private = _any([self.d.in_network("source_ip", n) for n in PRIVATE_RANGES_MAPPED])
-            parts.append(f"(NOT {is_private} AND {_any([self.d.in_network('source_ip', n) for n in public])})")
+            public_ip = _any([self.d.in_network("source_ip", n) for n in public])
+            parts.append(f"(COALESCE(vpc_endpoint, '') = '' AND NOT {is_private} AND {public_ip})")
         anchors = []
         if grant.vpc_endpoints:
             anchors.append(f"COALESCE({in_list('vpc_endpoint', grant.vpc_endpoints)}, FALSE)")
@@ -223,13 +235,14 @@ class _Builder:
         return self.d.regex("principal", f"^{head}:{account}:{_glob_regex(parts[5])}$")
 
     def account_only(self, grant: Grant) -> list[str]:
-        """`Grant.allows_account_of` for an `AWSAccount` identity: a principal's account field."""
+        """`Grant.allows_account_of` for an `AWSAccount` identity of another account than the trail's."""
         fields = [p.split(":", 5)[4] for p in grant.principals if p.startswith("arn:") and len(p.split(":", 5)) == 6]
         fields = [f for f in fields if f]
         if not fields:
             return []
         accounts = _any([like("caller_account", f) for f in fields])
-        return [f"(identity_type = 'AWSAccount' AND COALESCE(caller_account <> '' AND {accounts}, FALSE))"]
+        other = "caller_account <> '' AND owner_account <> '' AND caller_account <> owner_account"
+        return [f"(identity_type = 'AWSAccount' AND COALESCE({other} AND {accounts}, FALSE))"]
 
     def grant_accounts(self, grant: Grant) -> str:
         """`accounts`: the principal ARN's account field must be listed (service names never are)."""
@@ -330,11 +343,11 @@ class _Builder:
 
     def build(self) -> str:
         d = self.d
-        kms_arn = d.json_text("rp", f"$.encryptionContext.{PARAMETER_ARN_KEY}")
+        contexts = [d.json_value("rp", f"$.{key}.{PARAMETER_ARN_KEY}") for key in KMS_CONTEXTS]
         where = [
             *self.partitions(),
             f"((eventsource = {literal(SSM_SOURCE)} AND {in_list('eventname', SSM_READS)}) "
-            f"OR (eventsource = {literal(KMS_SOURCE)} AND eventname = 'Decrypt'))",
+            f"OR (eventsource = {literal(KMS_SOURCE)} AND {in_list('eventname', KMS_DECRYPTS | KMS_ENCRYPTS)}))",
             "eventid IS NOT NULL AND eventid <> ''",
         ]
         ui = "useridentity"
@@ -343,7 +356,9 @@ class _Builder:
         root_issuer = f"COALESCE({issuer}.type = 'Root' OR {d.regex(f'{issuer}.arn', _ROOT_ARN)}, FALSE)"
         is_root = (
             f"CASE WHEN {session} THEN {root_issuer} "
-            f"WHEN {ui}.type IN ('AWSService', 'AWSAccount') THEN FALSE "
+            f"WHEN {ui}.type = 'AWSService' THEN FALSE "
+            f"WHEN {ui}.type = 'AWSAccount' THEN COALESCE({ui}.accountid = recipientaccountid "
+            f"AND {d.regex(f'{ui}.arn', _ROOT_ARN)}, FALSE) "
             f"ELSE COALESCE({ui}.type = 'Root' OR {d.regex(f'{ui}.arn', _ROOT_ARN)}, FALSE) END"
         )
         principal = (
@@ -354,6 +369,7 @@ class _Builder:
             f"THEN 'arn:aws:iam::' || {ui}.accountid || ':root' END "
             f"ELSE {ui}.arn END"
         )
+        kms_keys = d.filter("resources", "k", "k.type = 'AWS::KMS::Key'")
         calls = f"""calls AS (
   SELECT eventid, eventtime, eventsource, eventname, errorcode, awsregion AS region_name,
     sourceipaddress AS source_ip, vpcendpointid AS vpc_endpoint, vpcendpointaccountid AS vpc_endpoint_account,
@@ -364,34 +380,47 @@ class _Builder:
     {is_root} AS is_root,
     {d.parse_time("eventtime")} AS ts,
     {d.parse_json("requestparameters")} AS rp,
+    CASE WHEN eventname = 'ReEncrypt' THEN {kms_keys} END AS key_resources,
     row_number() OVER (PARTITION BY eventid ORDER BY eventtime) AS copy_no
   FROM {self.table}
   WHERE {(chr(10) + "    AND ").join(where)}
 )"""
         via = f"COALESCE({in_list('invoked_by', SSM_SERVICE_CALLERS)}, FALSE)"  # AWS sets it; the source is no proof
         path_raw = d.json_string("rp", "$.path")
+        home = "COALESCE(NULLIF(caller_account, ''), NULLIF(owner_account, ''))"
+        # `access.is_relevant`: a context names a parameter; SSM's own Encrypt (PutParameter) is no read
+        kms_relevant = (
+            f"({_any([f'{c} IS NOT NULL' for c in contexts])} AND ({in_list('eventname', KMS_DECRYPTS)} OR NOT {via}))"
+        )
+        dest_key = d.json_string("rp", "$.destinationKeyId")
+        # `access._destination_account`: the key ARN's account, else the second KMS key resource's
+        destination = f"""CASE WHEN eventname = 'ReEncrypt' THEN CASE
+      WHEN starts_with({dest_key}, 'arn:') AND length({dest_key}) - length(replace({dest_key}, ':', '')) >= 4
+        THEN split_part({dest_key}, ':', 5)
+      WHEN cardinality(key_resources) = 2 AND key_resources[2].accountid IS NOT NULL THEN key_resources[2].accountid
+      ELSE {home} END END"""
         reads = f"""reads AS (
   SELECT *,
     eventsource = {literal(KMS_SOURCE)} AS is_kms,
     eventsource = {literal(KMS_SOURCE)} AND ({via}) AS via_ssm,
-    eventsource = {literal(KMS_SOURCE)}
-      OR COALESCE({d.json_text("rp", "$.withDecryption")} = 'true', FALSE) AS decrypted,
+    CASE WHEN eventsource = {literal(KMS_SOURCE)} THEN {in_list("eventname", KMS_DECRYPTS)}
+      ELSE COALESCE({d.json_text("rp", "$.withDecryption")} = 'true', FALSE) END AS decrypted,
+    {destination} AS dest_account,
     COALESCE(errorcode <> '', FALSE) AS has_error,
     COALESCE({d.json_text("rp", "$.recursive")} = 'true', FALSE) AS is_recursive,
-    COALESCE(NULLIF(caller_account, ''), NULLIF(owner_account, '')) AS home_account,
+    {home} AS home_account,
     CASE WHEN awsregion_ok AND COALESCE(NULLIF(caller_account, ''), NULLIF(owner_account, '')) IS NOT NULL
       THEN 'arn:' || CASE WHEN starts_with(principal, 'arn:') AND split_part(principal, ':', 2) <> ''
         THEN split_part(principal, ':', 2) ELSE 'aws' END || ':ssm:' || region_name || ':'
         || COALESCE(NULLIF(caller_account, ''), owner_account) || ':parameter' END AS arn_prefix,
     CASE WHEN eventname = 'GetParametersByPath' THEN {path_raw} END AS path_raw,
-    CASE eventname
-      WHEN 'Decrypt' THEN {d.array_of(d.json_value("rp", f"$.encryptionContext.{PARAMETER_ARN_KEY}"))}
-      WHEN 'GetParameters' THEN {d.json_array("rp", "$.names")}
-      WHEN 'GetParametersByPath' THEN NULL
+    CASE WHEN eventsource = {literal(KMS_SOURCE)} THEN {d.filter(f"ARRAY[{', '.join(contexts)}]", "x", "x IS NOT NULL")}
+      WHEN eventname = 'GetParameters' THEN {d.json_array("rp", "$.names")}
+      WHEN eventname = 'GetParametersByPath' THEN NULL
       ELSE {d.array_of(d.json_value("rp", "$.name"))}
     END AS raw_names
   FROM (SELECT *, COALESCE(region_name <> '', FALSE) AS awsregion_ok FROM calls) c
-  WHERE copy_no = 1 AND (eventsource = {literal(SSM_SOURCE)} OR {kms_arn} IS NOT NULL){self.time_bounds()}
+  WHERE copy_no = 1 AND (eventsource = {literal(SSM_SOURCE)} OR {kms_relevant}){self.time_bounds()}
 )"""
         path_canon = self.canonical("path_raw")
         paths = f"""paths AS (
@@ -400,7 +429,7 @@ class _Builder:
   FROM reads
 )"""
         names_raw = f"""names_raw AS (
-  SELECT r.eventid, r.home_account, r.arn_prefix, {d.element_string("u.raw")} AS raw_name
+  SELECT r.eventid, r.home_account, r.arn_prefix, r.dest_account, {d.element_string("u.raw")} AS raw_name
   FROM reads r CROSS JOIN UNNEST(r.raw_names) AS u(raw)
 )"""
         honey_names = _any([like("path_name", p) for p in self.allowlist.honeytokens])
@@ -413,25 +442,30 @@ class _Builder:
             "AND split_part(raw_name, ':', 5) IS DISTINCT FROM home_account"
         )
         names = f"""names AS (
-  SELECT eventid, path_name, arn_prefix,
+  SELECT eventid, path_name, arn_prefix, home_account, dest_account,
     CASE WHEN path_name IS NOT NULL AND {foreign} THEN 'arn:' || split_part(raw_name, ':', 2) || ':ssm:'
       || split_part(raw_name, ':', 4) || ':' || split_part(raw_name, ':', 5) || ':parameter' || path_name
       ELSE path_name END AS name
   FROM (SELECT *, {self.canonical("raw_name")} AS path_name FROM names_raw) n
 )"""
+        # `Access.key_leaves_account`: a parameter's owner (its ARN's account, else the caller's) is
+        # not the destination key's account
+        owner = "COALESCE(CASE WHEN starts_with(name, 'arn:') THEN split_part(name, ':', 5) ELSE home_account END, '')"
+        leaves = f"name IS NOT NULL AND COALESCE(dest_account, '') <> '' AND {owner} NOT IN ('', dest_account)"
         grant_columns = "".join(",\n    " + g for g in per_grant)
         per_read = f"""per_read AS (
   SELECT eventid,
     count_if(name IS NULL) AS bad_names,
     COALESCE(bool_or({honey_names}), FALSE) AS honey_names,
     COALESCE(bool_and(path_name IS NOT NULL AND {_public("path_name")}), FALSE) AS public_names,
-    array_sort(array_distinct(array_agg(name) FILTER (WHERE name IS NOT NULL))) AS parameters{grant_columns}
+    array_sort(array_distinct(array_agg(name) FILTER (WHERE name IS NOT NULL))) AS parameters,
+    COALESCE(bool_or({leaves}), FALSE) AS key_leaves{grant_columns}
   FROM names GROUP BY eventid
 )"""
         missed = "".join(f", p.missed_{i}" for i in range(len(self.grants)))
         joined = f"""joined AS (
   SELECT r.*, CASE WHEN r.path IS NOT NULL THEN regexp_replace(r.path, '/+$', '') || '/' END AS path_base,
-    p.eventid IS NULL AS no_names, COALESCE(p.bad_names, 0) AS bad_names,
+    p.eventid IS NULL AS no_names, COALESCE(p.bad_names, 0) AS bad_names, COALESCE(p.key_leaves, FALSE) AS key_leaves,
     COALESCE(p.honey_names, FALSE) AS honey_names, COALESCE(p.public_names, FALSE) AS public_names,
     p.parameters{missed}
   FROM paths r LEFT JOIN per_read p ON p.eventid = r.eventid
@@ -472,6 +506,7 @@ class _Builder:
         skip_public = "" if judge_public else "\n      WHEN COALESCE(public, FALSE) THEN NULL"
         rule = f"""CASE
       WHEN honeytoken THEN '{Rule.HONEYTOKEN}'
+      WHEN is_kms AND eventname <> 'Decrypt' AND NOT via_ssm THEN '{Rule.DIRECT_KMS_USE}'
       WHEN NOT decrypted THEN NULL{skip_public}
       WHEN problems THEN '{Rule.UNJUDGEABLE}'
       WHEN is_root THEN '{Rule.ROOT}'
@@ -485,10 +520,13 @@ class _Builder:
         verdicts = f"""verdicts AS (
   SELECT *, {rule} AS rule FROM judged
 )"""
-        # A grant with its own bulk_threshold counts the reads it allows apart, with its own window
-        # (detector._bulk); every other read counts under the --bulk-threshold default (scope -1).
+        # A read counts under the strictest grant that allows it (detector._bulk_grant): a grant with
+        # its own bulk_threshold apart, with its own window; the --bulk-threshold default (scope -1)
+        # for one without, and for every read no grant allows.
         own = [(i, g) for i, g in enumerate(self.grants) if g.bulk_threshold is not None]
-        scope = "CASE first_grant " + "".join(f"WHEN {i} THEN {i} " for i, _ in own) + "ELSE -1 END" if own else "-1"
+        ranked = sorted(range(len(self.grants)), key=lambda i: self.grants[i].bulk_threshold or self.bulk.threshold)
+        mine = [f"WHEN grant_{i} THEN {i if self.grants[i].bulk_threshold is not None else -1} " for i in ranked]
+        scope = "CASE " + "".join(mine) + "ELSE -1 END" if own else "-1"
         default_size = self.bulk.window_minutes * 60
         size = "CASE bulk_scope " + "".join(
             f"WHEN {i} THEN {(g.bulk_window_minutes or self.bulk.window_minutes) * 60} " for i, g in own
@@ -519,13 +557,17 @@ class _Builder:
   FROM bulk_firsts
 )"""
         severity = "CASE rule " + " ".join(
-            f"WHEN '{r}' THEN '{_SEVERITY[r]}'" for r in PER_EVENT_RULES if r != Rule.UNAUTHORIZED
+            f"WHEN '{r}' THEN '{_SEVERITY[r]}'"
+            for r in PER_EVENT_RULES
+            if r not in (Rule.UNAUTHORIZED, Rule.DIRECT_KMS_USE)
         )
+        kms_severity = f"CASE WHEN key_leaves THEN '{Severity.CRITICAL}' ELSE '{Severity.HIGH}' END"
+        severity += f" WHEN '{Rule.DIRECT_KMS_USE}' THEN {kms_severity}"
         severity += f" ELSE CASE WHEN cross_account THEN '{Severity.HIGH}' ELSE '{Severity.MEDIUM}' END END"
         final = f"""SELECT rule, {severity} AS severity, eventid AS event_id, eventtime AS event_time, principal,
   identity_type, eventname AS event_name, CASE WHEN path IS NULL THEN parameters ELSE ARRAY[path] END AS parameters,
   source_ip, vpc_endpoint, user_agent, errorcode AS error_code, region_name AS region,
-  path, is_recursive, via_ssm, problems, time_unknown, cross_account, caller_account, owner_account,
+  path, is_recursive, via_ssm, problems, time_unknown, cross_account, caller_account, owner_account, dest_account,
   CAST(NULL AS DOUBLE) AS window_start, CAST(NULL AS BIGINT) AS distinct_parameters,
   CAST(NULL AS INTEGER) AS bulk_scope, CAST(NULL AS INTEGER) AS bulk_threshold, CAST(NULL AS INTEGER) AS bulk_seconds
 FROM verdicts WHERE rule IS NOT NULL{self.only_rules()}
@@ -533,6 +575,7 @@ UNION ALL
 SELECT '{Rule.BULK}', '{Severity.HIGH}', b.eventid, r.eventtime, b.principal, r.identity_type,
   r.eventname, r.parameters, r.source_ip, r.vpc_endpoint, r.user_agent, r.errorcode, r.region_name,
   r.path, r.is_recursive, r.via_ssm, FALSE, FALSE, r.cross_account, r.caller_account, r.owner_account,
+  r.dest_account,
   CAST(b.window_start AS DOUBLE), b.distinct_parameters,
   CAST(b.bulk_scope AS INTEGER), CAST(b.threshold AS INTEGER), CAST(b.window_size AS INTEGER)
 FROM bulk b JOIN verdicts r ON r.eventid = b.eventid

@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from paramwatch.access import KMS_SOURCE, SSM_SOURCE, Access, parse_time
+from paramwatch.access import KMS_DECRYPTS, KMS_ENCRYPTS, KMS_SOURCE, SSM_SOURCE, Access, parse_time
 from paramwatch.allowlist import Allowlist
 from paramwatch.detector import Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Rule, Severity
 from paramwatch.hunt import TABLE, BulkRule, HuntError, Scope, build_query
 from paramwatch.identity import Principal, with_article
-from paramwatch.rules import finding_for, summary_for
+from paramwatch.rules import finding_for, kms_use_extra, summary_for
 from paramwatch.sources import SourceError, expand, records_from
 from paramwatch.sql import DUCKDB, literal
 
@@ -45,6 +45,9 @@ _FIELDS = {
     "vpcendpointaccountid": "vpcEndpointAccountId",
     "recipientaccountid": "recipientAccountId",
 }
+
+_RESOURCES = '[{"accountId": "VARCHAR", "type": "VARCHAR", "arn": "VARCHAR"}]'
+"""Athena's `resources ARRAY<STRUCT<arn, accountid, type>>`; a value of another shape reads as NULL."""
 
 
 def table_view(ndjson: Path, table: str = TABLE) -> str:
@@ -68,6 +71,7 @@ def table_view(ndjson: Path, table: str = TABLE) -> str:
         f"strftime({event_time}, '%Y/%m/%d') AS \"date\"",
         "json_extract_string(r, '$.awsRegion') AS region",
         "json_extract_string(r, '$.recipientAccountId') AS account",
+        f"json_transform(json_extract(r, '$.resources'), {literal(_RESOURCES)}) AS resources",
     ]
     options = f"format = 'newline_delimited', maximum_object_size = {MAX_RECORD}"
     source = f"read_json_objects({literal(str(ndjson))}, {options})"
@@ -163,13 +167,16 @@ def _access(row: dict[str, Any]) -> Access:
         region=row["region"],
         recipient_account=row["owner_account"],
         problems=problems,
-        is_kms=row["event_name"] == "Decrypt",
+        is_kms=row["event_name"] in KMS_DECRYPTS | KMS_ENCRYPTS,
+        destination_account=row["dest_account"],
     )
 
 
 def _extra(rule: Rule, row: dict[str, Any], access: Access) -> str:
     if rule in _EXTRA:
         return _EXTRA[rule]
+    if rule is Rule.DIRECT_KMS_USE:
+        return kms_use_extra(access.destination_account if row["severity"] == str(Severity.CRITICAL) else None)
     if rule is Rule.DENIED:
         return f"The call failed with {safe(access.error_code or '')}."
     if rule is Rule.UNJUDGEABLE:

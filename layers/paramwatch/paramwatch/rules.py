@@ -229,13 +229,18 @@ def evaluate(access: Access, allowlist: Allowlist) -> Finding | None:
 def _kms_use(access: Access) -> Finding:
     """A KMS call other than Decrypt on a parameter's encryption context that SSM did not make."""
     if access.key_leaves_account:
-        extra = (
+        return _finding(access, Rule.DIRECT_KMS_USE, Severity.CRITICAL, kms_use_extra(access.destination_account))
+    return _finding(access, Rule.DIRECT_KMS_USE, Severity.HIGH, kms_use_extra(None))
+
+
+def kms_use_extra(foreign_account: str | None) -> str:
+    """The escaped reason of a direct-kms-use finding; `foreign_account` when the key leaves."""
+    if foreign_account:
+        return (
             f"SSM did not make this call, and the destination key belongs to account "
-            f"{safe(access.destination_account)}: the secret now sits under a key another account controls."
+            f"{safe(foreign_account)}: the secret now sits under a key another account controls."
         )
-        return _finding(access, Rule.DIRECT_KMS_USE, Severity.CRITICAL, extra)
-    extra = "SSM did not make this call: the caller used the parameter's ciphertext or context directly."
-    return _finding(access, Rule.DIRECT_KMS_USE, Severity.HIGH, extra)
+    return "SSM did not make this call: the caller used the parameter's ciphertext or context directly."
 
 
 def invalid_event(event_id: str, reason: str) -> Finding:

@@ -118,6 +118,10 @@ class Dialect:
     def regex_group(self, value: str, pattern: str) -> str:
         return f"regexp_extract({value}, {literal(pattern)}, 1)"
 
+    def filter(self, array: str, var: str, body: str) -> str:
+        """The elements of `array` for which `body` (over the lambda variable `var`) holds."""
+        return f"filter({array}, {var} -> {body})"
+
 
 _OFFSET = r"(Z|[+-]\d\d:\d\d)$"
 
@@ -227,6 +231,10 @@ class DuckDB(Dialect):
 
     def preamble(self) -> str:
         return IPV4_MACRO
+
+    def filter(self, array: str, var: str, body: str) -> str:
+        # DuckDB 1.3 deprecated the arrow lambda; 2.0 refuses it by default.
+        return f"list_filter({array}, lambda {var}: {body})"
 
     def partition(self, predicate: str, column: str) -> str:
         # Local files have no folders: the view takes partitions from the record, and a record
