@@ -16,7 +16,9 @@ event-time order, so a backtest gives the same verdicts for any order of records
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -29,7 +31,7 @@ from paramwatch.access import Access, is_relevant, parse_time, to_access
 from paramwatch.allowlist import Allowlist, Grant
 from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
-from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.findings import Caller, Finding, Rule, Severity
 from paramwatch.heartbeat import Heartbeat, heartbeat_of, write_heartbeat_of
 from paramwatch.matching import granted_by, granting
 from paramwatch.own import Own
@@ -52,6 +54,7 @@ INDEX_CAP = 64
 # for suggest-allowlist; a window still holds at most this many 20-character digests (about 23 KB)
 BULK_PEAK_CAP = 1000
 KNOWN_CAP = 1000
+SHOWN_NAMES = 20  # a bulk alert names this many parameters, then says how many more
 PAIR_PREFIX = "pair#"
 DAY = 86400
 # Refusals CloudTrail records. A GetParameter of a missing name is not recorded at all (SSM API
@@ -326,6 +329,8 @@ class Detector:
             return replace(candidate, finding=replace(candidate.finding, account_name=name)) if name else candidate
 
         verdicts = []
+        if primary is not None and access.is_kms and access.via_ssm and access.event_time and access.principal.arn:
+            primary = replace(primary, ssm_caller=self._ssm_caller(access))
         if primary is not None:
             verdicts.append(self._page(side, named(self._primary(access, primary))))
         if access.event_time is None or access.principal.arn is None:
@@ -391,33 +396,73 @@ class Detector:
         what: str,
         scope: str = "",
         cap: int = 0,
+        details: bool = False,
     ) -> list[_Candidate]:
         """At most one finding when this event takes a window over its threshold.
 
         Each window's set stops growing one past the threshold: that is all the decision needs,
         and it keeps a burst of any size (20,000 refused calls) to one small item. A `scope` (a
-        grant with its own threshold) counts in windows of its own.
+        grant with its own threshold) counts in windows of its own. With `details`, a window also
+        keeps its first parameter names and its first SSM caller, for the alert.
         """
         size = minutes * 60
         moment = access.event_time.timestamp()
-        crossed = []
+        crossed: dict[float, tuple[str, int]] = {}
         for grid, start in _windows(moment, size):
             key = f"{rule}#{access.who}{scope}#{grid}#{int(start)}"
             expires = start + 3 * size
             count = self.state.add_members(key, members, expires, cap=max(cap, threshold + 1))
+            if details:
+                self._remember_details(key, access, count, len(members), expires)
             if count < threshold or (count == threshold and not inclusive):
                 continue
             if self.state.claim(f"{key}#raised", Claim(access.event_id), expires).owner == access.event_id:
-                crossed.append(start)
+                crossed[start] = (key, count)
         if not crossed:
             return []
         windows = " and ".join(f"(window from {_iso(start)})" for start in sorted(crossed))
+        key, count = crossed[min(crossed)]
+        counted = f" ({count} distinct so far)" if details else ""
         summary = (
-            f"[{rule}] {safe(access.principal.type)} {safe(access.principal.arn)} {what} within "
+            f"[{rule}] {safe(access.principal.type)} {safe(access.principal.arn)} {what}{counted} within "
             f"{minutes} minutes {windows}."
         )
         finding = finding_for(access, rule, severity, summary)
+        if details:
+            names = tuple(sorted(self.state.members(f"{key}#names"), key=_natural)) or access.parameters
+            caller = self._caller(f"{key}#caller") if access.is_kms else None
+            finding = replace(finding, parameters=names, parameter_count=count, ssm_caller=caller)
         return [_Candidate(finding, ("*",), moment, f"{access.event_id}#{rule}", kind=str(rule))]
+
+    def _remember_details(self, key: str, access: Access, count: int, added: int, expires: float) -> None:
+        """Keep a window's first names (while it holds few) and its first SSM-side caller.
+
+        Both sets are capped, and a warm container skips a full one, so a sweep of any size
+        costs a handful of writes.
+        """
+        if count <= SHOWN_NAMES + added:
+            self.state.add_members(f"{key}#names", access.parameters[:SHOWN_NAMES], expires, cap=SHOWN_NAMES)
+        if not access.is_kms and access.source_ip:
+            caller = {"event_id": access.event_id, "source_ip": access.source_ip, "user_agent": access.user_agent}
+            if access.vpc_endpoint:
+                caller["vpc_endpoint"] = access.vpc_endpoint
+            self.state.add_members(f"{key}#caller", [json.dumps(caller, sort_keys=True)], expires, cap=1)
+
+    def _caller(self, key: str) -> Caller | None:
+        """The SSM-side caller a window remembered, if an SSM call of the burst was seen."""
+        for member in self.state.members(key):
+            data = json.loads(member)
+            return Caller(data["event_id"], data.get("source_ip"), data.get("user_agent"), data.get("vpc_endpoint"))
+        return None
+
+    def _ssm_caller(self, access: Access) -> Caller | None:
+        """For a Decrypt SSM made: the SSM-side caller of the same principal in its bulk window."""
+        size = self.tuning.bulk_window_minutes * 60
+        for grid, start in _windows(access.event_time.timestamp(), size):
+            caller = self._caller(f"{Rule.BULK}#{access.principal.arn}#{grid}#{int(start)}#caller")
+            if caller is not None:
+                return caller
+        return None
 
     def _bulk(self, access: Access) -> list[_Candidate]:
         if not self._successful_read(access):
@@ -430,7 +475,7 @@ class Detector:
         members = [_digest(f"{access.scope}{p}") for p in access.parameters]
         what = f"decrypted more than {threshold} distinct parameters{whose}"
         return self._window_finding(
-            access, Rule.BULK, Severity.HIGH, members, minutes, threshold, False, what, scope, BULK_PEAK_CAP
+            access, Rule.BULK, Severity.HIGH, members, minutes, threshold, False, what, scope, BULK_PEAK_CAP, True
         )
 
     def _bulk_grant(self, access: Access) -> Grant | None:
@@ -741,6 +786,11 @@ def _within(holder: Claim, moment: float, seconds: float) -> bool:
         return abs(float(holder.note.get("time", "nan")) - moment) < seconds
     except ValueError:
         return False
+
+
+def _natural(name: str) -> list[Any]:
+    """Sort key that puts credentials-2 before credentials-10."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
 
 
 def _close(holder: Claim, moment: float) -> bool:
