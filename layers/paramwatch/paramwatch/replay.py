@@ -61,6 +61,7 @@ class FileResult:
     verdicts: tuple[Verdict, ...] = ()
     error: str | None = None
     grants_used: frozenset[str] = frozenset()
+    places: frozenset[tuple[str, str]] = frozenset()
 
 
 def wanted(record: dict[str, Any], allowlist: Allowlist, own: Own = NOBODY) -> bool:
@@ -151,7 +152,8 @@ def replay(
         verdicts += name_revealed(_release(detector, waiting, until))
         used = frozenset(j.grant for j in selected.reads if j is not None and j.grant)
         relevant = len(selected.reads) - selected.malformed  # malformed records are judged, but are no reads
-        last = FileResult(selected.path, selected.records, relevant, tuple(verdicts), grants_used=used)
+        places = frozenset((j.access.account or "?", j.access.region or "?") for j in selected.reads if j and j.access)
+        last = FileResult(selected.path, selected.records, relevant, tuple(verdicts), grants_used=used, places=places)
     if last is not None:
         rest = tuple(name_revealed(_release(detector, waiting, math.inf)))
         yield replace(last, verdicts=last.verdicts + rest) if rest else last
