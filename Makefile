@@ -50,7 +50,8 @@ MUTATION_STAMP := $(MUTATION_VENV)/.installed
 $(MUTATION_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(MUTATION_VENV)
 	$(MUTATION_VENV)/bin/pip install --quiet --upgrade pip
-	$(MUTATION_VENV)/bin/pip install --quiet -e . 'pytest>=8' 'hypothesis>=6.100' 'mutmut==3.8.1'
+	$(MUTATION_VENV)/bin/pip install --quiet -e . 'pytest>=8' 'hypothesis>=6.100' 'moto[server]>=5.1' boto3 jsonschema \
+	  'duckdb>=1.1' 'sqlglot>=25' 'aws-lambda-powertools>=3.10,<4' 'mutmut==3.8.1'
 	touch $@
 
 mutation: $(STAMP) $(MUTATION_STAMP)

@@ -421,10 +421,8 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
 
 def _decorated_empty(app: Any) -> Callable:
     @app.logger.inject_lambda_context(log_event=False)
-    @app.metrics.log_metrics
     def empty(event: dict, context: Any) -> dict:
         app.logger.set_correlation_id(app.correlation_id(event))
-        app.metrics.add_metric(name="EventsEvaluated", unit="Count", value=1)
         return {}
 
     return empty

@@ -220,3 +220,18 @@ def test_an_alert_whose_event_carries_a_300_kb_field_still_reaches_the_topic(app
     # THEN the alert is published (SNS takes 256 KB at most), not parked
     assert [v["paged"] for v in result["verdicts"]] == [True]
     assert len(stack.alerts()) == 1 and stack.parked() == []
+
+
+def test_every_verdict_that_pages_is_sent_even_when_one_event_pages_several(app, stack, monkeypatch) -> None:
+    # GIVEN a low bulk threshold, and reads that each page on their own as well
+    monkeypatch.setenv("BULK_THRESHOLD", "3")
+    app.runtime.cache_clear()
+    paged = 0
+    for i in range(6):
+        record = ssm_read(f"sweep-{i}", [f"/billing/s{i}"], time=f"2026-11-02T10:15:0{i}Z")
+        result = app.lambda_handler(eventbridge_event(record), LambdaContext())
+        paged += sum(v["paged"] for v in result["verdicts"])
+    # THEN the topic got exactly one alert per paged verdict, the bulk retrieval among them
+    alerts = stack.alerts()
+    assert len(alerts) == paged
+    assert "bulk-retrieval" in {a["MessageAttributes"]["rule"]["Value"] for a in alerts}

@@ -85,6 +85,10 @@ def test_the_same_sweep_pages_once_in_replay(tmp_path: Path) -> None:
     verdicts = [v for r in replay([tmp_path], Detector(EMPTY, MemoryState(), Tuning()), workers=1) for v in r.verdicts]
     assert [(str(v.finding.rule), v.finding.event_id) for v in verdicts if v.paged] == [("unauthorized-read", "call-0")]
     assert len(verdicts) == 56  # 5 calls + 50 Decrypts + 1 bulk: every one reported, one pages
+    # the backtest has every Decrypt, so the page names what the sweep revealed
+    page = next(v for v in verdicts if v.paged)
+    assert page.notes[-1].startswith("Its Decrypts revealed 50 secret(s): /prod/svc")
+    assert page.notes[-1].endswith(" and 30 more.")
 
 
 def test_a_pair_across_the_hour_pages_once(app, stack) -> None:

@@ -56,9 +56,14 @@ def resolve(value: Any) -> Any:
         return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO[m.group(1)], value["Fn::Sub"])
     if set(value) == {"Ref"}:
         return PSEUDO[value["Ref"]]
-    if value == {"Fn::GetAtt": ["EvaluatorRole", "Arn"]}:
-        return EVALUATOR
+    if set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][1] == "Arn":
+        return role_arn(value["Fn::GetAtt"][0])
     return {k: resolve(v) for k, v in value.items()}
+
+
+def role_arn(logical: str) -> str:
+    """The ARN CloudFormation gives role `logical` of this stack (generated name)."""
+    return EVALUATOR if logical == "EvaluatorRole" else f"arn:aws:iam::{ACCOUNT}:role/{STACK}-{logical}-XyZ789"
 
 
 @dataclass
@@ -168,12 +173,30 @@ def test_cloudwatch_logs_encrypts_this_stacks_log_group_only(policy, action) -> 
     assert not allowed(policy, Request(logs, action, {"kms:EncryptionContext:aws:logs:arn": elsewhere}))
 
 
+def functions_logging_under_the_key(template: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Each function whose log group the pipeline key encrypts: (its role's ARN, its log group's ARN)."""
+    out = {}
+    for name, function in resources_of(template, "AWS::Lambda::Function").items():
+        group = function["Properties"].get("LoggingConfig", {}).get("LogGroup", {}).get("Ref")
+        props = template["Resources"][group]["Properties"] if group else {}
+        if "PipelineKey" in str(props.get("KmsKeyId")):
+            role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+            out[name] = (role_arn(role), f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{resolve(props['LogGroupName'])}")
+    return out
+
+
 @pytest.mark.parametrize("action", ["kms:GenerateDataKey", "kms:Decrypt"])
-def test_the_evaluator_role_writes_its_logs_through_cloudwatch_logs(policy, action) -> None:
-    context = via("logs", **{"kms:EncryptionContext:aws:logs:arn": LOG_GROUP, "aws:PrincipalArn": EVALUATOR})
-    assert allowed(policy, Request(EVALUATOR, action, context))
+def test_each_function_role_writes_its_logs_through_cloudwatch_logs(translated, policy, action) -> None:
+    # GIVEN every function whose log group this key encrypts (the evaluator and the canary)
+    writers = functions_logging_under_the_key(translated)
+    assert {"EvaluatorFunction", "CanaryFunction"} <= set(writers)
+    for role, group in writers.values():
+        # THEN its role may use the key through CloudWatch Logs for its log group
+        context = via("logs", **{"kms:EncryptionContext:aws:logs:arn": group, "aws:PrincipalArn": role})
+        assert allowed(policy, Request(role, action, context)), role
     other = f"arn:aws:iam::{ACCOUNT}:role/someone-else"
-    assert not allowed(policy, Request(other, action, {**context, "aws:PrincipalArn": other}))
+    context = via("logs", **{"kms:EncryptionContext:aws:logs:arn": LOG_GROUP, "aws:PrincipalArn": other})
+    assert not allowed(policy, Request(other, action, context))
 
 
 @pytest.mark.parametrize("action", ["kms:GenerateDataKey", "kms:Decrypt"])

@@ -4,8 +4,11 @@ name CloudFormation accepts (128 characters).
 `${AWS::StackName}-honeytoken-reads` passed EventBridge's 64-character rule-name limit only for
 stack names up to 47 characters; the rules now have no name (CloudFormation generates one within
 the limit). The stack name also lands in names of other resources, in SSM parameter names (whose
-limit counts the whole ARN) and in the tamper rule's event pattern (EventBridge quota: 2,048
-characters), so each is checked here with the longest stack name.
+limit counts the whole ARN), in the tamper rule's event pattern (EventBridge quota: 2,048
+characters) and in the evaluator's settings (Lambda: 4 KB of environment), so each is checked here
+with the longest stack name (and the longest parameter values the template accepts). The member
+template (member.yaml) is checked the same way: StackSets name its stacks
+StackSet-<stack set>-<id>, about 100 characters.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import re
 from typing import Any
 
 import pytest
+from samtranslator.yaml_helper import yaml_parse
 
-from support import deploy_rule_patterns
+from support import ROOT, deploy_rule_patterns
 
 LONGEST_STACK = "p" * 128  # CloudFormation: a stack name holds at most 128 characters
 PSEUDO = {
@@ -28,6 +32,7 @@ PSEUDO = {
 # (resource type, name property) -> the documented maximum length of the name:
 NAME_LIMITS = {
     ("AWS::Events::Rule", "Name"): 64,  # EventBridge API PutRule, Name: 1-64
+    ("AWS::Events::EventBus", "Name"): 256,  # EventBridge API CreateEventBus, Name: 1-256
     ("AWS::Scheduler::Schedule", "Name"): 64,  # Scheduler API CreateSchedule, Name: 1-64
     ("AWS::Lambda::Function", "FunctionName"): 64,  # Lambda: "a function name is limited to 64 characters"
     ("AWS::IAM::Role", "RoleName"): 64,  # IAM API CreateRole, RoleName: 1-64
@@ -44,6 +49,14 @@ NAME_LIMITS = {
 }
 SSM_HIERARCHY_DEPTH = 15  # SSM: "Parameter hierarchies are limited to a maximum depth of fifteen levels"
 EVENT_PATTERN_QUOTA = 2048  # EventBridge quotas, "Event pattern size": 2,048 characters (default)
+ORGANIZATION = "o-a1b2c3d4e5"
+CENTRAL_BUS = "arn:aws:events:us-east-1:999988887777:event-bus/paramwatch-organization"
+
+
+@pytest.fixture(scope="module", params=["template.yaml", "member.yaml"])
+def template(request, translated) -> dict[str, Any]:
+    """The central template after the SAM transform, and the member template (no transform)."""
+    return translated if request.param == "template.yaml" else yaml_parse((ROOT / "member.yaml").read_text())
 
 
 def _resolve(value: Any) -> str | None:
@@ -80,16 +93,14 @@ def _stack_derived_names(template: dict[str, Any]) -> list[tuple[str, str, str, 
     return out
 
 
-def test_every_name_built_from_the_stack_name_has_a_documented_limit(translated) -> None:
-    derived = _stack_derived_names(translated)
-    assert derived, "the template names nothing after the stack: this test would check nothing"
-    for logical, kind, prop, _ in derived:
+def test_every_name_built_from_the_stack_name_has_a_documented_limit(template) -> None:
+    for logical, kind, prop, _ in _stack_derived_names(template):
         assert (kind, prop) in NAME_LIMITS, f"{logical}.{prop}: add the documented limit of {kind} names"
 
 
 @pytest.mark.parametrize(("kind", "prop"), sorted(NAME_LIMITS))
-def test_names_fit_for_the_longest_stack_name(translated, kind: str, prop: str) -> None:
-    for logical, resource in translated["Resources"].items():
+def test_names_fit_for_the_longest_stack_name(template, kind: str, prop: str) -> None:
+    for logical, resource in template["Resources"].items():
         if resource["Type"] != kind or prop not in resource.get("Properties", {}):
             continue
         name = _resolve(resource["Properties"][prop])
@@ -131,13 +142,25 @@ def _longest_honeytoken_prefix(parameter: dict[str, Any]) -> str:
     return prefix
 
 
-def test_event_patterns_fit_eventbridge_for_the_longest_names(translated) -> None:
+@pytest.mark.parametrize("stack", ["standalone", "organization", "member"])
+def test_event_patterns_fit_eventbridge_for_the_longest_names(template, translated, stack: str) -> None:
     # GIVEN the rules deployed by moto's CloudFormation under a 128-character stack name, with the
-    # longest honeytoken prefix the template accepts
-    prefix = _longest_honeytoken_prefix(translated["Parameters"]["HoneytokenPrefix"])
-    patterns = deploy_rule_patterns(translated, stack=LONGEST_STACK, parameters={"HoneytokenPrefix": prefix})
-    assert {"TamperRule", "HoneytokenReadRule"} <= set(patterns)
-    assert LONGEST_STACK in patterns["TamperRule"] and prefix in patterns["HoneytokenReadRule"]
+    # longest honeytoken prefix the templates accept: the central stack alone and in organization
+    # mode, and the member stack
+    if (stack == "member") != ("CentralBusArn" in template["Parameters"]):
+        pytest.skip("the other template")
+    prefix = _longest_honeytoken_prefix(template["Parameters"]["HoneytokenPrefix"])
+    parameters = {
+        "standalone": {"HoneytokenPrefix": prefix},
+        "organization": {"HoneytokenPrefix": prefix, "OrganizationId": ORGANIZATION},
+        "member": {"HoneytokenPrefix": prefix, "CentralBusArn": CENTRAL_BUS},
+    }[stack]
+    patterns = deploy_rule_patterns(template, stack=LONGEST_STACK, parameters=parameters)
+    assert "HoneytokenReadRule" in patterns and prefix in patterns["HoneytokenReadRule"]
+    if stack != "member":
+        assert LONGEST_STACK in patterns["TamperRule"]
+    if stack == "organization":
+        assert prefix in patterns["OrganizationHoneytokenReadRule"]
     for name, raw in patterns.items():
         # THEN each pattern, spaced or compact (however CloudFormation serializes it), fits the quota
         parsed = json.loads(raw)
@@ -145,7 +168,66 @@ def test_event_patterns_fit_eventbridge_for_the_longest_names(translated) -> Non
         assert size <= EVENT_PATTERN_QUOTA, f"{name}: {size} characters"
 
 
-def test_no_rule_is_named_after_the_stack(translated) -> None:
-    for logical, resource in translated["Resources"].items():
+# The longest value each reference can take, for the functions' environment (Lambda: "the total
+# size of all environment variables doesn't exceed 4 KB"). Generated names are at their limits above.
+LAMBDA_ENVIRONMENT_QUOTA = 4096
+ARN = f"arn:{PSEUDO['AWS::Partition']}:{{}}:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:{{}}"
+LONGEST_REF = {
+    "AWS::Lambda::Function": "f" * 64,
+    "AWS::SNS::Topic": ARN.format("sns", "t" * 256),
+    "AWS::SQS::Queue": f"https://sqs.{PSEUDO['AWS::Region']}.amazonaws.com/{PSEUDO['AWS::AccountId']}/{'q' * 80}",
+}
+LONGEST_ARN = {
+    "AWS::IAM::Role": f"arn:{PSEUDO['AWS::Partition']}:iam::{PSEUDO['AWS::AccountId']}:role/{'r' * 64}",
+    "AWS::KMS::Key": ARN.format("kms", f"key/mrk-{'k' * 32}"),
+}
+LONGEST_PARAMETER = {"FindingsBusName": "b" * 256, "PipelineKmsKeyArn": LONGEST_ARN["AWS::KMS::Key"]}
+
+
+def _longest(template: dict[str, Any], value: Any) -> str:
+    """The longest string `value` resolves to for the longest stack name and parameter values."""
+    if isinstance(value, str):
+        return value
+    if set(value) == {"Fn::If"}:
+        branches = [b for b in value["Fn::If"][1:] if b != {"Ref": "AWS::NoValue"}]
+        return max((_longest(template, b) for b in branches), key=len)
+    if set(value) == {"Fn::GetAtt"}:
+        logical, attribute = value["Fn::GetAtt"]
+        assert attribute == "Arn", value
+        return LONGEST_ARN[template["Resources"][logical]["Type"]]
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return re.sub(r"\$\{([^}!.]+)\}", lambda m: _longest(template, {"Ref": m.group(1)}), value["Fn::Sub"])
+    name = value["Ref"]
+    if name in PSEUDO:
+        return PSEUDO[name]
+    if name in template["Parameters"]:
+        parameter = template["Parameters"][name]
+        if name in LONGEST_PARAMETER:
+            return LONGEST_PARAMETER[name]
+        if "MaxLength" in parameter:
+            return "x" * int(parameter["MaxLength"])
+        if "AllowedValues" in parameter:
+            return max(map(str, parameter["AllowedValues"]), key=len)
+        assert parameter["Type"] == "Number", f"{name}: give the test its longest value"
+        return str(parameter.get("MaxValue", 10**6))
+    resource = template["Resources"][name]
+    named = {"AWS::DynamoDB::Table": "TableName", "AWS::SSM::Parameter": "Name", "AWS::Logs::LogGroup": "LogGroupName"}
+    if resource["Type"] in named:
+        return _longest(template, resource["Properties"][named[resource["Type"]]])
+    return LONGEST_REF[resource["Type"]]
+
+
+def test_function_settings_fit_lambdas_4_kb_for_the_longest_names(translated) -> None:
+    functions = {n: r for n, r in translated["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
+    assert "EvaluatorFunction" in functions
+    for name, function in functions.items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        # the variables as JSON, as Lambda stores them: a little more than the keys and values alone
+        size = len(json.dumps({key: _longest(translated, value) for key, value in variables.items()}))
+        assert size <= LAMBDA_ENVIRONMENT_QUOTA, f"{name}: {size} bytes of environment"
+
+
+def test_no_rule_is_named_after_the_stack(template) -> None:
+    for logical, resource in template["Resources"].items():
         if resource["Type"] == "AWS::Events::Rule":
             assert "Name" not in resource["Properties"], logical

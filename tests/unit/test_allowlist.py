@@ -42,8 +42,8 @@ def grant(**extra) -> dict:
         ({"version": 1, "grants": [grant(principal=["x"])]}, "grants[0].principal", "Extra inputs"),
         (
             {"version": 1, "grants": [grant(vpc_endpoints=["vpc-123"])]},
-            "grants[0].vpc_endpoints[0]",
-            "pattern",
+            "grants[0].vpc_endpoints",
+            "[0] 'vpc-123' is not a VPC endpoint ID",
         ),
         ({"version": 2}, "version", "1"),
         ({"version": 1, "grants": [grant(), grant()]}, "(document)", "used twice"),
@@ -168,6 +168,12 @@ def test_via_services_is_an_alternative_to_the_network() -> None:
         ({"bulk_window_minutes": 30}, "bulk_window_minutes needs bulk_threshold"),
         ({"bulk_threshold": 1}, "grants[0].bulk_threshold"),
         ({"parameters": ["arn:aws:s3:::bucket/*"]}, "is not an SSM parameter ARN pattern"),
+        ({"source_cidrs": ["::ffff:10.0.0.0/104"]}, "source_cidrs[0]: ::ffff:10.0.0.0/104 is a private range"),
+        (
+            {"vpc_endpoint_accounts": [111122223333], "source_cidrs": ["10.0.0.0/8"]},
+            "vpc_endpoint_accounts: [0] account ID 111122223333 must be a quoted string of 12 digits",
+        ),
+        ({"vpc_endpoints": ["vpce-XYZ"]}, "vpc_endpoints: [0] 'vpce-XYZ' is not a VPC endpoint ID"),
     ],
 )
 def test_check_allowlist_explains_each_new_error(extra: dict, needle: str) -> None:

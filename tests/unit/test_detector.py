@@ -218,3 +218,21 @@ def test_reads_no_grant_covers_keep_the_global_threshold() -> None:
     verdicts = run(Detector(allowlist, MemoryState(), Tuning(bulk_threshold=20)), records)
     # THEN the global threshold of 20 still applies to them
     assert "bulk-retrieval" in {str(v.finding.rule) for v in paged(verdicts)}
+
+
+def test_a_read_two_grants_allow_counts_under_the_stricter() -> None:
+    # GIVEN an office-only grant of everything with a generous threshold, listed first, and a plain
+    # grant of /platform/* from anywhere (the global threshold)
+    office = {"name": "office-sync", "principals": ["arn:aws:iam::111122223333:user/alice"], "parameters": ["/*"]}
+    office.update(source_cidrs=["203.0.113.0/24"], bulk_threshold=500)
+    plain = {"name": "plain", "principals": ["arn:aws:iam::111122223333:user/alice"], "parameters": ["/platform/*"]}
+    allowlist = validate({"version": 1, "grants": [office, plain]})
+    # WHEN alice's credentials sweep /platform by path from elsewhere: the by-path call is plain's,
+    # and the 25 Decrypts SSM makes for it carry no network, so the office grant allows them too
+    sweep = ssm_read("bp", ["/x"], sourceIPAddress="198.51.100.9")
+    sweep.update(eventName="GetParametersByPath")
+    sweep["requestParameters"] = {"path": "/platform", "recursive": True, "withDecryption": True}
+    records = [sweep] + [kms_decrypt(f"d{i}", f"/platform/p{i}") for i in range(25)]
+    verdicts = run(Detector(allowlist, MemoryState(), Tuning(bulk_threshold=20, learning_days=0)), records)
+    # THEN they count under the stricter (global) threshold, never the office grant's 500
+    assert "bulk-retrieval" in {str(v.finding.rule) for v in paged(verdicts)}

@@ -141,7 +141,7 @@ def test_a_grant_bulk_threshold_counts_its_reads_apart() -> None:
     )
     text = build_query(Allowlist(version=1, grants=[grant]), TRINO)
     sqlglot.parse_one(text, read="trino")
-    assert "CASE first_grant WHEN 0 THEN 0 ELSE -1 END AS bulk_scope" in text
+    assert "CASE WHEN grant_0 THEN 0 ELSE -1 END AS bulk_scope" in text
     assert "CASE bulk_scope WHEN 0 THEN 180 ELSE 600 END AS window_size" in text
     assert "CASE bulk_scope WHEN 0 THEN 50 ELSE 20 END AS threshold" in text
 

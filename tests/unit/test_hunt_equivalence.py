@@ -522,3 +522,20 @@ def test_direct_kms_use_agrees_with_severity(tmp_path) -> None:
     assert rules["re-foreign"] == rules["re-two"] == ("direct-kms-use", "critical")  # the parameter's owner differs
     assert rules["ssm-reencrypt"][0] == "unauthorized-read"  # SSM's own, judged by the grants like its Decrypt
     assert not {"ssm-encrypt", "re-other-ctx", "re-list"} & set(rules)
+
+
+def test_a_read_two_grants_allow_counts_under_the_stricter_in_both(tmp_path) -> None:
+    # GIVEN a generous office-only grant of everything listed first, and a plain grant of /app/*
+    alice = "arn:aws:iam::111122223333:user/alice"
+    office = {"name": "office", "principals": [alice], "parameters": ["/*"], "bulk_threshold": 500}
+    office["source_cidrs"] = ["203.0.113.0/24"]
+    plain = {"name": "plain", "principals": [alice], "parameters": ["/app/*"]}
+    allowlist = validate({"version": 1, "grants": [office, plain]})
+    # WHEN alice reads 8 /app parameters from the office (both grants allow them) and 8 /data ones
+    start = datetime(2026, 11, 2, 9, 58, tzinfo=UTC)
+    records = [_read(f"a{i}", f"/app/p{i}", start + timedelta(seconds=15 * i), "203.0.113.1") for i in range(8)]
+    records += [_read(f"d{i}", f"/data/p{i}", start + timedelta(seconds=15 * i), "203.0.113.1") for i in range(8)]
+    path = write_log(tmp_path, records)
+    # THEN hunt and replay agree, and the /app reads count under the default of 5, the /data ones apart
+    _, windows = assert_same(allowlist, [path], BulkRule(threshold=5, window_minutes=10))
+    assert windows, "the /app reads are over the default threshold"

@@ -37,6 +37,7 @@ DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Pattern = Annotated[str, Field(min_length=1, max_length=2048)]
 SERVICE_PRINCIPAL = r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$"
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+VPC_ENDPOINT_ID = r"^vpce-[0-9a-f]{8,17}$"
 
 
 class AllowlistError(ValueError):
@@ -100,12 +101,12 @@ class Hours(_Strict):
 PRIVATE_RANGES = tuple(
     ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
+"""RFC 1918, the shared address space of RFC 6598 and IPv6 unique local addresses: every VPC of every
+account may use them, so an address in them says nothing about whose network a call came from."""
 PRIVATE_RANGES_MAPPED = PRIVATE_RANGES + tuple(
     ipaddress.ip_network(f"::ffff:{n.network_address}/{96 + n.prefixlen}") for n in PRIVATE_RANGES if n.version == 4
 )
 """The private ranges with their IPv4-mapped IPv6 forms, for matchers that keep the two apart."""
-"""RFC 1918, the shared address space of RFC 6598 and IPv6 unique local addresses: every VPC of every
-account may use them, so an address in them says nothing about whose network a call came from."""
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -118,8 +119,9 @@ def is_private(address: Address) -> bool:
 
 
 def is_private_range(network: Network) -> bool:
-    """True for a CIDR wholly inside one of PRIVATE_RANGES."""
-    return any(network.version == net.version and network.subnet_of(net) for net in PRIVATE_RANGES)  # type: ignore[arg-type]
+    """True for a CIDR wholly inside one of PRIVATE_RANGES, or inside the IPv4-mapped IPv6 form of
+    one (`::ffff:10.0.0.0/104` is 10.0.0.0/8 written another way)."""
+    return any(network.version == net.version and network.subnet_of(net) for net in PRIVATE_RANGES_MAPPED)  # type: ignore[arg-type]
 
 
 def _contains(networks: tuple[Network, ...], address: Address) -> bool:
@@ -153,7 +155,7 @@ class Grant(_Strict):
         description="Public ranges match alone; private ranges (RFC 1918, 100.64.0.0/10, fc00::/7) only narrow "
         "vpc_endpoints or vpc_endpoint_accounts, and are an error without one.",
     )
-    vpc_endpoints: list[Annotated[str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")]] = Field(
+    vpc_endpoints: list[Annotated[str, Field(pattern=VPC_ENDPOINT_ID)]] = Field(
         default_factory=list, description="The call came through one of these endpoints (vpcEndpointId)."
     )
     vpc_endpoint_accounts: list[str] = Field(
@@ -211,6 +213,22 @@ class Grant(_Strict):
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError as exc:
                 raise ValueError(f"[{i}] bad CIDR {cidr!r}") from exc
+        return value
+
+    @field_validator("vpc_endpoint_accounts", mode="before")
+    @classmethod
+    def _quoted_endpoint_accounts(cls, value: Any) -> Any:
+        return _account_ids(value)
+
+    @field_validator("vpc_endpoints", mode="before")
+    @classmethod
+    def _endpoint_ids(cls, value: Any) -> Any:
+        for i, endpoint in enumerate(value if isinstance(value, list) else []):
+            if isinstance(endpoint, str) and not re.fullmatch(VPC_ENDPOINT_ID, endpoint):
+                raise ValueError(
+                    f"[{i}] {endpoint!r} is not a VPC endpoint ID (vpce- and 8 to 17 lowercase hex digits, "
+                    "as in vpcEndpointId)"
+                )
         return value
 
     @field_validator("vpc_endpoint_accounts")
@@ -451,7 +469,11 @@ def _parse_yaml(text: str) -> Any:
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
-        raise AllowlistError([f"(document): not valid YAML or JSON: {exc}"]) from None
+        # One line, where and what (PyYAML's own text spans three lines and names "<unicode string>").
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise AllowlistError([f"(document): not valid YAML or JSON: {where}{problem}"]) from None
 
 
 EMPTY = Allowlist(version=1)

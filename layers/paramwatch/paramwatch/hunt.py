@@ -235,13 +235,14 @@ class _Builder:
         return self.d.regex("principal", f"^{head}:{account}:{_glob_regex(parts[5])}$")
 
     def account_only(self, grant: Grant) -> list[str]:
-        """`Grant.allows_account_of` for an `AWSAccount` identity: a principal's account field."""
+        """`Grant.allows_account_of` for an `AWSAccount` identity of another account than the trail's."""
         fields = [p.split(":", 5)[4] for p in grant.principals if p.startswith("arn:") and len(p.split(":", 5)) == 6]
         fields = [f for f in fields if f]
         if not fields:
             return []
         accounts = _any([like("caller_account", f) for f in fields])
-        return [f"(identity_type = 'AWSAccount' AND COALESCE(caller_account <> '' AND {accounts}, FALSE))"]
+        other = "caller_account <> '' AND owner_account <> '' AND caller_account <> owner_account"
+        return [f"(identity_type = 'AWSAccount' AND COALESCE({other} AND {accounts}, FALSE))"]
 
     def grant_accounts(self, grant: Grant) -> str:
         """`accounts`: the principal ARN's account field must be listed (service names never are)."""
@@ -355,7 +356,9 @@ class _Builder:
         root_issuer = f"COALESCE({issuer}.type = 'Root' OR {d.regex(f'{issuer}.arn', _ROOT_ARN)}, FALSE)"
         is_root = (
             f"CASE WHEN {session} THEN {root_issuer} "
-            f"WHEN {ui}.type IN ('AWSService', 'AWSAccount') THEN FALSE "
+            f"WHEN {ui}.type = 'AWSService' THEN FALSE "
+            f"WHEN {ui}.type = 'AWSAccount' THEN COALESCE({ui}.accountid = recipientaccountid "
+            f"AND {d.regex(f'{ui}.arn', _ROOT_ARN)}, FALSE) "
             f"ELSE COALESCE({ui}.type = 'Root' OR {d.regex(f'{ui}.arn', _ROOT_ARN)}, FALSE) END"
         )
         principal = (
@@ -517,10 +520,13 @@ class _Builder:
         verdicts = f"""verdicts AS (
   SELECT *, {rule} AS rule FROM judged
 )"""
-        # A grant with its own bulk_threshold counts the reads it allows apart, with its own window
-        # (detector._bulk); every other read counts under the --bulk-threshold default (scope -1).
+        # A read counts under the strictest grant that allows it (detector._bulk_grant): a grant with
+        # its own bulk_threshold apart, with its own window; the --bulk-threshold default (scope -1)
+        # for one without, and for every read no grant allows.
         own = [(i, g) for i, g in enumerate(self.grants) if g.bulk_threshold is not None]
-        scope = "CASE first_grant " + "".join(f"WHEN {i} THEN {i} " for i, _ in own) + "ELSE -1 END" if own else "-1"
+        ranked = sorted(range(len(self.grants)), key=lambda i: self.grants[i].bulk_threshold or self.bulk.threshold)
+        mine = [f"WHEN grant_{i} THEN {i if self.grants[i].bulk_threshold is not None else -1} " for i in ranked]
+        scope = "CASE " + "".join(mine) + "ELSE -1 END" if own else "-1"
         default_size = self.bulk.window_minutes * 60
         size = "CASE bulk_scope " + "".join(
             f"WHEN {i} THEN {(g.bulk_window_minutes or self.bulk.window_minutes) * 60} " for i, g in own

@@ -2,8 +2,8 @@
 
 An assumed-role ARN (`arn:aws:sts::ACCT:assumed-role/NAME/SESSION`) drops the role's path and
 carries a caller-chosen session name, so the principal is the session issuer's ARN instead. Root is
-recognized in every disguise: type `Root`, a session whose issuer is root, or any identity (other
-than the account-only `AWSAccount`) that carries the root ARN.
+recognized in every disguise: type `Root`, a session whose issuer is root, or any identity that
+carries the root ARN (an account-only `AWSAccount` only when it names the recording account).
 """
 
 from __future__ import annotations
@@ -44,8 +44,12 @@ class Principal:
         return self.session if self.session and role.startswith(SSO_ROLE_PREFIX) else None
 
 
-def resolve(identity: UserIdentity | None) -> Principal:
-    """Resolve the grant-matching principal of a record's `userIdentity`."""
+def resolve(identity: UserIdentity | None, home: str | None = None) -> Principal:
+    """Resolve the grant-matching principal of a record's `userIdentity`.
+
+    `home` is the account whose trail recorded the call (recipientAccountId). An `AWSAccount`
+    identity is another account; one that names `home` and carries its root ARN is root in disguise.
+    """
     if identity is None:
         return Principal(arn=None, type="Unknown", account=None)
     kind = identity.type or "Unknown"
@@ -62,7 +66,8 @@ def resolve(identity: UserIdentity | None) -> Principal:
         return Principal(arn=identity.invoked_by, type=kind, account=account)
     if kind == "AWSAccount":
         arn = f"arn:aws:iam::{account}:root" if account else None
-        return Principal(arn=arn, type=kind, account=account)
+        root = bool(account and account == home and _is_root_arn(identity.arn))
+        return Principal(arn=arn, type=kind, account=account, root=root)
     root = kind == "Root" or _is_root_arn(identity.arn)
     return Principal(arn=identity.arn, type=kind, account=account, root=root)
 

@@ -71,8 +71,11 @@ def failed_condition(grant: Grant, access: Access, principal: str) -> Condition 
 
 
 def _account_only_match(grant: Grant, access: Access) -> bool:
+    """An `AWSAccount` identity is "another account": one that names the account whose trail
+    recorded the call (or a record without recipientAccountId) says nothing of who in it called,
+    so no grant written for a principal of that account covers it."""
     account = access.principal.account
-    return access.principal.type == "AWSAccount" and bool(account) and grant.allows_account_of(account or "")
+    return access.principal.type == "AWSAccount" and access.cross_account and grant.allows_account_of(account or "")
 
 
 def _candidates(access: Access, allowlist: Allowlist) -> list[Grant]:
@@ -93,6 +96,14 @@ def granted_by(access: Access, allowlist: Allowlist) -> tuple[Grant | None, bool
             return grant, False
         time_unknown = time_unknown or failed is Condition.TIME_UNKNOWN
     return None, time_unknown
+
+
+def granting(access: Access, allowlist: Allowlist) -> list[Grant]:
+    """Every grant that allows the access, in document order."""
+    if access.principal.arn is None:
+        return []
+    arn = access.principal.arn
+    return [grant for grant in _candidates(access, allowlist) if failed_condition(grant, access, arn) is None]
 
 
 def nearest(access: Access, allowlist: Allowlist) -> NearMiss:

@@ -29,7 +29,8 @@ from typing import Any
 from paramwatch import tamper
 from paramwatch.access import KMS_DECRYPTS, KMS_ENCRYPTS, KMS_SOURCE, SSM_READS, SSM_SOURCE, parse_time
 from paramwatch.allowlist import Allowlist
-from paramwatch.detector import NOBODY, Detector, Judged, Verdict, prejudge
+from paramwatch.detector import BY_PATH_PART, NOBODY, SWEEP_PART, Detector, Judged, Verdict, prejudge
+from paramwatch.escape import safe
 from paramwatch.own import Own
 from paramwatch.rules import could_need, decoy_bytes, needs_judging
 from paramwatch.sources import ByteFilter, SourceError, expand, select
@@ -60,6 +61,7 @@ class FileResult:
     verdicts: tuple[Verdict, ...] = ()
     error: str | None = None
     grants_used: frozenset[str] = frozenset()
+    places: frozenset[tuple[str, str]] = frozenset()
 
 
 def wanted(record: dict[str, Any], allowlist: Allowlist, own: Own = NOBODY) -> bool:
@@ -148,13 +150,54 @@ def replay(
                 heapq.heappush(waiting, (_when(judged), *key, next(order), judged))
         delivered = delivered_at(Path(selected.path))
         until = delivered - HORIZON_SECONDS if delivered is not None else -math.inf
-        verdicts += _release(detector, waiting, until)
+        verdicts += name_revealed(_release(detector, waiting, until))
         used = frozenset(j.grant for j in selected.reads if j is not None and j.grant)
         relevant = len(selected.reads) - selected.malformed  # malformed records are judged, but are no reads
-        last = FileResult(selected.path, selected.records, relevant, tuple(verdicts), grants_used=used)
+        places = frozenset((j.access.account or "?", j.access.region or "?") for j in selected.reads if j and j.access)
+        last = FileResult(selected.path, selected.records, relevant, tuple(verdicts), grants_used=used, places=places)
     if last is not None:
-        rest = tuple(_release(detector, waiting, math.inf))
+        rest = tuple(name_revealed(_release(detector, waiting, math.inf)))
         yield replace(last, verdicts=last.verdicts + rest) if rest else last
+
+
+_JOINED = re.compile(rf"^(?:{BY_PATH_PART}|{SWEEP_PART}|repeat within \d+ minutes of the alert for event) ([^,\s]+)")
+
+
+def name_revealed(verdicts: list[Verdict], shown: int = 20) -> list[Verdict]:
+    """Name, on each by-path call's page, the secrets its Decrypts revealed.
+
+    Lambda pages for the call before its Decrypts arrive; a backtest has them all, so the page it
+    prints says how many secrets the call (and the pages of its sweep) decrypted, and the first few.
+    """
+    by_event = {v.finding.event_id: v for v in verdicts}
+
+    def page_of(verdict: Verdict) -> Verdict | None:
+        for _ in range(4):  # a Decrypt joins its call, which may repeat the sweep's first call
+            if verdict.paged:
+                return verdict
+            found = _JOINED.match(verdict.reason or "")
+            verdict = by_event.get(found.group(1)) if found else None
+            if verdict is None:
+                return None
+        return None
+
+    revealed: dict[str, list[str]] = {}
+    for verdict in verdicts:
+        if verdict.finding.event_name == "Decrypt" and not verdict.paged:
+            page = page_of(verdict)
+            if page is not None and page.finding.event_name == "GetParametersByPath":
+                revealed.setdefault(page.finding.event_id, []).extend(verdict.finding.parameters)
+    out = []
+    for verdict in verdicts:
+        names = list(dict.fromkeys(revealed.get(verdict.finding.event_id, ())))
+        if verdict.paged and names:
+            listed = ", ".join(safe(n, 160) for n in names[:shown])
+            more = f" and {len(names) - shown} more" if len(names) > shown else ""
+            verdict = replace(
+                verdict, notes=(*verdict.notes, f"Its Decrypts revealed {len(names)} secret(s): {listed}{more}.")
+            )
+        out.append(verdict)
+    return out
 
 
 def _release(detector: Detector, waiting: list[tuple[float, bool, str, int, Judged]], until: float) -> list[Verdict]:

@@ -1,0 +1,64 @@
+"""Edges that `make mutation` found no test pinning: window bounds, glob prefixes, trailing
+slashes, and the allowlist's error text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from paramwatch.allowlist import AllowlistError, Hours, parse
+from paramwatch.names import canonical_pattern, covers_subtree, literal_prefix, subtree_may_hold
+
+MON = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
+
+
+def at(day_offset: int, hhmm: str) -> datetime:
+    hours, minutes = map(int, hhmm.split(":"))
+    return MON.replace(day=MON.day + day_offset, hour=hours, minute=minutes)
+
+
+def test_a_window_includes_its_start_and_excludes_its_end() -> None:
+    hours = Hours(days=["mon"], start="09:00", end="17:00", timezone="UTC")
+    assert [hours.allows(at(0, t)) for t in ("08:59", "09:00", "16:59", "17:00")] == [False, True, True, False]
+
+
+def test_a_window_across_midnight_belongs_to_the_day_it_starts() -> None:
+    hours = Hours(days=["sun"], start="22:00", end="06:00", timezone="UTC")
+    # Sunday 21:59 no, 22:00 yes; Monday (the day after) 05:59 yes, 06:00 no; Monday 22:00 no
+    assert hours.allows(at(-1, "21:59")) is False
+    assert hours.allows(at(-1, "22:00")) is True
+    assert hours.allows(at(0, "05:59")) is True
+    assert hours.allows(at(0, "06:00")) is False
+    assert hours.allows(at(0, "22:00")) is False
+
+
+def test_literal_prefix_stops_at_the_first_wildcard_of_either_kind() -> None:
+    assert literal_prefix("/a?b*c") == "/a"
+    assert literal_prefix("/a*b?c") == "/a"
+    assert literal_prefix("/a*b*c") == "/a"
+    assert literal_prefix("/a?b?c") == "/a"
+    assert literal_prefix("*x") == "" and literal_prefix("?x") == ""
+    assert literal_prefix("/plain") == "/plain"
+
+
+def test_canonical_pattern_keeps_leading_wildcards() -> None:
+    assert canonical_pattern("?x/*") == "?x/*"
+    assert canonical_pattern("*") == "*"
+    assert canonical_pattern("orders/*") == "/orders/*"
+
+
+def test_subtrees_take_the_path_as_written_up_to_its_trailing_slashes() -> None:
+    assert covers_subtree("/ordersX/*", "/ordersX") is True
+    assert covers_subtree("/orders/*", "/orders/") is True
+    assert covers_subtree("/orders//*", "/orders/") is False
+    assert subtree_may_hold("/decoyX/*", "/decoyX", recursive=False) is True
+    assert subtree_may_hold("/decoy/*", "/", recursive=True) is True
+    assert subtree_may_hold("/decoy/a/*", "/", recursive=False) is False
+
+
+def test_the_allowlist_error_lists_each_problem_on_its_own_line() -> None:
+    assert str(AllowlistError(["first", "second"])) == "invalid allowlist:\n  first\n  second"
+    with pytest.raises(AllowlistError) as caught:
+        parse("[1, 2]")
+    assert "(document): must be a mapping, got list" in str(caught.value)
