@@ -12,7 +12,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -175,3 +175,34 @@ def test_a_stack_that_does_not_exist_cannot_be_checked(deployed) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert main(["doctor", "--stack", "nope"], out=out, err=err) == 2
     assert err.getvalue().strip() == "paramwatch: cannot check: stack nope not found in us-east-1"
+
+
+def put_member_beat(account: str, region: str, leg: str, minutes_ago: int) -> None:
+    client("cloudwatch").put_metric_data(
+        Namespace="paramwatch",
+        MetricData=[
+            {
+                "MetricName": "Heartbeat",
+                "Dimensions": [
+                    {"Name": "service", "Value": "paramwatch"},
+                    {"Name": "leg", "Value": leg},
+                    {"Name": "account", "Value": account},
+                    {"Name": "region", "Value": region},
+                ],
+                "Timestamp": datetime.now(UTC) - timedelta(minutes=minutes_ago),
+                "Value": 1,
+                "Unit": "Count",
+            }
+        ],
+    )
+
+
+def test_a_member_account_whose_heartbeat_stopped(deployed) -> None:
+    # GIVEN organization mode: one member beats, another stopped two hours ago
+    put_member_beat("444455556666", "eu-west-1", "ssm", minutes_ago=1)
+    put_member_beat("777788889999", "eu-central-1", "ssm", minutes_ago=120)
+    code, lines, _ = doctor()
+    assert code == 1
+    (line,) = failing(lines)
+    assert "account 777788889999 in eu-central-1, ssm leg: no heartbeat in the last 15 minutes" in line
+    assert "ok   members      1 member account/region leg(s) beating" in lines

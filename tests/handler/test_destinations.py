@@ -197,3 +197,19 @@ def _grants_path(monkeypatch) -> None:
 def test_the_chat_schema_file_is_the_one_the_readme_names() -> None:
     assert "docs/chat-notification.schema.json" in (ROOT / "README.md").read_text()
     assert Path(ROOT / "docs" / "examples" / "all-findings-rule.json").is_file()
+
+
+def test_kms_side_bulk_alert_lists_names_and_the_ssm_caller(app, stack) -> None:
+    from support import eventbridge_event, kms_decrypt, ssm_read
+
+    # GIVEN one SSM call of alice's burst, then its Decrypts (source "AWS Internal") over DynamoDB state
+    app.lambda_handler(eventbridge_event(ssm_read("call", ["/platform/p0"])), LambdaContext())
+    for i in range(1, 22):
+        app.lambda_handler(eventbridge_event(kms_decrypt(f"k{i}", f"/platform/p{i}")), LambdaContext())
+    # THEN the bulk alert names 20 parameters, counts them, and gives the SSM side's caller
+    (bulk,) = [a for a in stack.alerts() if a["MessageAttributes"]["rule"]["Value"] == "bulk-retrieval"]
+    text = bulk["Message"]
+    assert "From:       AWS Internal" in text
+    assert "SSM call:   from 203.0.113.5, event call" in text and "user agent aws-cli/2.17.0" in text
+    assert "(21 distinct parameters in the window; 1 more not listed)" in text
+    assert text.count("    - /platform/p") == 20

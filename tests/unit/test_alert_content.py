@@ -174,3 +174,64 @@ def test_body_keeps_reading_as_before_for_findings_without_new_fields(sample_all
     ]
     assert "Why:" not in text and "Note: a note" in text
     assert Verdict(finding, paged=True).to_dict()["near_miss"] is None
+
+
+def detector_for(sample_allowlist):
+    from paramwatch.detector import Detector, Tuning
+    from paramwatch.state import MemoryState
+
+    return Detector(sample_allowlist, MemoryState(), Tuning(learning_days=0))
+
+
+def run_all(detector, records):
+    out = []
+    for record in records:
+        outcome = detector.process(record, now=0.0)
+        out += outcome.verdicts
+        if outcome.begun:
+            detector.finish(outcome.begun)
+    return out
+
+
+def test_bulk_finding_lists_the_first_twenty_names_and_counts_the_rest(sample_allowlist) -> None:
+    # GIVEN alice (granted /platform/*) decrypting 22 distinct parameters within seconds
+    records = [ssm_read(f"s{i}", [f"/platform/p{i}"], f"2026-11-02T10:15:{i:02d}Z") for i in range(22)]
+    verdicts = run_all(detector_for(sample_allowlist), records)
+    (bulk,) = [v.finding for v in verdicts if str(v.finding.rule) == "bulk-retrieval"]
+    # THEN the finding counts the distinct parameters and names the first 20, in natural order
+    assert bulk.parameter_count == 21 and len(bulk.parameters) == 20
+    assert bulk.parameters[:3] == ("/platform/p0", "/platform/p1", "/platform/p2")
+    assert "/platform/p10" in bulk.parameters and "/platform/p20" not in bulk.parameters
+    assert bulk.source_ip == "203.0.113.5" and bulk.ssm_caller is None  # raised on the SSM side
+    text = body(bulk)
+    assert "(21 distinct parameters in the window; 1 more not listed)" in text
+    assert subject(bulk).endswith("/platform/p0 +20")
+
+
+def test_kms_side_bulk_carries_the_ssm_callers_address_and_user_agent(sample_allowlist) -> None:
+    from support import kms_decrypt
+
+    # GIVEN one SSM call seen, then the burst arriving through its KMS side (source "AWS Internal")
+    records = [ssm_read("call", ["/platform/p0"], "2026-11-02T10:15:00Z", userAgent="stratus-red-team aws-sdk-go")]
+    records += [kms_decrypt(f"k{i}", f"/platform/p{i}", f"2026-11-02T10:15:{i:02d}Z") for i in range(1, 22)]
+    verdicts = run_all(detector_for(sample_allowlist), records)
+    (bulk,) = [v.finding for v in verdicts if str(v.finding.rule) == "bulk-retrieval"]
+    assert bulk.event_name == "Decrypt" and bulk.source_ip == "AWS Internal"
+    assert (bulk.ssm_caller.source_ip, bulk.ssm_caller.user_agent, bulk.ssm_caller.event_id) == (
+        "203.0.113.5",
+        "stratus-red-team aws-sdk-go",
+        "call",
+    )
+    text = body(bulk)
+    assert "SSM call:   from 203.0.113.5, event call" in text and "user agent stratus-red-team aws-sdk-go" in text
+
+
+def test_kms_side_of_a_known_pair_carries_the_ssm_caller(sample_allowlist) -> None:
+    from support import kms_decrypt
+
+    ssm_first = run_all(detector_for(sample_allowlist), [ssm_read("s", ["/billing/k"]), kms_decrypt("k", "/billing/k")])
+    kms = next(v for v in ssm_first if v.finding.event_id == "k")
+    assert kms.finding.ssm_caller is not None and kms.finding.ssm_caller.event_id == "s"
+    # AND when the Decrypt arrives first, nothing is known yet and nothing is made up
+    kms_first = run_all(detector_for(sample_allowlist), [kms_decrypt("k", "/billing/k"), ssm_read("s", ["/billing/k"])])
+    assert next(v for v in kms_first if v.finding.event_id == "k").finding.ssm_caller is None

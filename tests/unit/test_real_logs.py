@@ -96,3 +96,16 @@ def test_stratus_trail_tampering_is_caught_and_the_restore_is_not(dataset: Path)
     assert "3d6df238-f83c-4a34-bea8-45cf80a2050b" not in {v.finding.event_id for v in verdicts}
     # AND three refused StopLogging calls on one trail page once
     assert sum(v.paged for v in verdicts if v.finding.event_name == "StopLogging") == 1
+
+
+def test_the_real_bulk_alert_names_the_sweep_and_its_caller(dataset: Path) -> None:
+    # GIVEN the Stratus sweep of the trail, judged with bert-jan's grant (bulk pages even when granted)
+    results = list(replay([dataset], Detector(BERT_JAN, MemoryState()), workers=2))
+    paged = [v.finding for r in results for v in r.verdicts if v.paged and str(v.finding.rule) == "bulk-retrieval"]
+    # THEN its alert counts the distinct parameters, names the first 20 and gives the caller's address
+    assert paged
+    for bulk in paged:
+        assert bulk.parameter_count > 20 and len(bulk.parameters) == 20
+        assert all(name.startswith("/credentials/stratus-red-team/credentials-") for name in bulk.parameters)
+        caller = bulk.ssm_caller.source_ip if bulk.ssm_caller else bulk.source_ip
+        assert caller == "192.168.10.20"

@@ -114,15 +114,19 @@ def _fields(finding: Finding) -> dict[str, str]:
         "paramwatch/sso_user": finding.sso_user,
         "paramwatch/source_ip": finding.source_ip,
         "paramwatch/user_agent": finding.user_agent,
-        "paramwatch/parameter_count": str(len(finding.parameters)),
+        "paramwatch/parameter_count": str(max(finding.parameter_count or 0, len(finding.parameters))),
+        "paramwatch/ssm_source_ip": finding.ssm_caller.source_ip if finding.ssm_caller else None,
+        "paramwatch/ssm_user_agent": finding.ssm_caller.user_agent if finding.ssm_caller else None,
+        "paramwatch/ssm_event_id": finding.ssm_caller.event_id if finding.ssm_caller else None,
         "paramwatch/near_miss": finding.near_miss.text if finding.near_miss else None,
     }
     return {key: safe(value, 2000) for key, value in fields.items() if value}
 
 
 def _action(finding: Finding) -> dict[str, Any] | None:
+    source = finding.ssm_caller.source_ip if finding.ssm_caller else finding.source_ip
     try:
-        address = ipaddress.ip_address(finding.source_ip or "")
+        address = ipaddress.ip_address(source or "")
     except ValueError:
         return None
     if address.version != 4 or not finding.event_name:

@@ -55,8 +55,19 @@ def _parameters(finding: Finding) -> str:
         if shown and sum(len(s) + 2 for s in shown) + len(span) > _PARAMETERS_LIMIT:
             break
         shown.append(span)
-    more = len(finding.parameters) - len(shown)
+    more = max(finding.parameter_count or 0, len(finding.parameters)) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _ssm_call(finding: Finding) -> list[str]:
+    caller = finding.ssm_caller
+    if caller is None:
+        return []
+    via = f" via {code(caller.vpc_endpoint, 64)}" if caller.vpc_endpoint else ""
+    return [
+        f"*SSM call:* from {code(caller.source_ip or 'unknown', 64)}{via}, user agent "
+        f"{code(caller.user_agent or 'unknown')}, event {code(caller.event_id, 128)}"
+    ]
 
 
 def _description(finding: Finding, notes: Iterable[str]) -> str:
@@ -71,6 +82,7 @@ def _description(finding: Finding, notes: Iterable[str]) -> str:
         f"*From:* {code(finding.source_ip or 'unknown', 64)}"
         + (f" via {code(finding.vpc_endpoint, 64)}" if finding.vpc_endpoint else ""),
         f"*User agent:* {code(finding.user_agent or 'unknown')}",
+        *_ssm_call(finding),
         f"*When:* {code(finding.event_time or 'unknown', 40)}",
     ]
     if finding.error_code:

@@ -16,7 +16,9 @@ event-time order, so a backtest gives the same verdicts for any order of records
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -29,7 +31,7 @@ from paramwatch.access import Access, is_relevant, parse_time, to_access
 from paramwatch.allowlist import Allowlist, Grant
 from paramwatch.cloudtrail import CloudTrailRecord
 from paramwatch.escape import safe
-from paramwatch.findings import Finding, Rule, Severity
+from paramwatch.findings import Caller, Finding, Rule, Severity
 from paramwatch.heartbeat import Heartbeat, heartbeat_of, write_heartbeat_of
 from paramwatch.matching import granted_by, granting
 from paramwatch.own import Own
@@ -52,6 +54,7 @@ INDEX_CAP = 64
 # for suggest-allowlist; a window still holds at most this many 20-character digests (about 23 KB)
 BULK_PEAK_CAP = 1000
 KNOWN_CAP = 1000
+SHOWN_NAMES = 20  # a bulk alert names this many parameters, then says how many more
 PAIR_PREFIX = "pair#"
 DAY = 86400
 # Refusals CloudTrail records. A GetParameter of a missing name is not recorded at all (SSM API
@@ -326,6 +329,8 @@ class Detector:
             return replace(candidate, finding=replace(candidate.finding, account_name=name)) if name else candidate
 
         verdicts = []
+        if primary is not None and access.is_kms and access.via_ssm and access.event_time and access.principal.arn:
+            primary = replace(primary, ssm_caller=self._ssm_caller(access))
         if primary is not None:
             verdicts.append(self._page(side, named(self._primary(access, primary))))
         if access.event_time is None or access.principal.arn is None:
@@ -391,33 +396,73 @@ class Detector:
         what: str,
         scope: str = "",
         cap: int = 0,
+        details: bool = False,
     ) -> list[_Candidate]:
         """At most one finding when this event takes a window over its threshold.
 
         Each window's set stops growing one past the threshold: that is all the decision needs,
         and it keeps a burst of any size (20,000 refused calls) to one small item. A `scope` (a
-        grant with its own threshold) counts in windows of its own.
+        grant with its own threshold) counts in windows of its own. With `details`, a window also
+        keeps its first parameter names and its first SSM caller, for the alert.
         """
         size = minutes * 60
         moment = access.event_time.timestamp()
-        crossed = []
+        crossed: dict[float, tuple[str, int]] = {}
         for grid, start in _windows(moment, size):
-            key = f"{rule}#{access.principal.arn}{scope}#{grid}#{int(start)}"
+            key = f"{rule}#{access.who}{scope}#{grid}#{int(start)}"
             expires = start + 3 * size
             count = self.state.add_members(key, members, expires, cap=max(cap, threshold + 1))
+            if details:
+                self._remember_details(key, access, count, len(members), expires)
             if count < threshold or (count == threshold and not inclusive):
                 continue
             if self.state.claim(f"{key}#raised", Claim(access.event_id), expires).owner == access.event_id:
-                crossed.append(start)
+                crossed[start] = (key, count)
         if not crossed:
             return []
         windows = " and ".join(f"(window from {_iso(start)})" for start in sorted(crossed))
+        key, count = crossed[min(crossed)]
+        counted = f" ({count} distinct so far)" if details else ""
         summary = (
-            f"[{rule}] {safe(access.principal.type)} {safe(access.principal.arn)} {what} within "
+            f"[{rule}] {safe(access.principal.type)} {safe(access.principal.arn)} {what}{counted} within "
             f"{minutes} minutes {windows}."
         )
         finding = finding_for(access, rule, severity, summary)
+        if details:
+            names = tuple(sorted(self.state.members(f"{key}#names"), key=_natural)) or access.parameters
+            caller = self._caller(f"{key}#caller") if access.is_kms else None
+            finding = replace(finding, parameters=names, parameter_count=count, ssm_caller=caller)
         return [_Candidate(finding, ("*",), moment, f"{access.event_id}#{rule}", kind=str(rule))]
+
+    def _remember_details(self, key: str, access: Access, count: int, added: int, expires: float) -> None:
+        """Keep a window's first names (while it holds few) and its first SSM-side caller.
+
+        Both sets are capped, and a warm container skips a full one, so a sweep of any size
+        costs a handful of writes.
+        """
+        if count <= SHOWN_NAMES + added:
+            self.state.add_members(f"{key}#names", access.parameters[:SHOWN_NAMES], expires, cap=SHOWN_NAMES)
+        if not access.is_kms and access.source_ip:
+            caller = {"event_id": access.event_id, "source_ip": access.source_ip, "user_agent": access.user_agent}
+            if access.vpc_endpoint:
+                caller["vpc_endpoint"] = access.vpc_endpoint
+            self.state.add_members(f"{key}#caller", [json.dumps(caller, sort_keys=True)], expires, cap=1)
+
+    def _caller(self, key: str) -> Caller | None:
+        """The SSM-side caller a window remembered, if an SSM call of the burst was seen."""
+        for member in self.state.members(key):
+            data = json.loads(member)
+            return Caller(data["event_id"], data.get("source_ip"), data.get("user_agent"), data.get("vpc_endpoint"))
+        return None
+
+    def _ssm_caller(self, access: Access) -> Caller | None:
+        """For a Decrypt SSM made: the SSM-side caller of the same principal in its bulk window."""
+        size = self.tuning.bulk_window_minutes * 60
+        for grid, start in _windows(access.event_time.timestamp(), size):
+            caller = self._caller(f"{Rule.BULK}#{access.principal.arn}#{grid}#{int(start)}#caller")
+            if caller is not None:
+                return caller
+        return None
 
     def _bulk(self, access: Access) -> list[_Candidate]:
         if not self._successful_read(access):
@@ -427,10 +472,10 @@ class Detector:
         if grant is not None and grant.bulk_threshold is not None:
             threshold, minutes = grant.bulk_threshold, grant.bulk_window_minutes or minutes
             scope, whose = f"#grant:{grant.name}", f" under grant '{safe(grant.name, 128)}'"
-        members = [_digest(p) for p in access.parameters]
+        members = [_digest(f"{access.scope}{p}") for p in access.parameters]
         what = f"decrypted more than {threshold} distinct parameters{whose}"
         return self._window_finding(
-            access, Rule.BULK, Severity.HIGH, members, minutes, threshold, False, what, scope, BULK_PEAK_CAP
+            access, Rule.BULK, Severity.HIGH, members, minutes, threshold, False, what, scope, BULK_PEAK_CAP, True
         )
 
     def _bulk_grant(self, access: Access) -> Grant | None:
@@ -465,28 +510,30 @@ class Detector:
         if not self._successful_read(access):
             return []
         moment = access.event_time.timestamp()
-        principal = access.principal.arn
+        principal = access.who
         expires = moment + self.tuning.baseline_days * DAY
         new = []
         mine = Claim(access.event_id, {"time": access.event_time.isoformat()})
         for name in access.parameters:
-            holder = self.state.claim(f"{PAIR_PREFIX}{principal}#{name}", mine, expires)
+            holder = self.state.claim(f"{PAIR_PREFIX}{principal}#{access.scope}#{name}", mine, expires)
             if holder.owner == access.event_id:
                 new.append(name)
         learning = self._learning(moment)
         if not new:
             return []
-        known = remember_pairs(self.state, principal, new, expires)
+        scoped = [f"{access.scope}{n}" for n in new]
+        known = remember_pairs(self.state, principal, scoped, expires)
         if learning or not self.report_first_seen:
             return []
         t = self.tuning
         day = int(moment // DAY)
         cap = t.storm_pairs + math.ceil(t.storm_ratio * KNOWN_CAP) + 1
-        today = self.state.add_members(f"new#{principal}#{day}", [_digest(n) for n in new], (day + 2) * DAY, cap=cap)
+        digests = [_digest(p) for p in scoped]
+        today = self.state.add_members(f"new#{principal}#{day}", digests, (day + 2) * DAY, cap=cap)
         limit = max(t.storm_pairs, math.ceil(t.storm_ratio * max(known - today, 0)))
         storm_key = f"storm#{principal}#{day}"
         summary = (
-            f"[{Rule.FIRST_SEEN}] {safe(access.principal.type)} {safe(principal)} read "
+            f"[{Rule.FIRST_SEEN}] {safe(access.principal.type)} {safe(access.principal.arn)} read "
             f"{len(new)} parameter(s) it had never read before."
         )
         if today > limit and self.state.claim(storm_key, Claim(access.event_id), (day + 2) * DAY).owner == (
@@ -536,7 +583,7 @@ class Detector:
         if ssm_made and verdict.paged:
             me = Claim(candidate.owner, {"side": side, "time": str(moment), "paged": "1"})
             for unit in candidate.units:
-                self.state.claim(f"page#{f.rule}#{f.principal}#{unit}#{bucket}", me, (bucket + 3) * size)
+                self.state.claim(f"page#{f.rule}#{_paging(f)}#{unit}#{bucket}", me, (bucket + 3) * size)
         if access is not None and candidate.kind == "read" and self._worth_indexing(candidate, verdict):
             self._index(candidate, bucket, size, verdict.paged)
         if verdict.units:
@@ -550,7 +597,7 @@ class Detector:
         expires = (bucket + 3) * size
         fresh_units, others = [], []
         for unit in units:
-            base = f"page#{f.rule}#{f.principal}#{unit}"
+            base = f"page#{f.rule}#{_paging(f)}#{unit}"
             paged, blocker = self._claim_unit(base, bucket, size, side, candidate, fold)
             if paged:
                 fresh_units.append((unit, base))
@@ -626,7 +673,7 @@ class Detector:
         f, moment = candidate.finding, candidate.incident_time
         for unit in candidate.units:
             for slot in (f"{b}{late}" for b in (bucket, bucket - 1, bucket + 1) for late in ("", "#late")):
-                holder = self.state.peek(f"page#{f.rule}#{f.principal}#{unit}#{slot}")
+                holder = self.state.peek(f"page#{f.rule}#{_paging(f)}#{unit}#{slot}")
                 relevant = holder is not None and _within(holder, moment, size)
                 if relevant and (holder.note.get("paged") == "1" or holder.note.get("side") == "SSM"):
                     return holder
@@ -683,7 +730,7 @@ class Detector:
             digests,
             safe(access.event_id, 64).replace("|", "/"),
         )
-        key = f"recent#{access.principal.arn}#{bucket}"
+        key = f"recent#{_paging(candidate.finding)}#{bucket}"
         self.state.add_members(key, [entry.encode()], (bucket + 3) * size, cap=INDEX_CAP)
 
     def _fold(self, candidate: _Candidate, bucket: int, size: float) -> str | None:
@@ -700,7 +747,7 @@ class Detector:
             parent = _digest(ancestors[-1])
             calls = [
                 entry
-                for entry in self._entries(f.principal, bucket, candidate.incident_time, size)
+                for entry in self._entries(_paging(f), bucket, candidate.incident_time, size)
                 if entry.kind == "path"
                 and entry.rule == rule
                 and entry.digests[0] in wanted
@@ -715,7 +762,7 @@ class Detector:
                 return f"{part} {call.event}, which pages for its path"
         if access.path is not None and not access.is_kms:
             path = _digest(_path(access.path))
-            for entry in self._entries(f.principal, bucket, candidate.incident_time, size):
+            for entry in self._entries(_paging(f), bucket, candidate.incident_time, size):
                 if entry.kind != "kms" or entry.rule != rule or not entry.paged:
                     continue
                 under = entry.digests[-1] == path if not access.recursive else path in entry.digests
@@ -724,11 +771,26 @@ class Detector:
         return None
 
 
+def _paging(finding: Finding) -> str:
+    """Whom a finding pages about, per account and region: the same role name in another account
+    is another principal, the same parameter name in another region another secret, and a service
+    (`ssm.amazonaws.com`) acts for each account separately."""
+    who = finding.principal
+    if who is not None and not who.startswith("arn:"):
+        who = f"{finding.account or ''}:{who}"
+    return f"{who}@{finding.region or ''}"
+
+
 def _within(holder: Claim, moment: float, seconds: float) -> bool:
     try:
         return abs(float(holder.note.get("time", "nan")) - moment) < seconds
     except ValueError:
         return False
+
+
+def _natural(name: str) -> list[Any]:
+    """Sort key that puts credentials-2 before credentials-10."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
 
 
 def _close(holder: Claim, moment: float) -> bool:

@@ -110,6 +110,17 @@ class NearMiss:
 
 
 @dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made the SSM call behind a KMS Decrypt that SSM made (whose own source reads "AWS
+    Internal"): the call's address, endpoint, user agent and event, for the responder to verify."""
+
+    event_id: str
+    source_ip: str | None
+    user_agent: str | None
+    vpc_endpoint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One reportable verdict on one CloudTrail event."""
 
@@ -131,6 +142,8 @@ class Finding:
     session_name: str | None = None
     sso_user: str | None = None
     near_miss: NearMiss | None = None
+    parameter_count: int | None = None
+    ssm_caller: Caller | None = None
     account: str | None = None
     account_name: str | None = None
 

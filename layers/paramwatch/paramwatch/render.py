@@ -83,7 +83,8 @@ def subject(finding: Finding) -> str:
         return ascii_line(f"paramwatch HIGH {finding.rule}: {safe(' '.join(finding.parameters))}", SUBJECT_LIMIT)
     who = safe((finding.principal or "unknown").rsplit("/", 1)[-1].rsplit(":", 1)[-1], 60)
     what = safe(_short(finding.parameters[0]), 80) if finding.parameters else ""
-    more = f" +{len(finding.parameters) - 1}" if len(finding.parameters) > 1 else ""
+    total = max(finding.parameter_count or 0, len(finding.parameters))
+    more = f" +{total - 1}" if total > 1 else ""
     text = f"paramwatch {str(finding.severity).upper()} {finding.rule}: {who} {what}{more}"
     return ascii_line(text, SUBJECT_LIMIT)
 
@@ -105,11 +106,27 @@ def _who(finding: Finding) -> list[str]:
     return lines
 
 
+def _ssm_call(finding: Finding) -> list[str]:
+    """For a finding raised on a Decrypt SSM made: the SSM call behind it, whose source is real."""
+    caller = finding.ssm_caller
+    if caller is None:
+        return []
+    via = f" via {safe(caller.vpc_endpoint)}" if caller.vpc_endpoint else ""
+    return [
+        f"SSM call:   from {safe(caller.source_ip or 'unknown')}{via}, event {safe(caller.event_id)}",
+        f"            user agent {safe(caller.user_agent or 'unknown', 300)}",
+    ]
+
+
 def body(finding: Finding, notes: Iterable[str] = ()) -> str:
     """A plain-text alert a person can act on, with the structured finding appended as JSON."""
     if finding.rule is Rule.ALLOWLIST_INVALID:
         return _allowlist_body(finding)
     params = "\n".join(f"    - {safe(p)}" for p in finding.parameters) or "    (none named)"
+    unlisted = (finding.parameter_count or 0) - len(finding.parameters)
+    if finding.parameter_count:
+        params += f"\n    ({finding.parameter_count} distinct parameters in the window"
+        params += f"; {unlisted} more not listed)" if unlisted > 0 else ")"
     lines = [
         f"Severity:   {str(finding.severity).upper()}",
         f"Rule:       {finding.rule}",
@@ -118,6 +135,7 @@ def body(finding: Finding, notes: Iterable[str] = ()) -> str:
         params,
         f"From:       {safe(finding.source_ip or 'unknown')}"
         + (f" via {safe(finding.vpc_endpoint)}" if finding.vpc_endpoint else ""),
+        *_ssm_call(finding),
         f"When:       {safe(finding.event_time or 'unknown')}",
         f"Where:      account {safe(finding.where)}",
         f"User agent: {safe(finding.user_agent or 'unknown', 300)}",

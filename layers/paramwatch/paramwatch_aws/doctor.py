@@ -136,6 +136,7 @@ class Doctor:
             ("allowlist", self.allowlist),
             ("alerts", self.subscriptions),
             ("heartbeat", self.heartbeat),
+            ("members", self.member_heartbeats),
             ("queues", self.queues),
         ]
         for name, check in checks:
@@ -311,7 +312,8 @@ class Doctor:
         start = end - timedelta(seconds=period * HEARTBEAT_PERIODS)
         cloudwatch = self.session.client("cloudwatch")
         out = []
-        for leg in LEGS:
+        lean = self.stack.parameters.get("ForwardMode") == "lean"  # the Decrypt SSM makes is not delivered
+        for leg in [leg for leg in LEGS if not (lean and leg == "kms")]:
             points = cloudwatch.get_metric_statistics(
                 Namespace="paramwatch",
                 MetricName="Heartbeat",
@@ -336,6 +338,49 @@ class Doctor:
             fix = f"check {hint} the canary's logs: aws logs tail /paramwatch/{self.stack.name}/canary"
             detail = f"{leg} leg: no heartbeat in the last {HEARTBEAT_PERIODS * minutes} minutes"
             out.append(Check("heartbeat", Status.FAIL, detail, fix))
+        return out
+
+    def member_heartbeats(self) -> list[Check]:
+        """Organization mode: every member account and region whose heartbeat CloudWatch lists (seen
+        in the last two weeks) must have beaten in the last 3 periods."""
+        cloudwatch = self.session.client("cloudwatch")
+        members = set()
+        for page in cloudwatch.get_paginator("list_metrics").paginate(Namespace="paramwatch", MetricName="Heartbeat"):
+            for metric in page.get("Metrics", []):
+                dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+                if {"account", "region", "leg"} <= set(dims):
+                    members.add((dims["account"], dims["region"], dims["leg"]))
+        if not members:
+            return []
+        minutes = int(self.stack.parameters.get("HeartbeatMinutes") or 5)
+        end = datetime.fromtimestamp(time.time(), UTC)
+        silent = []
+        for account, region, leg in sorted(members):
+            dims = {"service": "paramwatch", "leg": leg, "account": account, "region": region}
+            points = cloudwatch.get_metric_statistics(
+                Namespace="paramwatch",
+                MetricName="Heartbeat",
+                Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
+                StartTime=end - timedelta(minutes=minutes * HEARTBEAT_PERIODS),
+                EndTime=end,
+                Period=minutes * 60,
+                Statistics=["Sum"],
+            ).get("Datapoints", [])
+            if not sum(p.get("Sum", 0) for p in points):
+                silent.append((safe(account), safe(region), safe(leg)))
+        window = minutes * HEARTBEAT_PERIODS
+        out = [
+            Check(
+                "members",
+                Status.FAIL,
+                f"account {a} in {r}, {g} leg: no heartbeat in the last {window} minutes",
+                f"check the member stack there (rules, trail), then its canary's log group in {r}",
+            )
+            for a, r, g in silent
+        ]
+        beating = len(members) - len(silent)
+        if beating:
+            out.append(Check("members", Status.OK, f"{beating} member account/region leg(s) beating"))
         return out
 
     # -- parked events ------------------------------------------------------------------------
