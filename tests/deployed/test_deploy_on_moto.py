@@ -75,7 +75,7 @@ def readme_commands() -> list[str]:
     """Every shell line of the README's Deploying and Tuning sections, in order.
 
     Each section runs from its heading to the next "## " heading: "Organization" (between them)
-    needs an AWS Organization, and tests/template/test_organization.py runs its commands.
+    needs an AWS Organization, and tests/template/test_organization_template.py runs its commands.
     """
     text = (ROOT / "README.md").read_text()
     sections = [
