@@ -357,6 +357,7 @@ def test_the_later_deploys_changed_the_stack_parameters(deployment: Deployment) 
 def test_strict_check_named_the_expired_grant(deployment: Deployment) -> None:
     step = next(s for s in deployment.steps if "check-allowlist --strict" in s.command)
     assert "grant 'billing-migration': expired on 2026-10-31" in step.output
+    assert "refused by --strict, 1 expired grant(s)" in step.output and ": ok," not in step.output
 
 
 def test_the_readme_push_stored_the_teams_piece(deployment: Deployment) -> None:
