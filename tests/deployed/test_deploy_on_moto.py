@@ -72,11 +72,17 @@ TRAIL_PREFIX = "AWSLogs/111122223333/CloudTrail/eu-central-1/2026/11/"
 
 
 def readme_commands() -> list[str]:
-    """Every shell line of the README's Deploying and Tuning sections, in order."""
+    """Every shell line of the README's Deploying and Tuning sections, in order.
+
+    Each section runs from its heading to the next "## " heading: "Organization" (between them)
+    needs an AWS Organization, and tests/template/test_organization_template.py runs its commands.
+    """
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Deploying") : text.index("## What gets reported")]
+    sections = [
+        re.search(rf"^## {title}\n.*?(?=^## )", text, re.S | re.M) for title in ("Deploying", "Tuning the allowlist")
+    ]
     commands = []
-    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+    for block in re.findall(r"```sh\n(.*?)```", "".join(m.group(0) for m in sections if m), re.S):
         for line in block.replace("\\\n", " ").splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
                 commands.append(line.strip())
