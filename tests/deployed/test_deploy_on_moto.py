@@ -72,11 +72,17 @@ TRAIL_PREFIX = "AWSLogs/111122223333/CloudTrail/eu-central-1/2026/11/"
 
 
 def readme_commands() -> list[str]:
-    """Every shell line of the README's Deploying and Tuning sections, in order."""
+    """Every shell line of the README's Deploying and Tuning sections, in order.
+
+    Each section runs from its heading to the next "## " heading: "Organization" (between them)
+    needs an AWS Organization, and tests/template/test_organization_template.py runs its commands.
+    """
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Deploying") : text.index("## What gets reported")]
+    sections = [
+        re.search(rf"^## {title}\n.*?(?=^## )", text, re.S | re.M) for title in ("Deploying", "Tuning the allowlist")
+    ]
     commands = []
-    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+    for block in re.findall(r"```sh\n(.*?)```", "".join(m.group(0) for m in sections if m), re.S):
         for line in block.replace("\\\n", " ").splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
                 commands.append(line.strip())
@@ -357,6 +363,7 @@ def test_the_later_deploys_changed_the_stack_parameters(deployment: Deployment) 
 def test_strict_check_named_the_expired_grant(deployment: Deployment) -> None:
     step = next(s for s in deployment.steps if "check-allowlist --strict" in s.command)
     assert "grant 'billing-migration': expired on 2026-10-31" in step.output
+    assert "refused by --strict, 1 expired grant(s)" in step.output and ": ok," not in step.output
 
 
 def test_the_readme_push_stored_the_teams_piece(deployment: Deployment) -> None:

@@ -65,15 +65,18 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = merged.allowlist
     today = args.today or datetime.now(UTC).date()
     remarks = review.review(loaded, today, merged.origins)
+    errors = sum(r.expired for r in remarks) if args.strict else 0
     for remark in remarks:
         level = "error" if remark.expired and args.strict else "warning"
         print(f"paramwatch: {level}: {remark.line()}", file=err)
+    # a summary that says "ok" next to an error would contradict the exit code
+    verdict = f"refused by --strict, {errors} expired grant(s)" if errors else "ok"
     print(
-        f"{', '.join(args.files)}: ok, {len(loaded.grants)} grant(s), {len(loaded.honeytokens)} honeytoken(s), "
-        f"{len(remarks)} warning(s)",
+        f"{', '.join(args.files)}: {verdict}, {len(loaded.grants)} grant(s), "
+        f"{len(loaded.honeytokens)} honeytoken(s), {len(remarks) - errors} warning(s)",
         file=out,
     )
-    return EXIT_ERROR if args.strict and any(r.expired for r in remarks) else EXIT_CLEAN
+    return EXIT_ERROR if errors else EXIT_CLEAN
 
 
 def _cmd_deploy_args(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

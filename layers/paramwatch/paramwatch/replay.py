@@ -32,7 +32,7 @@ from paramwatch.allowlist import Allowlist
 from paramwatch.detector import BY_PATH_PART, NOBODY, SWEEP_PART, Detector, Judged, Verdict, prejudge
 from paramwatch.escape import safe
 from paramwatch.own import Own
-from paramwatch.rules import could_need, needs_judging
+from paramwatch.rules import could_need, decoy_bytes, needs_judging
 from paramwatch.sources import ByteFilter, SourceError, expand, select
 
 _PARALLEL_FROM = 4
@@ -69,17 +69,18 @@ def wanted(record: dict[str, Any], allowlist: Allowlist, own: Own = NOBODY) -> b
     return needs_judging(record, allowlist) or tamper.wants(record, own)
 
 
-def _may_want(source: str, name: str, params: bytes, allowlist: Allowlist, writes: frozenset[tuple[str, str]]) -> bool:
-    return (source, name) in writes or could_need(source, name, params, allowlist)
-
-
 def prefilter(allowlist: Allowlist, own: Own = NOBODY) -> ByteFilter:
     """The byte filter replay reads with: SSM and KMS records that `rules.could_need` judging, and
     the writes the tamper rules judge."""
     kms = KMS_DECRYPTS | KMS_ENCRYPTS
     reads = {*((KMS_SOURCE, name) for name in kms), *((SSM_SOURCE, name) for name in SSM_READS)}
     writes = tamper.calls(own)
-    return ByteFilter(frozenset(reads | writes), partial(_may_want, allowlist=allowlist, writes=writes))
+    decoys = decoy_bytes(allowlist)
+
+    def may_want(source: str, name: str, params: bytes) -> bool:
+        return (source, name) in writes or could_need(source, name, params, decoys)
+
+    return ByteFilter(frozenset(reads | writes), may_want)
 
 
 def select_reads(path: Path, allowlist: Allowlist, own: Own = NOBODY, track_grants: bool = False) -> FileReads:

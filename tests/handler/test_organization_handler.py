@@ -92,7 +92,7 @@ def test_member_bus_to_central_bus_to_evaluator_to_alert(org, stack, monkeypatch
     on delivery, where AWS keeps the member's; the record's own `recipientAccountId` carries the
     member account either way, and that is what the evaluator reads. moto ignores the rules' State, enforces neither the bus policy's aws:PrincipalOrgID
     condition nor the member role's permissions, and does not retry or dead-letter: those are
-    checked on the templates (tests/template/test_organization.py) instead.
+    checked on the templates (tests/template/test_organization_template.py) instead.
     """
     central_account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
     bus_arn = f"arn:aws:events:{REGION}:{central_account}:event-bus/paramwatch-organization"
