@@ -76,3 +76,25 @@ def test_an_account_only_identity_matches_grants_by_their_principals_account() -
 def test_an_unreadable_record_without_a_text_event_id_is_reported_as_unknown(record) -> None:
     finding = judge(record, _allowlist())
     assert finding is not None and finding.event_id == "unknown"
+
+
+def test_the_byte_prefilter_drops_only_calls_no_rule_delivers() -> None:
+    from paramwatch.rules import could_need
+
+    asked = b'{"name":"/a","withDecryption":true}'
+    assert could_need("ssm.amazonaws.com", "GetParameter", asked, ()) is True
+    assert could_need("ec2.amazonaws.com", "GetParameter", asked, ()) is False
+    assert could_need("ssm.amazonaws.com", "PutParameter", asked, ()) is False
+
+
+def test_a_by_path_read_is_covered_by_path_grants_and_by_arn_grants_of_its_account() -> None:
+    by_arn = Grant(
+        name="g", principals=["arn:aws:iam::1:role/r"], parameters=["arn:aws:ssm:*:999988887777:parameter/orders/*"]
+    )
+    by_path = Grant(name="g", principals=["arn:aws:iam::1:role/r"], parameters=["/orders/*"])
+    prefix = "arn:aws:ssm:us-east-1:999988887777:parameter"
+    assert by_arn.allows_subtree("/orders", prefix) is True
+    assert by_arn.allows_subtree("/", prefix) is False
+    assert by_arn.allows_subtree("/orders") is False
+    assert by_path.allows_subtree("/orders") is True
+    assert by_path.allows_subtree("/") is False
