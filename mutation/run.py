@@ -87,8 +87,9 @@ def report(status: dict[str, str], modules: list[str], seconds: float | None) ->
     untriaged: list[str] = []
     rows = []
     totals = [0, 0, 0]
+    unchecked = sum(state == "not checked" for state in status.values())
     for module in modules:
-        names = [n for n in status if n.startswith(f"paramwatch.{module}.")]
+        names = [n for n in status if n.startswith(f"paramwatch.{module}.") and status[n] != "not checked"]
         killed = sum(status[n] in KILLED for n in names)
         equivalent = sum(n in triaged and status[n] not in KILLED for n in names)
         untriaged += [f"{n}: {status[n]}" for n in names if status[n] not in KILLED and n not in triaged]
@@ -105,6 +106,8 @@ def report(status: dict[str, str], modules: list[str], seconds: float | None) ->
     if untriaged:
         print(f"\n{len(untriaged)} survivor(s) neither killed nor triaged (mutmut show NAME in {STAGE}):")
         print("\n".join(f"  {line}" for line in untriaged))
+    if unchecked:
+        print(f"\n{unchecked} mutant(s) not checked yet (an interrupted run): the score covers the others")
     if seconds is not None:
         print(f"\nwall time: {seconds:.0f} s")
     judged = totals[0] - totals[2]

@@ -109,3 +109,14 @@ def test_a_pipeline_problem_naming_no_parameter_still_pages_once(sample_allowlis
     verdicts = [detector.pipeline_verdict(problem, 1_800_000_010.0 + i, f"e{i}") for i in range(2)]
     assert [v.paged for v in verdicts] == [True, False]
     assert verdicts[0].units == ("*",)
+
+
+def test_a_decrypt_on_a_parameters_context_invoked_by_another_service_is_direct(sample_allowlist) -> None:
+    from paramwatch.detector import judge
+    from support import kms_decrypt
+
+    record = kms_decrypt("k-1", "/platform/grafana")  # alice is granted /platform/*
+    assert judge(record, sample_allowlist) is None  # SSM made it: judged as her read, granted
+    other = {**record, "userIdentity": {**record["userIdentity"], "invokedBy": "lambda.amazonaws.com"}}
+    finding = judge(other, sample_allowlist)
+    assert finding is not None and str(finding.rule) in {"direct-decrypt", "direct-kms-use"}

@@ -79,3 +79,15 @@ def test_identity_types_read_as_english() -> None:
     assert with_article("FederatedUser") == "a FederatedUser"
     assert with_article("X-type") == "a X-type"
     assert with_article("") == "a "
+
+
+def test_yaml_errors_say_where_when_yaml_knows_and_never_raise_anything_else() -> None:
+    with pytest.raises(AllowlistError) as marked:
+        parse("a: [1")
+    assert str(marked.value).endswith(
+        "(document): not valid YAML or JSON: line 2, column 1: did not find expected ',' or ']'"
+    )
+    with pytest.raises(AllowlistError) as unmarked:  # a reader error carries no line and no "problem"
+        parse("version: 1\x07")
+    assert "(document): not valid YAML or JSON: unacceptable character #x0007" in str(unmarked.value)
+    assert "line " not in str(unmarked.value)
