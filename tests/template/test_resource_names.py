@@ -29,6 +29,7 @@ PSEUDO = {
 # (resource type, name property) -> the documented maximum length of the name:
 NAME_LIMITS = {
     ("AWS::Events::Rule", "Name"): 64,  # EventBridge API PutRule, Name: 1-64
+    ("AWS::Events::EventBus", "Name"): 256,  # EventBridge API CreateEventBus, Name: 1-256
     ("AWS::Scheduler::Schedule", "Name"): 64,  # Scheduler API CreateSchedule, Name: 1-64
     ("AWS::Lambda::Function", "FunctionName"): 64,  # Lambda: "a function name is limited to 64 characters"
     ("AWS::IAM::Role", "RoleName"): 64,  # IAM API CreateRole, RoleName: 1-64
@@ -189,7 +190,12 @@ def _longest(template: dict[str, Any], value: Any) -> str:
         assert parameter["Type"] == "Number", f"{name}: give the test its longest value"
         return str(parameter.get("MaxValue", 10**6))
     resource = template["Resources"][name]
-    named = {"AWS::DynamoDB::Table": "TableName", "AWS::SSM::Parameter": "Name", "AWS::Logs::LogGroup": "LogGroupName"}
+    named = {
+        "AWS::DynamoDB::Table": "TableName",
+        "AWS::SSM::Parameter": "Name",
+        "AWS::Logs::LogGroup": "LogGroupName",
+        "AWS::Events::EventBus": "Name",
+    }
     if resource["Type"] in named:
         return _longest(template, resource["Properties"][named[resource["Type"]]])
     return LONGEST_REF[resource["Type"]]
