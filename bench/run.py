@@ -352,6 +352,7 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
     from paramwatch.state import MemoryState
     from paramwatch_aws.alerts import AlertSender
     from paramwatch_aws.allowlist_store import AllowlistStore
+    from paramwatch_aws.bus import FindingBus
     from paramwatch_aws.cached_state import CachedState
     from paramwatch_aws.own_store import OwnStore
 
@@ -379,6 +380,8 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
         ssm.put_parameter(Name="/paramwatch/bench/allowlist", Value=allowlist_json, Type="String")
         sns = boto3.client("sns")
         stubber = Stubber(sns)
+        events_client = boto3.client("events")
+        bus_stubber = Stubber(events_client)
         settings = Settings.from_env(os.environ)
         runtime = app.Runtime(
             settings=settings,
@@ -387,23 +390,27 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
             state=CachedState(MemoryState()),
             allowlist=AllowlistStore(ssm=ssm, name=settings.allowlist_parameter, max_age=3600),
             own=OwnStore(ssm=ssm, settings=settings, max_age=3600),
+            bus=FindingBus(events=events_client, bus_name="default"),
+            hub=None,
         )
         app.runtime = lambda: runtime  # the bench supplies the warm container's clients
         app.logger.setLevel("ERROR")
         sink = io.StringIO()
         results = {}
-        with stubber, _stdout_to(sink):
+        with stubber, bus_stubber, _stdout_to(sink):
             app.lambda_handler(warm_events(False, 1)[0], context)  # cold path: allowlist fetched
             for label, violate in (("allowed", False), ("violation", True)):
                 batch = warm_events(violate, events)
                 if violate:
                     for _ in batch:
                         stubber.add_response("publish", {"MessageId": "m"})
+                        bus_stubber.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e"}]})
                 begin = time.process_time()
                 for event in batch:
                     app.lambda_handler(event, context)
                 results[label] = (time.process_time() - begin) / events
             stubber.assert_no_pending_responses()
+            bus_stubber.assert_no_pending_responses()
             empty = _decorated_empty(app)
             begin = time.process_time()
             for event in warm_events(False, events):
@@ -414,10 +421,8 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
 
 def _decorated_empty(app: Any) -> Callable:
     @app.logger.inject_lambda_context(log_event=False)
-    @app.metrics.log_metrics
     def empty(event: dict, context: Any) -> dict:
         app.logger.set_correlation_id(app.correlation_id(event))
-        app.metrics.add_metric(name="EventsEvaluated", unit="Count", value=1)
         return {}
 
     return empty

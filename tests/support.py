@@ -123,8 +123,8 @@ def deploy_rule_patterns(
 ) -> dict[str, str]:
     """Each EventBridge rule's pattern with parameters and intrinsics resolved by moto's CloudFormation.
 
-    Only the rules (without targets) are deployed, with the template's default parameters unless
-    `parameters` overrides some.
+    Only the rules (without targets, all on the default bus) are deployed, with the template's
+    default parameters unless `parameters` overrides some; rules whose condition is false are absent.
     """
     import boto3
     from moto import mock_aws
@@ -143,20 +143,23 @@ def deploy_rule_patterns(
     for name, rule in rules.items():
         rule = copy.deepcopy(rule)
         rule["Properties"].pop("Targets", None)
+        rule["Properties"].pop("EventBusName", None)
         mini["Resources"][name] = rule
+    overrides = [{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()]
     with mock_aws():
         cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-        cloudformation.create_stack(
-            StackName=stack,
-            TemplateBody=json.dumps(mini),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
-        )
+        cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(mini), Parameters=overrides)
         physical = {
             r["LogicalResourceId"]: r["PhysicalResourceId"]
             for r in cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
+            if "LogicalResourceId" in r  # moto lists resources whose condition is false without one
         }
         events = boto3.client("events", region_name="us-east-1")
-        return {name: events.describe_rule(Name=physical[name].split("/")[-1])["EventPattern"] for name in rules}
+        return {
+            name: events.describe_rule(Name=physical[name].split("/")[-1])["EventPattern"]
+            for name in rules
+            if name in physical
+        }
 
 
 ORG_ACCOUNTS = ("111122223333", "444455556666", "777788889999")
@@ -170,18 +173,23 @@ def org_read(
     name: str,
     role: str = "app/reader",
     time: str = "2026-11-02T10:15:00Z",
+    caller: str | None = None,
     **extra: object,
 ) -> dict:
-    """A GetParameter with decryption by `role` of `account`, recorded in that account and region."""
-    issuer = f"arn:aws:iam::{account}:role/{role}"
+    """A GetParameter with decryption by `role` of `caller` (default: `account`), recorded in
+    `account` and `region`. A caller from another account names the parameter by ARN, as it must."""
+    caller = caller or account
+    issuer = f"arn:aws:iam::{caller}:role/{role}"
+    if caller != account:
+        name = f"arn:aws:ssm:{region}:{account}:parameter{name}"
     return {
         "eventVersion": "1.09",
         "userIdentity": {
             "type": "AssumedRole",
             "principalId": "AROAEXAMPLE:session",
-            "arn": f"arn:aws:sts::{account}:assumed-role/{role.rsplit('/', 1)[-1]}/session",
-            "accountId": account,
-            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer, "accountId": account}},
+            "arn": f"arn:aws:sts::{caller}:assumed-role/{role.rsplit('/', 1)[-1]}/session",
+            "accountId": caller,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer, "accountId": caller}},
         },
         "eventTime": time,
         "eventSource": "ssm.amazonaws.com",

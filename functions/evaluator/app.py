@@ -264,15 +264,26 @@ def explain_allowlist_change(rt: Runtime, verdict: Verdict, change: Change) -> V
 
 
 @logger.inject_lambda_context(log_event=False)
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Judge the event's CloudTrail record; alert on each finding that pages."""
+    """Judge the event's CloudTrail record; alert on each finding that pages.
+
+    An allowed read writes nothing: no log line, no metric (Lambda's own `Invocations` counts
+    events for free, and the system log level WARN drops START/END/REPORT). Metrics are flushed
+    only when a finding counted something, because Powertools warns on an empty flush.
+    """
+    try:
+        return _handle(event, context)
+    finally:
+        if metrics.metric_set:
+            metrics.flush_metrics()
+
+
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(correlation_id(event))
     rt = runtime()
     now = time.time()
     allowlist, problem = load_allowlist(rt)
     detector = Detector(allowlist, rt.state, rt.tuning, own=rt.own.get())
-    metrics.add_metric(name="EventsEvaluated", unit=MetricUnit.Count, value=1)
     logger.debug("event received", extra={"event": describe(event)})
     outcome = detector.process(record_of(event), now)
     if outcome.heartbeat is not None:

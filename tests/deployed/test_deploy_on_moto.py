@@ -32,6 +32,9 @@ What moto cannot prove here (check these in a real account, or see the test name
   checked with moto's matcher in tests/template/test_template.py. Lambda does not run the code
   (no Docker): the handler runs in this process.
 - Encryption: moto records the KMS key on the table, log group and topic but encrypts nothing.
+- Schedules: moto would match the heartbeat's schedule-only rule against the evaluator's finding
+  events (EventBridge never does) and cannot deliver to a Lambda target, so the test skips
+  schedule-only rules when moto delivers an event.
 - Limits a real account enforces: name lengths and EventBridge's 2,048-character pattern quota
   (tests/template/test_resource_names.py checks them for a 128-character stack name), SSM
   throughput.
@@ -69,11 +72,17 @@ TRAIL_PREFIX = "AWSLogs/111122223333/CloudTrail/eu-central-1/2026/11/"
 
 
 def readme_commands() -> list[str]:
-    """Every shell line of the README's Deploying and Tuning sections, in order."""
+    """Every shell line of the README's Deploying and Tuning sections, in order.
+
+    Each section runs from its heading to the next "## " heading: "Organization" (between them)
+    needs an AWS Organization, and tests/template/test_organization_template.py runs its commands.
+    """
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Deploying") : text.index("## What gets reported")]
+    sections = [
+        re.search(rf"^## {title}\n.*?(?=^## )", text, re.S | re.M) for title in ("Deploying", "Tuning the allowlist")
+    ]
     commands = []
-    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+    for block in re.findall(r"```sh\n(.*?)```", "".join(m.group(0) for m in sections if m), re.S):
         for line in block.replace("\\\n", " ").splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
                 commands.append(line.strip())
@@ -123,6 +132,8 @@ def _repository_copy(work: Path) -> None:
     for name in ("template.yaml", "samconfig.toml"):
         shutil.copy(ROOT / name, work / name)
     shutil.copy(EVENTS / "allowlist.yaml", work / "allowlist.yaml")
+    (work / "teams").mkdir()
+    (work / "teams" / "billing.yaml").write_text(TEAM_PIECE)  # "An allowlist that teams own"
 
 
 class Walker:
@@ -301,8 +312,20 @@ CHANGE = """\
     principals: ["arn:aws:iam::111122223333:role/reporting"]
     parameters: ["/reporting/db-password"]
 """
+TEAM_PIECE = """\
+version: 1
+grants:
+  - name: billing-api
+    owner: team-billing
+    reason: the billing service reads its database password at start
+    principals: ["arn:aws:iam::111122223333:role/billing-api"]
+    parameters: ["/billing/db-password"]
+"""
 EXPECTED_CODES = {
     ".venv/bin/paramwatch replay": {1},  # the sample trail holds findings: exit 1 means "findings printed"
+    # the sample allowlist's grant billing-migration expired on 2026-10-31: --strict fails on it (exit
+    # 2), as the README says it does for CI
+    ".venv/bin/paramwatch check-allowlist --strict": {2},
 }
 
 
@@ -337,6 +360,19 @@ def test_the_later_deploys_changed_the_stack_parameters(deployment: Deployment) 
     assert parameters["HoneytokenPrefix"] == "/decoy/"
 
 
+def test_strict_check_named_the_expired_grant(deployment: Deployment) -> None:
+    step = next(s for s in deployment.steps if "check-allowlist --strict" in s.command)
+    assert "grant 'billing-migration': expired on 2026-10-31" in step.output
+    assert "refused by --strict, 1 expired grant(s)" in step.output and ": ok," not in step.output
+
+
+def test_the_readme_push_stored_the_teams_piece(deployment: Deployment) -> None:
+    stored = deployment.client("ssm").get_parameter(Name="/paramwatch/paramwatch/grants/billing")["Parameter"]
+    piece = json.loads(stored["Value"])
+    assert [g["name"] for g in piece["grants"]] == ["billing-api"]
+    assert piece["grants"][0]["principals"] == ["arn:aws:iam::111122223333:role/billing-api"]
+
+
 def test_the_readme_put_parameter_stored_the_allowlist_file(deployment: Deployment) -> None:
     stored = deployment.client("ssm").get_parameter(Name="/paramwatch/paramwatch/allowlist")["Parameter"]
     assert stored["Value"] == (deployment.work / "allowlist.yaml").read_text()
@@ -365,6 +401,17 @@ def evaluator(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterat
     queue_url = sqs.create_queue(QueueName=f"pager-{os.urandom(4).hex()}")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=outputs["AlertTopicArn"], Protocol="sqs", Endpoint=queue_arn)
+    # moto matches a rule that has only a schedule (the heartbeat's) against every PutEvents, and
+    # cannot deliver to its Lambda target: the evaluator's finding event would fail with a 500.
+    # EventBridge never matches a schedule-only rule to an event; so neither does moto here.
+    from moto.events.models import Rule
+
+    deliver = Rule.send_to_targets
+    monkeypatch.setattr(
+        Rule,
+        "send_to_targets",
+        lambda rule, *a, **k: None if rule.event_pattern.dump() is None else deliver(rule, *a, **k),
+    )
     app = importlib.import_module("evaluator.app")
     app.runtime.cache_clear()
     yield app, queue_url

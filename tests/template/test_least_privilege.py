@@ -36,6 +36,8 @@ def statements(template: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
             documents.append(props["PolicyDocument"])
         if kind == KEY_POLICY:
             documents.append(props["KeyPolicy"])
+        if kind == "AWS::Events::EventBusPolicy":
+            documents.append({"Statement": props["Statement"]})
         for document in documents:
             out += [(name, kind, s) for s in as_list(document["Statement"])]
     return out
@@ -245,21 +247,34 @@ def test_every_rule_is_watched_by_the_delivery_alarms(translated) -> None:
     rules = {
         n: r for n, r in resources_of(translated, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]
     }
-    for alarm in ("RuleDeliveryFailedAlarm", "RuleDeadLetterFailedAlarm"):
+    for alarms in (
+        ("RuleDeliveryFailedAlarm", "OrganizationRuleDeliveryFailedAlarm"),
+        ("RuleDeadLetterFailedAlarm", "OrganizationRuleDeadLetterFailedAlarm"),
+    ):
         watched = set()
-        for metric in translated["Resources"][alarm]["Properties"]["Metrics"][1:]:
-            value = metric["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
-            ref = value["Fn::If"][1] if "Fn::If" in value else value
-            watched.add(ref["Ref"])
-        assert watched == set(rules), alarm
+        metrics = [m for alarm in alarms for m in translated["Resources"][alarm]["Properties"]["Metrics"][1:]]
+        for metric in metrics:
+            (value,) = [d["Value"] for d in metric["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "RuleName"]
+            watched |= referenced(value)
+        assert watched == set(rules), alarms
+
+
+def referenced(value: Any) -> set[str]:
+    """Every resource a `Ref` inside `value` names."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return {value["Ref"]}
+        return set().union(*(referenced(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(referenced(v) for v in value)) if value else set()
+    return set()
 
 
 def test_the_resources_parameter_names_every_rule_and_alarm(translated) -> None:
     # the evaluator knows its own rules and alarms from this parameter (tamper rules): none may be missing
     value = translated["Resources"]["ResourcesParameter"]["Properties"]["Value"]["Fn::Sub"]
-    text, variables = value
-    named = {v["Ref"] for v in variables.values() if isinstance(v, dict) and "Ref" in v}
-    named |= {"HoneytokenReadRule"} if "${Honeytokens}" in text else set()
+    _, variables = value
+    named = referenced(variables)
     for kind in ("AWS::Events::Rule", "AWS::CloudWatch::Alarm"):
         for name in resources_of(translated, kind):
             assert name in named, f"{name} is not in ResourcesParameter"

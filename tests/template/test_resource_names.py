@@ -6,7 +6,9 @@ stack names up to 47 characters; the rules now have no name (CloudFormation gene
 the limit). The stack name also lands in names of other resources, in SSM parameter names (whose
 limit counts the whole ARN), in the tamper rule's event pattern (EventBridge quota: 2,048
 characters) and in the evaluator's settings (Lambda: 4 KB of environment), so each is checked here
-with the longest stack name (and the longest parameter values the template accepts).
+with the longest stack name (and the longest parameter values the template accepts). The member
+template (member.yaml) is checked the same way: StackSets name its stacks
+StackSet-<stack set>-<id>, about 100 characters.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import re
 from typing import Any
 
 import pytest
+from samtranslator.yaml_helper import yaml_parse
 
-from support import deploy_rule_patterns
+from support import ROOT, deploy_rule_patterns
 
 LONGEST_STACK = "p" * 128  # CloudFormation: a stack name holds at most 128 characters
 PSEUDO = {
@@ -46,6 +49,14 @@ NAME_LIMITS = {
 }
 SSM_HIERARCHY_DEPTH = 15  # SSM: "Parameter hierarchies are limited to a maximum depth of fifteen levels"
 EVENT_PATTERN_QUOTA = 2048  # EventBridge quotas, "Event pattern size": 2,048 characters (default)
+ORGANIZATION = "o-a1b2c3d4e5"
+CENTRAL_BUS = "arn:aws:events:us-east-1:999988887777:event-bus/paramwatch-organization"
+
+
+@pytest.fixture(scope="module", params=["template.yaml", "member.yaml"])
+def template(request, translated) -> dict[str, Any]:
+    """The central template after the SAM transform, and the member template (no transform)."""
+    return translated if request.param == "template.yaml" else yaml_parse((ROOT / "member.yaml").read_text())
 
 
 def _resolve(value: Any) -> str | None:
@@ -82,16 +93,14 @@ def _stack_derived_names(template: dict[str, Any]) -> list[tuple[str, str, str, 
     return out
 
 
-def test_every_name_built_from_the_stack_name_has_a_documented_limit(translated) -> None:
-    derived = _stack_derived_names(translated)
-    assert derived, "the template names nothing after the stack: this test would check nothing"
-    for logical, kind, prop, _ in derived:
+def test_every_name_built_from_the_stack_name_has_a_documented_limit(template) -> None:
+    for logical, kind, prop, _ in _stack_derived_names(template):
         assert (kind, prop) in NAME_LIMITS, f"{logical}.{prop}: add the documented limit of {kind} names"
 
 
 @pytest.mark.parametrize(("kind", "prop"), sorted(NAME_LIMITS))
-def test_names_fit_for_the_longest_stack_name(translated, kind: str, prop: str) -> None:
-    for logical, resource in translated["Resources"].items():
+def test_names_fit_for_the_longest_stack_name(template, kind: str, prop: str) -> None:
+    for logical, resource in template["Resources"].items():
         if resource["Type"] != kind or prop not in resource.get("Properties", {}):
             continue
         name = _resolve(resource["Properties"][prop])
@@ -133,13 +142,25 @@ def _longest_honeytoken_prefix(parameter: dict[str, Any]) -> str:
     return prefix
 
 
-def test_event_patterns_fit_eventbridge_for_the_longest_names(translated) -> None:
+@pytest.mark.parametrize("stack", ["standalone", "organization", "member"])
+def test_event_patterns_fit_eventbridge_for_the_longest_names(template, translated, stack: str) -> None:
     # GIVEN the rules deployed by moto's CloudFormation under a 128-character stack name, with the
-    # longest honeytoken prefix the template accepts
-    prefix = _longest_honeytoken_prefix(translated["Parameters"]["HoneytokenPrefix"])
-    patterns = deploy_rule_patterns(translated, stack=LONGEST_STACK, parameters={"HoneytokenPrefix": prefix})
-    assert {"TamperRule", "HoneytokenReadRule"} <= set(patterns)
-    assert LONGEST_STACK in patterns["TamperRule"] and prefix in patterns["HoneytokenReadRule"]
+    # longest honeytoken prefix the templates accept: the central stack alone and in organization
+    # mode, and the member stack
+    if (stack == "member") != ("CentralBusArn" in template["Parameters"]):
+        pytest.skip("the other template")
+    prefix = _longest_honeytoken_prefix(template["Parameters"]["HoneytokenPrefix"])
+    parameters = {
+        "standalone": {"HoneytokenPrefix": prefix},
+        "organization": {"HoneytokenPrefix": prefix, "OrganizationId": ORGANIZATION},
+        "member": {"HoneytokenPrefix": prefix, "CentralBusArn": CENTRAL_BUS},
+    }[stack]
+    patterns = deploy_rule_patterns(template, stack=LONGEST_STACK, parameters=parameters)
+    assert "HoneytokenReadRule" in patterns and prefix in patterns["HoneytokenReadRule"]
+    if stack != "member":
+        assert LONGEST_STACK in patterns["TamperRule"]
+    if stack == "organization":
+        assert prefix in patterns["OrganizationHoneytokenReadRule"]
     for name, raw in patterns.items():
         # THEN each pattern, spaced or compact (however CloudFormation serializes it), fits the quota
         parsed = json.loads(raw)
@@ -211,7 +232,7 @@ def test_function_settings_fit_lambdas_4_kb_for_the_longest_names(translated) ->
         assert size <= LAMBDA_ENVIRONMENT_QUOTA, f"{name}: {size} bytes of environment"
 
 
-def test_no_rule_is_named_after_the_stack(translated) -> None:
-    for logical, resource in translated["Resources"].items():
+def test_no_rule_is_named_after_the_stack(template) -> None:
+    for logical, resource in template["Resources"].items():
         if resource["Type"] == "AWS::Events::Rule":
             assert "Name" not in resource["Properties"], logical

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from moto.events.models import EventPattern
+from samtranslator.yaml_helper import yaml_parse
 
 from paramwatch.detector import judge
 from paramwatch.own import Own
@@ -59,9 +60,20 @@ def test_sam_build_with_python_313(tmp_path: Path) -> None:
     assert (layer / "paramwatch" / "rules.py").is_file()
     assert list((layer / "pydantic_core").glob("*aarch64*.so")), "layer must hold arm64 wheels"
     assert (build_dir / "EvaluatorFunction" / "app.py").is_file()
+    # the member template travels with the build, so that `sam deploy` uploads it for the StackSet
+    built = yaml_parse((build_dir / "template.yaml").read_text())
+    member = built["Resources"]["MemberStackSet"]["Properties"]["TemplateURL"]
+    assert (build_dir / member).resolve() == (ROOT / "member.yaml").resolve()
 
 
-READ_RULES = {"DecryptingReadRule", "ParameterDecryptRule", "HoneytokenReadRule"}
+READ_RULES = {
+    "DecryptingReadRule",
+    "ParameterDecryptRule",
+    "HoneytokenReadRule",
+    "OrganizationDecryptingReadRule",
+    "OrganizationParameterDecryptRule",
+    "OrganizationHoneytokenReadRule",
+}
 
 
 def test_every_read_rule_gets_read_only_events(translated) -> None:

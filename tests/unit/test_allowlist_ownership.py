@@ -70,8 +70,9 @@ def test_check_allowlist_warns_and_strict_fails_on_expired(tmp_path: Path) -> No
     assert code == 0 and "2 grant(s)" in out and "2 warning(s)" in out
     assert f"paramwatch: warning: {piece}: grant 'gone': expired on 2026-11-01" in err
     assert f"paramwatch: warning: {piece}: grant 'orphan': has no owner" in err
-    code, _, err = run("check-allowlist", "--strict", "--today", "2026-11-28", str(piece))
+    code, out, err = run("check-allowlist", "--strict", "--today", "2026-11-28", str(piece))
     assert code == 2 and f"paramwatch: error: {piece}: grant 'gone'" in err
+    assert out == f"{piece}: refused by --strict, 1 expired grant(s), 2 grant(s), 0 honeytoken(s), 1 warning(s)\n"
     # AND --strict passes an allowlist whose grants are only unowned or expiring later
     piece.write_text(doc(grant("orphan"), grant("soon", owner="t", expires="2026-12-01")))
     code, _, err = run("check-allowlist", "--strict", "--today", "2026-11-28", str(piece))

@@ -43,6 +43,17 @@ def test_a_baseline_that_cannot_be_written_is_refused_before_the_replay(tmp_path
     assert err.count("\n") == 1 and "cannot write the baseline" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["check-allowlist", "deploy-args"])
+def test_a_yaml_syntax_error_is_one_line_with_its_place(tmp_path: Path, command: str) -> None:
+    path = tmp_path / "allowlist.yaml"
+    path.write_text("version: 1\ngrants:\n  - name: x\n bad: 1\n")
+    code, out, err = run(command, str(path))
+    assert (code, out) == (2, "")
+    problems = [line for line in err.splitlines() if str(path) in line]
+    assert problems == [f"  {path}: (document): not valid YAML or JSON: line 4, column 2: did not find expected key"]
+    assert "<unicode string>" not in err
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -34,7 +34,7 @@ def test_customer_managed_key_and_higher_throughput_add_their_lines() -> None:
         cost.Workload(reads_per_second=1, customer_managed_key=True, higher_throughput=True), PRICES
     )
     by_item = {line.item: line.monthly for line in lines}
-    assert by_item["KMS customer-managed key"] == 1.0
+    assert by_item["KMS customer-managed keys"] == 1.0
     assert by_item["SSM higher-throughput API interactions"] == pytest.approx(2_592_000 / 10_000 * 0.05)
 
 
@@ -113,4 +113,80 @@ def test_the_heartbeat_is_on_the_bill() -> None:
 def test_cost_command_takes_the_heartbeat_period() -> None:
     out = io.StringIO()
     assert main(["cost", "--reads-per-second", "1", "--heartbeat-minutes", "15"], out=out, err=io.StringIO()) == 0
-    assert "heartbeat: schedule ticks" in out.getvalue() and "2,880.0 ticks" in out.getvalue()
+    assert "heartbeat: schedule ticks" in out.getvalue() and "2,880 ticks" in out.getvalue()
+
+
+def test_lean_mode_halves_the_events() -> None:
+    full = {line.item: line for line in cost.monitor_lines(cost.Workload(reads_per_second=10), PRICES)}
+    lean = {line.item: line for line in cost.monitor_lines(cost.Workload(reads_per_second=10, lean=True), PRICES)}
+    assert lean["Lambda requests"].quantity == full["Lambda requests"].quantity / 2 == 25_920_000
+    assert lean["CloudWatch Logs ingestion"].monthly == pytest.approx(full["CloudWatch Logs ingestion"].monthly / 2)
+
+
+def test_pages_are_counted_after_suppression_for_the_incident_shape() -> None:
+    # 1% of 25,920,000 reads violate, from 10 (principal, parameter) pairs repeating all month:
+    # each pair pages once per 60-minute window, 720 windows a month
+    workload = cost.Workload(reads_per_second=10)
+    lines = {line.item: line for line in cost.monitor_lines(workload, PRICES)}
+    assert lines["SNS publishes (pages, after suppression)"].quantity == 10 * 720 == workload.pages_per_month
+    assert lines["SNS e-mail deliveries"].monthly == pytest.approx(7_200 / 100_000 * 2.00)
+    # a rare violation pages every time
+    rare = cost.Workload(reads_per_second=10, violation_share=1e-6)
+    assert rare.pages_per_month == pytest.approx(25.92)
+
+
+def test_allowed_reads_write_no_log_bytes() -> None:
+    workload = cost.Workload(reads_per_second=10, violation_share=0)
+    lines = {line.item: line for line in cost.monitor_lines(workload, PRICES)}
+    assert lines["CloudWatch Logs ingestion"].monthly == 0
+
+
+@pytest.mark.parametrize("lean", [False, True])
+def test_organization_forwarding_is_billed_as_custom_events(lean: bool) -> None:
+    # 50 accounts x 3 regions: every event outside the security account's own region crosses to
+    # the central bus at 1 USD a million
+    workload = cost.Workload(reads_per_second=10, accounts=50, regions=3, lean=lean)
+    lines = {line.item: line for line in cost.monitor_lines(workload, PRICES)}
+    events = 25_920_000 * (1 if lean else 2)
+    assert lines["EventBridge, forwarded to the central bus"].quantity == pytest.approx(events * 149 / 150)
+    assert lines["EventBridge, forwarded to the central bus"].monthly == pytest.approx(events * 149 / 150 / 1e6)
+    assert lines["CloudWatch alarms"].quantity == cost.ALARM_METRICS + cost.ORGANIZATION_ALARM_METRICS
+    alone = {line.item: line for line in cost.monitor_lines(cost.Workload(reads_per_second=10), PRICES)}
+    assert alone["EventBridge, forwarded to the central bus"].monthly == 0
+
+
+def test_kms_free_tier_is_per_account() -> None:
+    (line,) = cost.workload_lines(cost.Workload(reads_per_second=10, accounts=50, regions=3), PRICES)
+    assert line.quantity == 25_920_000 - 50 * 20_000
+
+
+def test_cost_command_shows_both_modes_at_organization_scale() -> None:
+    out = io.StringIO()
+    assert main(["cost", "--reads-per-second", "10", "--accounts", "50", "--regions", "3"], out=out) == 0
+    text = out.getvalue()
+    assert "across 50 account(s) x 3 region(s)" in text
+    assert "full mode" in text and "lean mode" in text
+    assert "EventBridge, forwarded to the central bus" in text
+    assert "of the workload's KMS Decrypt bill" in text
+
+
+@pytest.mark.parametrize("flag", ["--accounts", "--regions", "--violating-pairs", "--suppression-minutes"])
+def test_cost_command_rejects_counts_below_one(capsys, flag: str) -> None:
+    assert main(["cost", "--reads-per-second", "1", flag, "0"], out=io.StringIO(), err=io.StringIO()) == 2
+    assert f"argument {flag}: must be 1 or more, got 0" in capsys.readouterr().err
+
+
+def test_the_readme_quotes_the_cost_command() -> None:
+    from support import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    totals = {}
+    for argv in (["--accounts", "50", "--regions", "3"], []):
+        out = io.StringIO()
+        assert main(["cost", "--reads-per-second", "10", *argv], out=out) == 0
+        line = next(row for row in out.getvalue().splitlines() if row.strip().startswith("total") and "USD" in row)
+        totals[len(argv)] = line.split()[1::2]
+    full, lean = totals[4]
+    assert f"**{full}**" in readme and f"**{lean}**" in readme
+    full, lean = totals[0]
+    assert f"**{full} USD** a month in\nfull mode and **{lean} USD** in lean mode" in readme

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from paramwatch.allowlist import AllowlistError, Hours, parse
-from paramwatch.names import canonical_pattern, covers_subtree, literal_prefix, subtree_may_hold
+from paramwatch.identity import with_article
+from paramwatch.names import arn_account, canonical_pattern, covers_subtree, literal_prefix, subtree_may_hold
 
 MON = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 
@@ -62,3 +63,19 @@ def test_the_allowlist_error_lists_each_problem_on_its_own_line() -> None:
     with pytest.raises(AllowlistError) as caught:
         parse("[1, 2]")
     assert "(document): must be a mapping, got list" in str(caught.value)
+
+
+def test_arn_account_reads_the_fifth_field_of_an_arn_only() -> None:
+    assert arn_account("arn:aws:iam::111122223333:role/a:b:c") == "111122223333"
+    assert arn_account("arn:aws:ssm:us-east-1::parameter/aws/service/x") is None
+    assert arn_account("nra:aws:iam::111122223333:role/a") is None
+    assert arn_account("a:b:c:d:e") is None
+    assert arn_account("cloudformation.amazonaws.com") is None and arn_account(None) is None
+
+
+def test_identity_types_read_as_english() -> None:
+    assert with_article("AssumedRole") == "an AssumedRole"
+    assert with_article("assumed") == "an assumed"
+    assert with_article("FederatedUser") == "a FederatedUser"
+    assert with_article("X-type") == "a X-type"
+    assert with_article("") == "a "

@@ -108,3 +108,92 @@ def test_accounts_list_rejects_bad_ids() -> None:
     with pytest.raises(AllowlistError) as caught:
         validate({"version": 1, "grants": [{**EVERY_ACCOUNT, "accounts": ["12"]}]})
     assert any(p.startswith("grants[0].accounts[0]:") for p in caught.value.problems)
+
+
+# ---------------------------------------------------------------- memory per account
+
+
+def run(records: list[dict], rules=None, **tuning) -> list:
+    detector = Detector(rules or allowlist(), MemoryState(), Tuning(learning_days=0, **tuning))
+    verdicts = []
+    for record in records:
+        outcome = detector.process(record, now=0)
+        verdicts += outcome.verdicts
+        if outcome.begun:
+            detector.finish(outcome.begun)
+    return verdicts
+
+
+def minute(i: int) -> str:
+    return f"2026-11-02T10:{i:02d}:00Z"
+
+
+def rules_of(verdicts, rule: str) -> list:
+    return [v for v in verdicts if v.finding.rule == rule]
+
+
+def test_same_role_name_in_two_accounts_is_two_principals_for_bulk() -> None:
+    # GIVEN app/reader in A and app/reader in B, each decrypting 12 parameters (threshold 20)
+    records = [org_read(f"{acct}-{i}", acct, EAST, f"/p/{i}", time=minute(i % 5)) for acct in (A, B) for i in range(12)]
+    # THEN neither crosses the threshold: they are two principals
+    assert rules_of(run(records, bulk_threshold=20), "bulk-retrieval") == []
+
+
+def test_one_principal_reading_across_accounts_is_one_bulk_read() -> None:
+    # GIVEN one role of A reading the same 12 names in B and in C (24 distinct secrets)
+    records = [
+        org_read(f"{acct}-{i}", acct, EAST, f"/p/{i}", caller=A, time=minute(i % 5))
+        for acct in (B, C)
+        for i in range(12)
+    ]
+    # THEN it is one principal over the threshold, and the finding says where the read crossed it
+    (bulk,) = [v for v in rules_of(run(records, bulk_threshold=20), "bulk-retrieval") if v.paged]
+    assert bulk.finding.principal == f"arn:aws:iam::{A}:role/app/reader"
+    assert bulk.finding.account == C
+
+
+def test_honeytoken_pages_once_per_account() -> None:
+    records = [
+        org_read("a1", A, EAST, "/decoy/key", caller=C),
+        org_read("b1", B, EAST, "/decoy/key", caller=C),
+        org_read("b2", B, EAST, "/decoy/key", caller=C, time=minute(20)),
+        org_read("b3", B, WEST, "/decoy/key", caller=C, time=minute(21)),
+    ]
+    verdicts = rules_of(run(records), "honeytoken")
+    assert [(v.finding.account, v.finding.region, v.paged) for v in verdicts] == [
+        (A, EAST, True),
+        (B, EAST, True),
+        (B, EAST, False),  # the same decoy in the same account: suppressed
+        (B, WEST, True),  # the same name in another region is another parameter
+    ]
+
+
+def test_first_seen_is_per_account() -> None:
+    grant = {
+        "name": "every",
+        "principals": [f"arn:aws:iam::{A}:role/app/reader"],
+        "parameters": ["/x", f"arn:aws:ssm:*:{B}:parameter/x"],
+    }
+    records = [org_read("a1", A, EAST, "/x"), org_read("b1", B, EAST, "/x", caller=A), org_read("a2", A, EAST, "/x")]
+    verdicts = rules_of(run(records, allowlist(grants=[grant])), "first-seen")
+    assert [(v.finding.event_id, v.finding.account) for v in verdicts] == [("a1", A), ("b1", B)]
+
+
+def test_denied_bursts_are_per_account() -> None:
+    def denied(event_id: str, account: str, i: int) -> dict:
+        return org_read(event_id, account, EAST, f"/n/{i}", time=minute(i % 3), errorCode="AccessDenied")
+
+    split = [denied(f"{acct}-{i}", acct, i) for acct in (A, B) for i in range(6)]
+    assert rules_of(run(split, denied_threshold=10), "denied-burst") == []
+    one = [denied(f"a-{i}", A, i) for i in range(10)]
+    assert len(rules_of(run(one, denied_threshold=10), "denied-burst")) >= 1
+
+
+def test_a_service_principal_is_one_principal_per_account() -> None:
+    def by_service(event_id: str, account: str, i: int) -> dict:
+        record = org_read(event_id, account, EAST, f"/p/{i}", time=minute(i % 5))
+        record["userIdentity"] = {"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"}
+        return record
+
+    records = [by_service(f"{acct}-{i}", acct, i) for acct in (A, B, C) for i in range(8)]
+    assert rules_of(run(records, bulk_threshold=20), "bulk-retrieval") == []

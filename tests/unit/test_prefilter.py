@@ -29,6 +29,9 @@ from support import DATASET, EVENTS
 
 WITH_DECOYS = load_allowlist([str(EVENTS / "allowlist.yaml")]).allowlist
 WITHOUT_DECOYS = validate({"version": 1, "grants": [g.model_dump() for g in WITH_DECOYS.grants]})
+# a prefix JSON may write as raw UTF-8 or as \u escapes, and a glob the template's rule never delivers
+ODD_DECOYS = validate({"version": 1, "honeytokens": ["/dé cor/*", "/decoy/*/x", "/q?/*"]})
+ALLOWLISTS = (WITH_DECOYS, WITHOUT_DECOYS, ODD_DECOYS)
 
 SOURCES = ["ssm.amazonaws.com", "kms.amazonaws.com", "s3.amazonaws.com", 42, None]
 NAMES = ["GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory", "Decrypt", "PutParameter"]
@@ -36,6 +39,11 @@ NAME_VALUES = st.sampled_from(
     [
         "/decoy/x",
         "decoy/x",
+        "/decoyed/x",
+        "/orders/decoy/x",
+        "/dé cor/x",
+        "/dé co",
+        "arn:aws:ssm:us-east-1:1:parameter/dé cor/k",
         "/orders/db",
         "arn:aws:ssm:us-east-1:1:parameter/decoy/k:2",
         "HIDDEN_DUE_TO_SECURITY_REASONS",
@@ -50,7 +58,7 @@ PARAMS = st.one_of(
         optional={
             "name": NAME_VALUES,
             "names": st.lists(NAME_VALUES, max_size=3),
-            "path": st.sampled_from(["/", "/decoy", "/orders", ""]),
+            "path": st.sampled_from(["/", "/decoy", "/orders", "", "/dé cor/", "/dé"]),
             "recursive": st.booleans(),
             "withDecryption": st.sampled_from([True, False, "true", None]),
             "encryptionContext": st.one_of(
@@ -82,17 +90,21 @@ SPELLINGS = [
     ('"withDecryption"', '"with\\u0044ecryption"'),
     ('"ssm.amazonaws.com"', '"ssm\\u002eamazonaws.com"'),
     ('"Decrypt"', '"\\u0044ecrypt"'),
+    ('"path"', '"\\u0070ath"'),
+    ('"names"', '"nam\\u0065s"'),
+    ('"name"', '"n\\u0061me"'),
+    ("/decoy/", "\\/decoy\\/"),
     (":", ": "),
 ]
 
 
 def write(path: Path, records: list, seed: int) -> Path:
-    text = json.dumps({"Records": records})
     rng = random.Random(seed)
+    text = json.dumps({"Records": records}, ensure_ascii=rng.random() < 0.5)
     for plain, other in SPELLINGS:
         if rng.random() < 0.3:
             text = text.replace(plain, other)
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -104,7 +116,7 @@ def outcome(path: Path, wanted, byte_filter=None) -> object:
 
 
 def same_selection(path: Path) -> None:
-    for allowlist in (WITH_DECOYS, WITHOUT_DECOYS):
+    for allowlist in ALLOWLISTS:
         wanted = partial(needs_judging, allowlist=allowlist)
         assert outcome(path, wanted, prefilter(allowlist)) == outcome(path, wanted)
 
@@ -132,6 +144,33 @@ def test_prefilter_rejects_without_decoding(tmp_path) -> None:
     selection = select(path, wanted, filt)
     assert [c["requestParameters"] for c in calls] == [read["requestParameters"]]
     assert selection.records == 3 and len(selection.selected) == 1
+
+
+def test_prefilter_rejects_reads_no_honeytoken_rule_delivers(tmp_path) -> None:
+    # GIVEN undecrypted SSM reads, with the template's honeytoken rule for /decoy/ in force
+    def plain(call: str, **params: object) -> dict:
+        return {"eventSource": "ssm.amazonaws.com", "eventName": call, "requestParameters": params}
+
+    records = [
+        plain("GetParameter", name="/orders/db"),
+        plain("GetParameters", names=["/a", "/b"]),
+        plain("GetParameter", name="/decoy/db"),
+        plain("GetParameter", name="arn:aws:ssm:us-east-1:111122223333:parameter/decoy/db"),
+        plain("GetParametersByPath", path="/"),
+    ]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"Records": records}))
+    calls = []
+
+    def wanted(record: dict) -> bool:
+        calls.append(record["requestParameters"])
+        return needs_judging(record, WITH_DECOYS)
+
+    # WHEN read with the filter, THEN reads of other names never reach the full test; the decoy's
+    # reads, and a by-path read of an ancestor, do and are selected
+    selection = select(path, wanted, prefilter(WITH_DECOYS))
+    assert calls == [r["requestParameters"] for r in records[2:]]
+    assert len(selection.selected) == 3
 
 
 @pytest.mark.skipif(not DATASET.is_dir(), reason="real CloudTrail dataset not present")

@@ -71,7 +71,25 @@ def findings(sample_allowlist) -> list[Finding]:
         "nsa:aws:ssm:us-east-1:999988887777:parameter/orders/db",
     ]
     shared = [replace(out[0], event_id=f"arn-{i}", parameters=(arn,)) for i, arn in enumerate(arns)]
-    return [*out, many, broken, forty, more, long, nobody, person, *shared]
+    # every limit one past its edge; a subject short enough for the principal's limit to show
+    limits = replace(
+        out[0],
+        event_id="limits",
+        rule=Rule.FIRST_SEEN,
+        severity=Severity.LOW,
+        principal="arn:aws:iam::111122223333:user/" + "u" * 61,
+        parameters=tuple(f"/p{i}/" + "n" * 80 for i in range(3)),
+        event_time="2026-11-02T10:15:00.000000+00:00",
+        region="r" * 21,
+        source_ip="1" * 41,
+        account_name="a" * 41,
+        user_agent="U" * 5000,
+        session_name="S" * 4096,
+    )
+    four = replace(out[0], event_id="four", parameters=tuple(f"/orders/q{i}" for i in range(4)))
+    blank = replace(out[0], event_id="blank", event_name=None, source_ip=None, event_time=None, user_agent=None)
+    odd = replace(forty, event_id="odd", problems=("tilde ~ and\ttab", *lines[1:], "the 41st"))
+    return [*out, many, broken, forty, more, long, nobody, person, *shared, limits, four, blank, odd]
 
 
 def render_all(sample_allowlist) -> str:

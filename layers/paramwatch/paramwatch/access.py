@@ -70,6 +70,23 @@ class Access:
         return self.recipient_account or self.principal.account
 
     @property
+    def scope(self) -> str:
+        """Where a read happened, `ACCOUNT:REGION`, so that the same name elsewhere is another secret.
+
+        The caller's account: a parameter of another account is already named by its ARN, so the
+        SSM call and the Decrypt SSM makes for it share one scope wherever each was recorded.
+        """
+        return f"{self.caller_account or self.recipient_account or ''}:{self.region or ''}"
+
+    @property
+    def who(self) -> str | None:
+        """The principal as the detections remember it: a service name is a principal per account."""
+        arn = self.principal.arn
+        if arn is None or arn.startswith("arn:"):
+            return arn
+        return f"{self.account or ''}:{arn}"
+
+    @property
     def direct_decrypt(self) -> bool:
         """A Decrypt of a parameter's ciphertext that SSM did not make: the caller had it."""
         return self.is_kms and self.event_name == "Decrypt" and not self.via_ssm
@@ -128,7 +145,8 @@ def _names_parameter(context: Any) -> bool:
 def _made_by_ssm(record: dict[str, Any]) -> bool:
     """SSM made the KMS call: `userIdentity.invokedBy`, which AWS sets and no caller can."""
     identity = record.get("userIdentity")
-    return isinstance(identity, dict) and identity.get("invokedBy") in SSM_SERVICE_CALLERS
+    invoked_by = identity.get("invokedBy") if isinstance(identity, dict) else None
+    return isinstance(invoked_by, str) and invoked_by in SSM_SERVICE_CALLERS
 
 
 def parse_time(raw: str) -> datetime | None:

@@ -469,7 +469,11 @@ def _parse_yaml(text: str) -> Any:
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
-        raise AllowlistError([f"(document): not valid YAML or JSON: {exc}"]) from None
+        # One line, where and what (PyYAML's own text spans three lines and names "<unicode string>").
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise AllowlistError([f"(document): not valid YAML or JSON: {where}{problem}"]) from None
 
 
 EMPTY = Allowlist(version=1)

@@ -43,9 +43,18 @@ def export_pairs(state: MemoryState) -> list[dict[str, str]]:
     pairs = []
     for key, claim in state.claims.items():
         if key.startswith(PAIR_PREFIX):
-            principal, parameter = key[len(PAIR_PREFIX) :].rsplit("#", 1)
-            pairs.append({"principal": principal, "parameter": parameter, "first_seen": claim.note.get("time", "")})
-    return sorted(pairs, key=lambda p: (p["principal"], p["parameter"]))
+            principal, scope, parameter = key[len(PAIR_PREFIX) :].rsplit("#", 2)
+            account, _, region = scope.partition(":")
+            pairs.append(
+                {
+                    "principal": principal,
+                    "parameter": parameter,
+                    "account": account,
+                    "region": region,
+                    "first_seen": claim.note.get("time", ""),
+                }
+            )
+    return sorted(pairs, key=lambda p: (p["principal"], p["account"], p["region"], p["parameter"]))
 
 
 def save(state: MemoryState, path: Path, tuning: Tuning | None = None) -> int:
@@ -77,9 +86,10 @@ def load(path: Path, state: MemoryState) -> int:
             isinstance(pair, dict) and isinstance(pair.get("principal"), str) and isinstance(pair.get("parameter"), str)
         ):
             raise ValueError(f"{path}: pairs[{index}] needs a 'principal' and a 'parameter' string")
-        key = f"{PAIR_PREFIX}{pair['principal']}#{pair['parameter']}"
+        scope = f"{pair.get('account', '')}:{pair.get('region', '')}"
+        key = f"{PAIR_PREFIX}{pair['principal']}#{scope}#{pair['parameter']}"
         state.claims[key] = Claim(BASELINE_OWNER, {"time": str(pair.get("first_seen", ""))})
-        remember_pairs(state, pair["principal"], [pair["parameter"]], math.inf)
+        remember_pairs(state, pair["principal"], [f"{scope}{pair['parameter']}"], math.inf)
     for principal, peak in bulk_settings(document)["peaks"].items():
         if isinstance(peak, bool) or not isinstance(peak, int | float) or not 0 <= peak < 10**9:
             raise ValueError(f"{path}: bulk.peaks[{principal!r}] must be a number of parameters")
@@ -138,7 +148,11 @@ def suggest(
         while name in used:
             name += "-2"
         used.add(name)
-        grant: dict[str, Any] = {"name": name, "principals": [principal], "parameters": _generalize(parameters)}
+        grant: dict[str, Any] = {
+            "name": name,
+            "principals": [_grantable(principal)],
+            "parameters": _generalize(parameters),
+        }
         peak = int(bulk["peaks"].get(principal, 0))
         own = proposed_threshold(peak, int(bulk.get("threshold", Tuning().bulk_threshold))) if peak else None
         if own is not None:
@@ -156,3 +170,8 @@ def suggest(
         header += "# honeytokens: carried over from the current allowlist.\n"
     document = {"version": 1, "grants": grants, "honeytokens": honeytokens}
     return header + yaml.safe_dump(document, sort_keys=False)
+
+
+def _grantable(who: str) -> str:
+    """A principal as a grant names it: a service remembered per account (`ACCOUNT:svc`) is `svc`."""
+    return who if who.startswith("arn:") else who.split(":", 1)[-1]

@@ -48,6 +48,7 @@ class Totals:
     relevant: int = 0
     findings: int = 0
     errors: list[str] = field(default_factory=list)
+    places: set[tuple[str, str]] = field(default_factory=set)
 
 
 def load_allowlist(paths: Sequence[str]) -> Merged:
@@ -64,15 +65,18 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = merged.allowlist
     today = args.today or datetime.now(UTC).date()
     remarks = review.review(loaded, today, merged.origins)
+    errors = sum(r.expired for r in remarks) if args.strict else 0
     for remark in remarks:
         level = "error" if remark.expired and args.strict else "warning"
         print(f"paramwatch: {level}: {remark.line()}", file=err)
+    # a summary that says "ok" next to an error would contradict the exit code
+    verdict = f"refused by --strict, {errors} expired grant(s)" if errors else "ok"
     print(
-        f"{', '.join(args.files)}: ok, {len(loaded.grants)} grant(s), {len(loaded.honeytokens)} honeytoken(s), "
-        f"{len(remarks)} warning(s)",
+        f"{', '.join(args.files)}: {verdict}, {len(loaded.grants)} grant(s), "
+        f"{len(loaded.honeytokens)} honeytoken(s), {len(remarks) - errors} warning(s)",
         file=out,
     )
-    return EXIT_ERROR if args.strict and any(r.expired for r in remarks) else EXIT_CLEAN
+    return EXIT_ERROR if errors else EXIT_CLEAN
 
 
 def _cmd_deploy_args(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -111,7 +115,8 @@ def _closing_line(totals: Totals, severities: Counter[str], paged: int) -> str:
     by_severity = ", ".join(f"{n} {s}" for s, n in ordered) or "none"
     return (
         f"paramwatch: {totals.findings} finding(s) ({by_severity}), {paged} would page, in "
-        f"{totals.files} file(s), {totals.records} record(s), {totals.relevant} parameter read(s), "
+        f"{totals.files} file(s), {totals.records} record(s), {totals.relevant} parameter read(s) "
+        f"in {len({a for a, _ in totals.places})} account(s) and {len({r for _, r in totals.places})} region(s), "
         f"{len(totals.errors)} unreadable file(s)"
     )
 
@@ -166,6 +171,7 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             continue
         totals.records += result.records
         totals.relevant += result.relevant
+        totals.places |= result.places
         totals.findings += len(result.verdicts)
         paged += sum(v.paged for v in result.verdicts)
         severities.update(str(v.finding.severity) for v in result.verdicts)
@@ -328,32 +334,60 @@ def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print("paramwatch: error: --reads-per-second must be >= 0 and --violation-share in [0, 1]", file=err)
         return EXIT_ERROR
     prices = cost.load_prices()
-    workload = cost.Workload(
-        reads_per_second=args.reads_per_second,
-        violation_share=args.violation_share,
-        customer_managed_key=args.customer_managed_key,
-        higher_throughput=args.higher_throughput,
-        memory_mb=args.memory_mb,
-        heartbeat_minutes=args.heartbeat_minutes,
-    )
+    modes = {
+        mode: cost.Workload(
+            reads_per_second=args.reads_per_second,
+            violation_share=args.violation_share,
+            customer_managed_key=args.customer_managed_key,
+            higher_throughput=args.higher_throughput,
+            memory_mb=args.memory_mb,
+            lean=mode == "lean",
+            accounts=args.accounts,
+            regions=args.regions,
+            violating_pairs=args.violating_pairs,
+            suppression_minutes=args.suppression_minutes,
+            heartbeat_minutes=args.heartbeat_minutes,
+        )
+        for mode in ("full", "lean")
+    }
+    full = modes["full"]
     print(
-        f"{workload.reads_per_month:,.0f} secret reads a month (30 days) at {args.reads_per_second:g}/s, "
-        f"{args.violation_share:.2%} violating; prices {prices['region']} of {prices['date']}",
+        f"{full.reads_per_month:,.0f} secret reads a month (30 days) at {args.reads_per_second:g}/s across "
+        f"{args.accounts} account(s) x {args.regions} region(s), {args.violation_share:.2%} violating; "
+        f"prices {prices['region']} of {prices['date']}",
         file=out,
     )
-    for title, lines in (
-        ("paramwatch", cost.monitor_lines(workload, prices)),
-        ("already paid by the watched workload", cost.workload_lines(workload, prices)),
-    ):
-        print(f"\n{title}:", file=out)
-        for line in lines:
-            print(f"  {line.item:<52} {line.quantity:>16,.1f} {line.unit:<13} {line.monthly:>10,.2f} USD", file=out)
-        print(f"  {'total':<83} {sum(line.monthly for line in lines):>10,.2f} USD", file=out)
-    ranking = cost.cheapest_memory(workload, prices)
-    print("\nLambda requests and duration by memory size (cheapest first):", file=out)
+    print(
+        f"incident shape: the violating reads come from {args.violating_pairs} (principal, parameter) pair(s) "
+        f"repeating all month; each pages once per {args.suppression_minutes}-minute suppression window",
+        file=out,
+    )
+    header = f"  {'':<58} {'full mode':>30} {'lean mode':>30}"
+    monitor = {mode: cost.monitor_lines(w, prices) for mode, w in modes.items()}
+    print(f"\nparamwatch:\n{header}", file=out)
+    for a, b in zip(monitor["full"], monitor["lean"], strict=True):
+        print(f"  {a.item:<58} {_cell(a)} {_cell(b)}", file=out)
+    totals = {mode: sum(line.monthly for line in lines) for mode, lines in monitor.items()}
+    print(f"  {'total':<58} {totals['full']:>26,.2f} USD {totals['lean']:>26,.2f} USD", file=out)
+    paid = cost.workload_lines(full, prices)
+    print("\nalready paid by the watched workload:", file=out)
+    for line in paid:
+        print(f"  {line.item:<58} {_cell(line)}", file=out)
+    kms = sum(line.monthly for line in paid if line.item.startswith("KMS Decrypt"))
+    print(f"  {'total':<58} {sum(line.monthly for line in paid):>26,.2f} USD", file=out)
+    if kms:
+        shares = ", ".join(f"{totals[m] / kms:.1%} in {m} mode" for m in modes)
+        print(f"\nparamwatch is {shares} of the workload's KMS Decrypt bill ({kms:,.2f} USD)", file=out)
+    ranking = cost.cheapest_memory(full, prices)
+    print("\nLambda requests and duration by memory size, full mode (cheapest first):", file=out)
     for size, monthly in ranking:
         print(f"  {size:>5} MB {monthly:>12,.2f} USD", file=out)
     return EXIT_CLEAN
+
+
+def _cell(line: cost.Line) -> str:
+    quantity = f"{line.quantity:,.0f}" if line.quantity >= 100 else f"{line.quantity:,.2f}"
+    return f"{quantity:>14} {line.unit[:13]:<13} {line.monthly:>7,.2f}"
 
 
 def _date(text: str) -> date:
@@ -587,6 +621,15 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument(
         "--heartbeat-minutes", type=int, choices=(5, 10, 15, 30, 60), default=5, help="the HeartbeatMinutes parameter"
     )
+    price.add_argument("--accounts", type=_positive_int, default=1, help="accounts the reads are spread over")
+    price.add_argument("--regions", type=_positive_int, default=1, help="regions the reads are spread over")
+    price.add_argument(
+        "--violating-pairs",
+        type=_positive_int,
+        default=10,
+        help="distinct (principal, parameter) pairs behind the violations",
+    )
+    price.add_argument("--suppression-minutes", type=_positive_int, default=60, help="the stack's SuppressionMinutes")
     price.set_defaults(func=_cmd_cost)
 
     args = sub.add_parser(

@@ -2,6 +2,10 @@
 
 Pure arithmetic over a workload and the price table in `prices.json` (dated, with sources). A
 month is 30 days, so 10 reads a second is 25,920,000 reads a month.
+
+Alerts are counted after suppression for a stated incident shape: the violating reads come from
+`violating_pairs` (principal, parameter) pairs that keep repeating all month, so each pair pages
+once per suppression window, and the SSM call and its Decrypt page once together.
 """
 
 from __future__ import annotations
@@ -14,12 +18,19 @@ from typing import Any
 
 SECONDS_PER_MONTH = 30 * 86400
 EVENTS_PER_READ = 2  # the SSM call and the KMS Decrypt SSM makes for it
+LEAN_EVENTS_PER_READ = 1  # lean mode drops the Decrypt SSM makes; direct Decrypts are attacks, left out
 LAMBDA_FULL_CPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, proportionally less below
-CUSTOM_METRICS = 17  # EventsEvaluated, AlertsSent, AlertsSuppressed, AlertsParked, InvalidEvents, 12 Findings series
-ALARM_METRICS = 8  # five single-metric alarms and one metric-math alarm over three rules
-LOG_BYTES_ALLOWED = 650  # Lambda START/END/REPORT lines and one EMF line
-LOG_BYTES_FINDING = 2600  # plus the finding's log line and its EMF line
-VIOLATION_WRITES, VIOLATION_READS = 6, 3  # claims, delivery record, sent marker; consistent reads
+# Custom metrics are billed per hour in which they are published. The incident shape keeps three
+# alive: Findings for its rule and severity, AlertsSent and AlertsSuppressed; the other series
+# (InvalidEvents, AlertsParked, other rules) cost only in hours that have such findings. The
+# heartbeat's own metrics and alarms are counted in `heartbeat_lines`.
+CUSTOM_METRICS = 3
+ALARM_METRICS = 14  # the standalone template's alarm metrics but the heartbeat's (a test counts them)
+ORGANIZATION_ALARM_METRICS = 6  # the same two metric-math alarms over the organization bus's rules
+LOG_BYTES_ALLOWED = 0  # JSON log format, system level WARN, no per-event metric (tests/handler/test_quiet.py)
+LOG_BYTES_FINDING = 2300  # the finding's log line and its EMF lines (2,089 bytes measured by the same test)
+# per violating event (a violating read is two events in full mode, one in lean mode)
+VIOLATION_WRITES, VIOLATION_READS = 3, 1.5  # claims, delivery record, sent marker; consistent reads
 
 
 def load_prices() -> dict[str, Any]:
@@ -41,12 +52,37 @@ class Workload:
     io_ms_violation: float = 40.0  # DynamoDB and SNS round trips of a paging finding
     pipeline_key: bool = True
     email_subscribers: int = 1
+    lean: bool = False
+    accounts: int = 1
+    regions: int = 1
+    violating_pairs: int = 10
+    suppression_minutes: int = 60
     heartbeat_minutes: int = 5  # the HeartbeatMinutes template parameter
     canary_ms: float = 100.0  # one GetParameter with decryption, from a 128 MB function
 
     @property
     def reads_per_month(self) -> float:
         return self.reads_per_second * SECONDS_PER_MONTH
+
+    @property
+    def events_per_read(self) -> int:
+        return LEAN_EVENTS_PER_READ if self.lean else EVENTS_PER_READ
+
+    @property
+    def pages_per_month(self) -> float:
+        """Alerts after pairing and suppression: at most one per violating pair and window."""
+        windows = SECONDS_PER_MONTH / 60 / self.suppression_minutes
+        return min(self.reads_per_month * self.violation_share, self.violating_pairs * windows)
+
+    @property
+    def forwarded_share(self) -> float:
+        """Share of events a member stack forwards to the central bus in another account or region.
+
+        Reads are spread evenly over accounts and regions; only the security account's own region
+        reaches the evaluator from its default bus, for free.
+        """
+        stacks = self.accounts * self.regions
+        return (stacks - 1) / stacks
 
 
 @dataclass(frozen=True)
@@ -68,19 +104,23 @@ def billed_ms(cpu_ms: float, io_ms: float, memory_mb: int) -> int:
 
 def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     """What paramwatch adds to the bill."""
-    events = w.reads_per_month * EVENTS_PER_READ
+    events = w.reads_per_month * w.events_per_read
     violations = w.reads_per_month * w.violation_share
-    allowed_events = events - violations * EVENTS_PER_READ
+    violating_events = violations * w.events_per_read
+    allowed_events = events - violating_events
+    pages = w.pages_per_month
+    forwarded = events * w.forwarded_share
+    alarm_metrics = ALARM_METRICS + (ORGANIZATION_ALARM_METRICS if w.accounts * w.regions > 1 else 0)
     gb = w.memory_mb / 1024
     gb_seconds = (
         (
             allowed_events * billed_ms(w.cpu_ms_allowed, 0, w.memory_mb)
-            + violations * EVENTS_PER_READ * billed_ms(w.cpu_ms_violation, w.io_ms_violation, w.memory_mb)
+            + violating_events * billed_ms(w.cpu_ms_violation, w.io_ms_violation, w.memory_mb)
         )
         / 1000
         * gb
     )
-    log_gb = (allowed_events * LOG_BYTES_ALLOWED + violations * EVENTS_PER_READ * LOG_BYTES_FINDING) / 2**30
+    log_gb = (allowed_events * LOG_BYTES_ALLOWED + violating_events * LOG_BYTES_FINDING) / 2**30
     lines = [
         Line("paramwatch", "Lambda requests", events, "invocations", events / 1e6 * p["lambda_request_per_million"]),
         Line(
@@ -99,35 +139,42 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         ),
         Line(
             "paramwatch",
-            "SNS publishes (every violation, before suppression)",
-            violations,
+            "EventBridge, forwarded to the central bus",
+            forwarded,
+            "events",
+            forwarded / 1e6 * p["eventbridge_cross_account_event_per_million"],
+        ),
+        Line(
+            "paramwatch",
+            "SNS publishes (pages, after suppression)",
+            pages,
             "publishes",
-            violations / 1e6 * p["sns_publish_per_million"],
+            pages / 1e6 * p["sns_publish_per_million"],
         ),
         Line(
             "paramwatch",
             "SNS e-mail deliveries",
-            violations * w.email_subscribers,
+            pages * w.email_subscribers,
             "e-mails",
-            violations * w.email_subscribers / 1e5 * p["sns_email_per_100k"],
+            pages * w.email_subscribers / 1e5 * p["sns_email_per_100k"],
         ),
         Line(
             "paramwatch",
             "DynamoDB writes",
-            violations * VIOLATION_WRITES,
+            violating_events * VIOLATION_WRITES,
             "WRU",
-            violations * VIOLATION_WRITES / 1e6 * p["dynamodb_write_request_unit_per_million"],
+            violating_events * VIOLATION_WRITES / 1e6 * p["dynamodb_write_request_unit_per_million"],
         ),
         Line(
             "paramwatch",
             "DynamoDB reads",
-            violations * VIOLATION_READS,
+            violating_events * VIOLATION_READS,
             "RRU",
-            violations * VIOLATION_READS / 1e6 * p["dynamodb_read_request_unit_per_million"],
+            violating_events * VIOLATION_READS / 1e6 * p["dynamodb_read_request_unit_per_million"],
         ),
         Line(
             "paramwatch",
-            "CloudWatch custom metrics",
+            "CloudWatch custom metrics (published hourly)",
             CUSTOM_METRICS,
             "metrics",
             CUSTOM_METRICS * p["cloudwatch_metric_month"],
@@ -135,9 +182,9 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         Line(
             "paramwatch",
             "CloudWatch alarms",
-            ALARM_METRICS,
+            alarm_metrics,
             "alarm metrics",
-            ALARM_METRICS * p["cloudwatch_alarm_metric_month"],
+            alarm_metrics * p["cloudwatch_alarm_metric_month"],
         ),
         Line("paramwatch", "CloudWatch Logs ingestion", log_gb, "GB", log_gb * p["cloudwatch_logs_ingest_per_gb"]),
     ]
@@ -146,7 +193,7 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     return lines + heartbeat_lines(w, p)
 
 
-HEARTBEAT_LEGS = 3  # the canary's GetParameter, the Decrypt SSM makes for it, and its label
+HEARTBEAT_LEGS = 3  # the canary's GetParameter, the Decrypt SSM makes for it (not in lean mode), and its label
 HEARTBEAT_ALARMS = 3  # one per leg
 CANARY_MEMORY_MB = 128
 LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
@@ -155,7 +202,8 @@ LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
 def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     """What the heartbeat adds: a canary read every `heartbeat_minutes`, judged on both legs."""
     beats = SECONDS_PER_MONTH / 60 / w.heartbeat_minutes
-    events = beats * HEARTBEAT_LEGS
+    legs = HEARTBEAT_LEGS - 1 if w.lean else HEARTBEAT_LEGS
+    events = beats * legs
     canary_gb_s = beats * billed_ms(0, w.canary_ms, CANARY_MEMORY_MB) / 1000 * CANARY_MEMORY_MB / 1024
     evaluator_gb_s = events * billed_ms(w.cpu_ms_allowed, 0, w.memory_mb) / 1000 * w.memory_mb / 1024
     log_gb = (beats * LOG_BYTES_CANARY + events * LOG_BYTES_ALLOWED) / 2**30
@@ -191,16 +239,16 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         Line(
             "paramwatch",
             "heartbeat: Heartbeat metrics (ssm, kms, tamper)",
-            HEARTBEAT_LEGS,
+            legs,
             "metrics",
-            HEARTBEAT_LEGS * p["cloudwatch_metric_month"],
+            legs * p["cloudwatch_metric_month"],
         ),
         Line(
             "paramwatch",
             "heartbeat: alarms on missing heartbeats",
-            HEARTBEAT_ALARMS,
+            legs * HEARTBEAT_ALARMS // HEARTBEAT_LEGS,
             "alarm metrics",
-            HEARTBEAT_ALARMS * p["cloudwatch_alarm_metric_month"],
+            legs * HEARTBEAT_ALARMS // HEARTBEAT_LEGS * p["cloudwatch_alarm_metric_month"],
         ),
         Line("paramwatch", "heartbeat: logs", log_gb, "GB", log_gb * p["cloudwatch_logs_ingest_per_gb"]),
     ]
@@ -220,7 +268,7 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
 def workload_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     """What the watched workload already pays for its secret reads, with or without paramwatch."""
     requests = w.reads_per_month
-    billable = max(0.0, requests - p["kms_free_requests_month"])
+    billable = max(0.0, requests - p["kms_free_requests_month"] * w.accounts)  # the free tier is per account
     lines = [
         Line(
             "workload",
@@ -231,7 +279,8 @@ def workload_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         )
     ]
     if w.customer_managed_key:
-        lines.append(Line("workload", "KMS customer-managed key", 1, "key", p["kms_key_month"]))
+        keys = w.accounts * w.regions
+        lines.append(Line("workload", "KMS customer-managed keys", keys, "keys", keys * p["kms_key_month"]))
     if w.higher_throughput:
         lines.append(
             Line(

@@ -409,7 +409,7 @@ class Detector:
         moment = access.event_time.timestamp()
         crossed: dict[float, tuple[str, int]] = {}
         for grid, start in _windows(moment, size):
-            key = f"{rule}#{access.principal.arn}{scope}#{grid}#{int(start)}"
+            key = f"{rule}#{access.who}{scope}#{grid}#{int(start)}"
             expires = start + 3 * size
             count = self.state.add_members(key, members, expires, cap=max(cap, threshold + 1))
             if details:
@@ -472,7 +472,7 @@ class Detector:
         if grant is not None and grant.bulk_threshold is not None:
             threshold, minutes = grant.bulk_threshold, grant.bulk_window_minutes or minutes
             scope, whose = f"#grant:{grant.name}", f" under grant '{safe(grant.name, 128)}'"
-        members = [_digest(p) for p in access.parameters]
+        members = [_digest(f"{access.scope}{p}") for p in access.parameters]
         what = f"decrypted more than {threshold} distinct parameters{whose}"
         return self._window_finding(
             access, Rule.BULK, Severity.HIGH, members, minutes, threshold, False, what, scope, BULK_PEAK_CAP, True
@@ -510,28 +510,30 @@ class Detector:
         if not self._successful_read(access):
             return []
         moment = access.event_time.timestamp()
-        principal = access.principal.arn
+        principal = access.who
         expires = moment + self.tuning.baseline_days * DAY
         new = []
         mine = Claim(access.event_id, {"time": access.event_time.isoformat()})
         for name in access.parameters:
-            holder = self.state.claim(f"{PAIR_PREFIX}{principal}#{name}", mine, expires)
+            holder = self.state.claim(f"{PAIR_PREFIX}{principal}#{access.scope}#{name}", mine, expires)
             if holder.owner == access.event_id:
                 new.append(name)
         learning = self._learning(moment)
         if not new:
             return []
-        known = remember_pairs(self.state, principal, new, expires)
+        scoped = [f"{access.scope}{n}" for n in new]
+        known = remember_pairs(self.state, principal, scoped, expires)
         if learning or not self.report_first_seen:
             return []
         t = self.tuning
         day = int(moment // DAY)
         cap = t.storm_pairs + math.ceil(t.storm_ratio * KNOWN_CAP) + 1
-        today = self.state.add_members(f"new#{principal}#{day}", [_digest(n) for n in new], (day + 2) * DAY, cap=cap)
+        digests = [_digest(p) for p in scoped]
+        today = self.state.add_members(f"new#{principal}#{day}", digests, (day + 2) * DAY, cap=cap)
         limit = max(t.storm_pairs, math.ceil(t.storm_ratio * max(known - today, 0)))
         storm_key = f"storm#{principal}#{day}"
         summary = (
-            f"[{Rule.FIRST_SEEN}] {safe(access.principal.type)} {safe(principal)} read "
+            f"[{Rule.FIRST_SEEN}] {safe(access.principal.type)} {safe(access.principal.arn)} read "
             f"{len(new)} parameter(s) it had never read before."
         )
         if today > limit and self.state.claim(storm_key, Claim(access.event_id), (day + 2) * DAY).owner == (
@@ -581,7 +583,7 @@ class Detector:
         if ssm_made and verdict.paged:
             me = Claim(candidate.owner, {"side": side, "time": str(moment), "paged": "1"})
             for unit in candidate.units:
-                self.state.claim(f"page#{f.rule}#{f.principal}#{unit}#{bucket}", me, (bucket + 3) * size)
+                self.state.claim(f"page#{f.rule}#{_paging(f)}#{unit}#{bucket}", me, (bucket + 3) * size)
         if access is not None and candidate.kind == "read" and self._worth_indexing(candidate, verdict):
             self._index(candidate, bucket, size, verdict.paged)
         if verdict.units:
@@ -595,7 +597,7 @@ class Detector:
         expires = (bucket + 3) * size
         fresh_units, others = [], []
         for unit in units:
-            base = f"page#{f.rule}#{f.principal}#{unit}"
+            base = f"page#{f.rule}#{_paging(f)}#{unit}"
             paged, blocker = self._claim_unit(base, bucket, size, side, candidate, fold)
             if paged:
                 fresh_units.append((unit, base))
@@ -671,7 +673,7 @@ class Detector:
         f, moment = candidate.finding, candidate.incident_time
         for unit in candidate.units:
             for slot in (f"{b}{late}" for b in (bucket, bucket - 1, bucket + 1) for late in ("", "#late")):
-                holder = self.state.peek(f"page#{f.rule}#{f.principal}#{unit}#{slot}")
+                holder = self.state.peek(f"page#{f.rule}#{_paging(f)}#{unit}#{slot}")
                 relevant = holder is not None and _within(holder, moment, size)
                 if relevant and (holder.note.get("paged") == "1" or holder.note.get("side") == "SSM"):
                     return holder
@@ -728,7 +730,7 @@ class Detector:
             digests,
             safe(access.event_id, 64).replace("|", "/"),
         )
-        key = f"recent#{access.principal.arn}#{bucket}"
+        key = f"recent#{_paging(candidate.finding)}#{bucket}"
         self.state.add_members(key, [entry.encode()], (bucket + 3) * size, cap=INDEX_CAP)
 
     def _fold(self, candidate: _Candidate, bucket: int, size: float) -> str | None:
@@ -745,7 +747,7 @@ class Detector:
             parent = _digest(ancestors[-1])
             calls = [
                 entry
-                for entry in self._entries(f.principal, bucket, candidate.incident_time, size)
+                for entry in self._entries(_paging(f), bucket, candidate.incident_time, size)
                 if entry.kind == "path"
                 and entry.rule == rule
                 and entry.digests[0] in wanted
@@ -760,13 +762,23 @@ class Detector:
                 return f"{part} {call.event}, which pages for its path"
         if access.path is not None and not access.is_kms:
             path = _digest(_path(access.path))
-            for entry in self._entries(f.principal, bucket, candidate.incident_time, size):
+            for entry in self._entries(_paging(f), bucket, candidate.incident_time, size):
                 if entry.kind != "kms" or entry.rule != rule or not entry.paged:
                     continue
                 under = entry.digests[-1] == path if not access.recursive else path in entry.digests
                 if under:
                     return f"paired with event {entry.event}, an SSM-made Decrypt of a parameter under this path"
         return None
+
+
+def _paging(finding: Finding) -> str:
+    """Whom a finding pages about, per account and region: the same role name in another account
+    is another principal, the same parameter name in another region another secret, and a service
+    (`ssm.amazonaws.com`) acts for each account separately."""
+    who = finding.principal
+    if who is not None and not who.startswith("arn:"):
+        who = f"{finding.account or ''}:{who}"
+    return f"{who}@{finding.region or ''}"
 
 
 def _within(holder: Claim, moment: float, seconds: float) -> bool:

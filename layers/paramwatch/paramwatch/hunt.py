@@ -393,11 +393,12 @@ class _Builder:
             f"({_any([f'{c} IS NOT NULL' for c in contexts])} AND ({in_list('eventname', KMS_DECRYPTS)} OR NOT {via}))"
         )
         dest_key = d.json_string("rp", "$.destinationKeyId")
+        second = f"({d.element('key_resources', 2)})"
         # `access._destination_account`: the key ARN's account, else the second KMS key resource's
         destination = f"""CASE WHEN eventname = 'ReEncrypt' THEN CASE
       WHEN starts_with({dest_key}, 'arn:') AND length({dest_key}) - length(replace({dest_key}, ':', '')) >= 4
         THEN split_part({dest_key}, ':', 5)
-      WHEN cardinality(key_resources) = 2 AND key_resources[2].accountid IS NOT NULL THEN key_resources[2].accountid
+      WHEN cardinality(key_resources) = 2 AND {second}.accountid IS NOT NULL THEN {second}.accountid
       ELSE {home} END END"""
         reads = f"""reads AS (
   SELECT *,

@@ -32,7 +32,7 @@ from paramwatch.allowlist import Allowlist
 from paramwatch.detector import BY_PATH_PART, NOBODY, SWEEP_PART, Detector, Judged, Verdict, prejudge
 from paramwatch.escape import safe
 from paramwatch.own import Own
-from paramwatch.rules import could_need, needs_judging
+from paramwatch.rules import could_need, decoy_bytes, needs_judging
 from paramwatch.sources import ByteFilter, SourceError, expand, select
 
 _PARALLEL_FROM = 4
@@ -61,15 +61,12 @@ class FileResult:
     verdicts: tuple[Verdict, ...] = ()
     error: str | None = None
     grants_used: frozenset[str] = frozenset()
+    places: frozenset[tuple[str, str]] = frozenset()
 
 
 def wanted(record: dict[str, Any], allowlist: Allowlist, own: Own = NOBODY) -> bool:
     """What the template's rules would deliver: reads to judge, and writes that may blind paramwatch."""
     return needs_judging(record, allowlist) or tamper.wants(record, own)
-
-
-def _may_want(source: str, name: str, params: bytes, allowlist: Allowlist, writes: frozenset[tuple[str, str]]) -> bool:
-    return (source, name) in writes or could_need(source, name, params, allowlist)
 
 
 def prefilter(allowlist: Allowlist, own: Own = NOBODY) -> ByteFilter:
@@ -78,7 +75,12 @@ def prefilter(allowlist: Allowlist, own: Own = NOBODY) -> ByteFilter:
     kms = KMS_DECRYPTS | KMS_ENCRYPTS
     reads = {*((KMS_SOURCE, name) for name in kms), *((SSM_SOURCE, name) for name in SSM_READS)}
     writes = tamper.calls(own)
-    return ByteFilter(frozenset(reads | writes), partial(_may_want, allowlist=allowlist, writes=writes))
+    decoys = decoy_bytes(allowlist)
+
+    def may_want(source: str, name: str, params: bytes) -> bool:
+        return (source, name) in writes or could_need(source, name, params, decoys)
+
+    return ByteFilter(frozenset(reads | writes), may_want)
 
 
 def select_reads(path: Path, allowlist: Allowlist, own: Own = NOBODY, track_grants: bool = False) -> FileReads:
@@ -151,7 +153,8 @@ def replay(
         verdicts += name_revealed(_release(detector, waiting, until))
         used = frozenset(j.grant for j in selected.reads if j is not None and j.grant)
         relevant = len(selected.reads) - selected.malformed  # malformed records are judged, but are no reads
-        last = FileResult(selected.path, selected.records, relevant, tuple(verdicts), grants_used=used)
+        places = frozenset((j.access.account or "?", j.access.region or "?") for j in selected.reads if j and j.access)
+        last = FileResult(selected.path, selected.records, relevant, tuple(verdicts), grants_used=used, places=places)
     if last is not None:
         rest = tuple(name_revealed(_release(detector, waiting, math.inf)))
         yield replace(last, verdicts=last.verdicts + rest) if rest else last

@@ -68,21 +68,30 @@ def needs_judging(record: dict[str, Any], allowlist: Allowlist) -> bool:
     return any(_honeytoken_rule_delivers(params, prefix) for prefix in _rule_prefixes(allowlist))
 
 
-def could_need(source: str, name: str, params: bytes, allowlist: Allowlist) -> bool:
+def could_need(source: str, name: str, params: bytes, decoys: tuple[bytes, ...]) -> bool:
     """`needs_judging` decided from the raw JSON bytes of requestParameters, before decoding them.
 
     False only where `needs_judging` must be False: a KMS call whose parameters never spell the
-    `PARAMETER_ARN` key, or (without honeytokens) an SSM read that never spells `withDecryption`.
-    JSON may spell any key with escapes (`\\u0050ARAMETER_ARN`), so bytes holding a backslash
-    always go on to the full test, as do parameters that are not an object.
+    `PARAMETER_ARN` key; an SSM read that never spells `withDecryption` and, when HoneytokenReadRule
+    has prefixes (`decoys`, from `decoy_bytes`), neither spells `path` nor holds any prefix's bytes
+    (a name or ARN that starts with or holds a prefix must spell it). JSON may spell any key or
+    name with escapes (`\\u0050ARAMETER_ARN`), so bytes holding a backslash always go on to the
+    full test, as do parameters that are not an object.
     """
     if source == KMS_SOURCE:
         return name in KMS_USES and (b'"PARAMETER_ARN"' in params or b"\\" in params)
     if source != SSM_SOURCE or name not in SSM_READS:
         return False
-    if allowlist.honeytokens or b"\\" in params or not params.lstrip().startswith(b"{"):
+    if b'"withDecryption"' in params or b"\\" in params or not params.lstrip().startswith(b"{"):
         return True
-    return b'"withDecryption"' in params
+    if not decoys:
+        return False
+    return b'"path"' in params or any(prefix in params for prefix in decoys)
+
+
+def decoy_bytes(allowlist: Allowlist) -> tuple[bytes, ...]:
+    """The HoneytokenPrefix of each template-shaped honeytoken, as UTF-8, for `could_need`."""
+    return tuple(prefix.encode() for prefix in _rule_prefixes(allowlist))
 
 
 def _rule_prefixes(allowlist: Allowlist) -> list[str]:

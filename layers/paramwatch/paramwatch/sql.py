@@ -122,6 +122,10 @@ class Dialect:
         """The elements of `array` for which `body` (over the lambda variable `var`) holds."""
         return f"filter({array}, {var} -> {body})"
 
+    def element(self, array: str, index: int) -> str:
+        """The `index`th element (from 1), NULL past the end: Trino's subscript would fail there."""
+        return f"element_at({array}, {index})"
+
 
 _OFFSET = r"(Z|[+-]\d\d:\d\d)$"
 
@@ -235,6 +239,9 @@ class DuckDB(Dialect):
     def filter(self, array: str, var: str, body: str) -> str:
         # DuckDB 1.3 deprecated the arrow lambda; 2.0 refuses it by default.
         return f"list_filter({array}, lambda {var}: {body})"
+
+    def element(self, array: str, index: int) -> str:
+        return f"{array}[{index}]"  # NULL past the end; DuckDB's element_at is for maps
 
     def partition(self, predicate: str, column: str) -> str:
         # Local files have no folders: the view takes partitions from the record, and a record
