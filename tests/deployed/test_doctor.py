@@ -203,6 +203,7 @@ def test_a_member_account_whose_heartbeat_stopped(deployed) -> None:
     put_member_beat("777788889999", "eu-central-1", "ssm", minutes_ago=120)
     code, lines, _ = doctor()
     assert code == 1
+    assert len(failing(lines)) == 1, lines
     (line,) = failing(lines)
     assert "account 777788889999 in eu-central-1, ssm leg: no heartbeat in the last 15 minutes" in line
     assert "ok   members      1 member account/region leg(s) beating" in lines

@@ -60,26 +60,29 @@ def test_every_leg_of_the_canary_is_a_heartbeat_and_raises_nothing(watched, stac
     }
 
 
-def test_a_member_accounts_heartbeat_is_counted_by_account_and_region(watched, capsys) -> None:
-    # GIVEN the canary read made in another account and region (organization mode forwards it)
-    event = case_event("canary-heartbeat-ssm")
-    detail = event["detail"]
-    identity = json.loads(json.dumps(detail["userIdentity"]).replace("111122223333", "444455556666"))
-    member = {**detail, "userIdentity": identity, "awsRegion": "eu-west-1", "recipientAccountId": "444455556666"}
+def test_a_member_accounts_heartbeat_is_counted_by_account_and_region(watched, monkeypatch, capsys) -> None:
+    # GIVEN organization mode's settings (template.yaml): the members' canary and roles under /paramwatch/
+    monkeypatch.setenv("CANARY_PARAMETER", "/paramwatch/paramwatch/canary,/paramwatch/member/canary")
+    monkeypatch.setenv("CANARY_ROLE_ARN", f"{CANARY_ROLE},arn:aws:iam::*:role/paramwatch/*")
     watched.runtime.cache_clear()
-    # the central evaluator's settings name the member canary role too (comma-separated globs)
-    import os
-
-    os.environ["CANARY_ROLE_ARN"] = f"{CANARY_ROLE},arn:aws:iam::444455556666:role/paramwatch-CanaryRole-*"
-    try:
-        assert watched.lambda_handler(eventbridge_event(member), LambdaContext()) == {"verdicts": []}
-    finally:
-        os.environ["CANARY_ROLE_ARN"] = CANARY_ROLE
-        watched.runtime.cache_clear()
+    # AND member.yaml's canary read, made in another account and region and forwarded
+    event = case_event("canary-heartbeat-ssm")
+    text = json.dumps(event["detail"]).replace("111122223333", "444455556666")
+    text = text.replace("role/paramwatch-CanaryRole-1A2B3C4D5E6F", "role/paramwatch/StackSet-pw-CanaryRole-9Z8Y")
+    member = {
+        **json.loads(text),
+        "awsRegion": "eu-west-1",
+        "requestParameters": {"name": "/paramwatch/member/canary", "withDecryption": True},
+    }
+    assert watched.lambda_handler(eventbridge_event(member), LambdaContext()) == {"verdicts": []}
     blobs = emf_records(capsys.readouterr().out)
-    # THEN the member's heartbeat does not feed the central alarms' series
+    # THEN it is a heartbeat of that account and region, which does not feed the central alarms' series
     assert metric_sum(blobs, "Heartbeat", leg="ssm", account="444455556666", region="eu-west-1") == 1
     assert all("account" in b for b in blobs if "Heartbeat" in b)
+    # AND a role outside /paramwatch/ reading the member canary is a finding
+    outsider = json.loads(json.dumps(member).replace("role/paramwatch/StackSet-pw-CanaryRole-9Z8Y", "role/ops-admin"))
+    assert watched.lambda_handler(eventbridge_event({**outsider, "eventID": "outsider"}), LambdaContext())["verdicts"]
+    watched.runtime.cache_clear()
 
 
 def test_anyone_else_reading_the_canary_gets_an_alert(watched, stack) -> None:

@@ -197,11 +197,13 @@ def test_the_canary_role_is_its_own_and_the_evaluator_knows_it(translated) -> No
     canary_role = functions["CanaryFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
     assert canary_role != functions["EvaluatorFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
     env = functions["EvaluatorFunction"]["Properties"]["Environment"]["Variables"]
-    assert env["CANARY_ROLE_ARN"] == {"Fn::GetAtt": [canary_role, "Arn"]}
-    assert (
-        env["CANARY_PARAMETER"]
-        == functions["CanaryFunction"]["Properties"]["Environment"]["Variables"]["CANARY_PARAMETER"]
-    )
+    # standalone: exactly this role; organization mode adds the members' canary roles (under /paramwatch/)
+    condition, organization, standalone = env["CANARY_ROLE_ARN"]["Fn::If"]
+    assert condition == "OrganizationMode"
+    assert standalone == {"Fn::GetAtt": [canary_role, "Arn"]}
+    assert organization["Fn::Sub"].startswith(f"${{{canary_role}.Arn}},")
+    canary = functions["CanaryFunction"]["Properties"]["Environment"]["Variables"]["CANARY_PARAMETER"]
+    assert env["CANARY_PARAMETER"]["Fn::If"][2] == canary
 
 
 @pytest.mark.parametrize(

@@ -125,12 +125,14 @@ def test_parameter_names_fit_ssm_with_the_longest_stack_name(translated) -> None
     names = _parameter_names(translated)
     assert {"/paramwatch/${AWS::StackName}/allowlist", "/paramwatch/${AWS::StackName}/canary"} <= names
     for template in names:
-        name = _resolve({"Fn::Sub": template})
-        assert name is not None, template
-        # THEN the ARN fits SSM's limit, the hierarchy its depth, and the name SSM's characters
-        assert len(_parameter_arn(name)) <= NAME_LIMITS["AWS::SSM::Parameter", "Name"], template
-        assert name.rstrip("/").count("/") <= SSM_HIERARCHY_DEPTH, template
-        assert re.fullmatch(r"[a-zA-Z0-9_.\-/]+", name), template
+        resolved = _resolve({"Fn::Sub": template})
+        assert resolved is not None, template
+        # (a setting may list several names, comma-separated: the members' canary in organization mode)
+        for name in resolved.split(","):
+            # THEN the ARN fits SSM's limit, the hierarchy its depth, and the name SSM's characters
+            assert len(_parameter_arn(name)) <= NAME_LIMITS["AWS::SSM::Parameter", "Name"], template
+            assert name.rstrip("/").count("/") <= SSM_HIERARCHY_DEPTH, template
+            assert re.fullmatch(r"[a-zA-Z0-9_.\-/]+", name), template
 
 
 def _longest_honeytoken_prefix(parameter: dict[str, Any]) -> str:

@@ -90,3 +90,22 @@ def test_a_blinding_change_pages_once_per_resource_and_window(sample_allowlist) 
         if outcome.begun:
             detector.finish(outcome.begun)
     assert paged == [[("tamper", True)], [("tamper", False)], [("tamper", True)]]
+
+
+def test_a_pipeline_problem_naming_no_parameter_still_pages_once(sample_allowlist) -> None:
+    from paramwatch.findings import Finding, Rule, Severity
+
+    detector = Detector(sample_allowlist, MemoryState(), Tuning())
+    problem = Finding(
+        event_id="p",
+        rule=Rule.ALLOWLIST_INVALID,
+        severity=Severity.HIGH,
+        principal=None,
+        parameters=(),
+        event_time=None,
+        source_ip=None,
+        summary="[allowlist-invalid] broken",
+    )
+    verdicts = [detector.pipeline_verdict(problem, 1_800_000_010.0 + i, f"e{i}") for i in range(2)]
+    assert [v.paged for v in verdicts] == [True, False]
+    assert verdicts[0].units == ("*",)

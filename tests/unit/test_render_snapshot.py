@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from paramwatch.detector import Verdict, judge
-from paramwatch.findings import Finding, NearMiss, Rule, Severity
+from paramwatch.findings import Caller, Finding, NearMiss, Rule, Severity
 from paramwatch.render import alert_text, body, safe_dict, subject, table, verdict_json
 from support import EVENTS, load_case
 
@@ -89,7 +89,14 @@ def findings(sample_allowlist) -> list[Finding]:
     four = replace(out[0], event_id="four", parameters=tuple(f"/orders/q{i}" for i in range(4)))
     blank = replace(out[0], event_id="blank", event_name=None, source_ip=None, event_time=None, user_agent=None)
     odd = replace(forty, event_id="odd", problems=("tilde ~ and\ttab", *lines[1:], "the 41st"))
-    return [*out, many, broken, forty, more, long, nobody, person, *shared, limits, four, blank, odd]
+    # the SSM call behind an SSM-made Decrypt, and bulk findings that count more than they list
+    caller = Caller(event_id="ssm-1", source_ip="10.1.2.3", user_agent="C" * 301, vpc_endpoint="vpce-0a1b2c3d4e5f60718")
+    kms = replace(out[0], event_id="kms-caller", ssm_caller=caller, parameter_count=2, parameters=("/a", "/b"))
+    bare = replace(kms, event_id="kms-bare", ssm_caller=Caller(event_id="ssm-2", source_ip=None, user_agent=None))
+    counted = replace(out[0], event_id="counted", rule=Rule.BULK, parameter_count=5, parameters=("/a", "/b"))
+    uncounted = replace(counted, event_id="uncounted", parameter_count=None)
+    extra = [kms, bare, counted, uncounted]
+    return [*out, many, broken, forty, more, long, nobody, person, *shared, limits, four, blank, odd, *extra]
 
 
 def render_all(sample_allowlist) -> str:

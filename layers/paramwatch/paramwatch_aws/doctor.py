@@ -308,8 +308,9 @@ class Doctor:
     def heartbeat(self) -> list[Check]:
         minutes = int(self.stack.parameters.get("HeartbeatMinutes") or 5)
         period = minutes * 60
-        end = datetime.fromtimestamp(time.time(), UTC)
-        start = end - timedelta(seconds=period * HEARTBEAT_PERIODS)
+        now = datetime.fromtimestamp(time.time(), UTC)
+        # the window reaches a period past now, so that the current, partial period is always in it
+        start, end = now - timedelta(seconds=period * HEARTBEAT_PERIODS), now + timedelta(seconds=period)
         cloudwatch = self.session.client("cloudwatch")
         out = []
         lean = self.stack.parameters.get("ForwardMode") == "lean"  # the Decrypt SSM makes is not delivered
@@ -353,7 +354,7 @@ class Doctor:
         if not members:
             return []
         minutes = int(self.stack.parameters.get("HeartbeatMinutes") or 5)
-        end = datetime.fromtimestamp(time.time(), UTC)
+        now = datetime.fromtimestamp(time.time(), UTC)
         silent = []
         for account, region, leg in sorted(members):
             dims = {"service": "paramwatch", "leg": leg, "account": account, "region": region}
@@ -361,8 +362,8 @@ class Doctor:
                 Namespace="paramwatch",
                 MetricName="Heartbeat",
                 Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
-                StartTime=end - timedelta(minutes=minutes * HEARTBEAT_PERIODS),
-                EndTime=end,
+                StartTime=now - timedelta(minutes=minutes * HEARTBEAT_PERIODS),
+                EndTime=now + timedelta(minutes=minutes),
                 Period=minutes * 60,
                 Statistics=["Sum"],
             ).get("Datapoints", [])
