@@ -113,7 +113,9 @@ def test_evaluator_puts_only_its_own_events_and_files_only_under_its_own_product
     assert put["Condition"] == {
         "StringEquals": {"events:source": "paramwatch", "events:detail-type": "Parameter access finding"}
     }
-    assert put["Resource"]["Fn::Sub"].endswith(":event-bus/${FindingsBusName}")
+    own_bus, named_bus = put["Resource"]["Fn::If"][1:]
+    assert own_bus == {"Fn::GetAtt": ["FindingsBus", "Arn"]}
+    assert named_bus["Fn::Sub"].endswith(":event-bus/${FindingsBusName}")
     hub = translated["Resources"]["EvaluatorSecurityHubPolicy"]
     assert hub["Condition"] == "UseSecurityHub"
     (statement,) = hub["Properties"]["PolicyDocument"]["Statement"]

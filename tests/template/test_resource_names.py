@@ -213,7 +213,12 @@ def _longest(template: dict[str, Any], value: Any) -> str:
         assert parameter["Type"] == "Number", f"{name}: give the test its longest value"
         return str(parameter.get("MaxValue", 10**6))
     resource = template["Resources"][name]
-    named = {"AWS::DynamoDB::Table": "TableName", "AWS::SSM::Parameter": "Name", "AWS::Logs::LogGroup": "LogGroupName"}
+    named = {
+        "AWS::DynamoDB::Table": "TableName",
+        "AWS::SSM::Parameter": "Name",
+        "AWS::Logs::LogGroup": "LogGroupName",
+        "AWS::Events::EventBus": "Name",
+    }
     if resource["Type"] in named:
         return _longest(template, resource["Properties"][named[resource["Type"]]])
     return LONGEST_REF[resource["Type"]]

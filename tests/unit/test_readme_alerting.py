@@ -114,3 +114,19 @@ def test_readme_commands_parse(command: str) -> None:
     assert command in README
     args = build_parser().parse_args(command.split()[1:])
     assert callable(args.func)
+
+
+def test_the_readme_rule_commands_create_a_rule_that_routes_findings(finding) -> None:
+    # GIVEN the README's put-rule line, run with boto3 against moto on the stack's own bus
+    import boto3
+    from moto import mock_aws
+
+    command = next(line for line in README.splitlines() if line.startswith("aws events put-rule"))
+    assert "--event-bus-name paramwatch-findings" in command
+    pattern = (ROOT / "docs" / "examples" / "paged-high-findings-rule.json").read_text()
+    with mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        events.create_event_bus(Name="paramwatch-findings")
+        events.put_rule(EventBusName="paramwatch-findings", Name="paramwatch-to-pager", EventPattern=pattern)
+        rule = events.describe_rule(EventBusName="paramwatch-findings", Name="paramwatch-to-pager")
+    assert json.loads(rule["EventPattern"]) == json.loads(pattern)
