@@ -42,7 +42,7 @@ test: lint $(CHECKOV_STAMP)
 bench: $(STAMP)
 	PYTHONPATH=functions:tests $(BIN)/python bench/run.py
 
-# Mutation testing (not part of `make test`: about half an hour on 2 cores). mutmut lives in its
+# Mutation testing (not part of `make test`: about an hour on 2 busy cores). mutmut lives in its
 # own virtualenv: it needs a newer click than aws-sam-cli pins. Prints the score per module.
 MUTATION_VENV := .venv-mutation
 MUTATION_STAMP := $(MUTATION_VENV)/.installed
