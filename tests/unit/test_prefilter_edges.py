@@ -44,6 +44,8 @@ def _undecrypted(**params: object) -> dict:
         (["/a/b/c/d/*"], {"path": "/a/b/c"}, False),
         (["/Xa/b/*"], {"path": "/Xa"}, True),
         (["/Xdecoy/*"], {"name": "/Xdecoy/x"}, True),
+        (["/decoyX/*"], {"path": "/decoyX"}, True),
+        (["/decoyX/*"], {"path": "/decoyY"}, False),
         (["/de?oy/*"], {"name": "/de?oy/x"}, False),
         (["/decoy/*/x"], {"name": "/decoy/q/x"}, False),
         (["/exact-decoy"], {"name": "/exact-decoy"}, False),
