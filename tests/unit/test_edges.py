@@ -91,3 +91,17 @@ def test_yaml_errors_say_where_when_yaml_knows_and_never_raise_anything_else() -
         parse("version: 1\x07")
     assert "(document): not valid YAML or JSON: unacceptable character #x0007" in str(unmarked.value)
     assert "line " not in str(unmarked.value)
+
+
+def test_the_near_miss_names_every_anchor_and_no_empty_range() -> None:
+    from paramwatch.detector import judge
+    from support import ssm_read
+
+    allowlist = parse(
+        '{"version": 1, "grants": [{"name": "g", "principals": ["arn:aws:iam::111122223333:user/alice"],'
+        ' "parameters": ["/platform/*"], "vpc_endpoints": ["vpce-0a1b2c3d4e5f60718", "vpce-0fedcba987654321f"]}]}'
+    )
+    finding = judge(ssm_read("n-1", ["/platform/db"]), allowlist)
+    assert finding is not None and finding.near_miss is not None
+    text = finding.near_miss.text
+    assert "through vpce-0a1b2c3d4e5f60718 or vpce-0fedcba987654321f;" in text and " from ;" not in text
