@@ -100,3 +100,10 @@ def test_a_by_path_read_is_covered_by_path_grants_and_by_arn_grants_of_its_accou
     assert by_arn.allows_subtree("/orders") is False
     assert by_path.allows_subtree("/orders") is True
     assert by_path.allows_subtree("/") is False
+
+
+def test_the_byte_prefilter_reads_parameters_with_leading_whitespace_as_an_object() -> None:
+    from paramwatch.rules import could_need
+
+    assert could_need("ssm.amazonaws.com", "GetParameter", b' {"name":"/a"}', ()) is False
+    assert could_need("ssm.amazonaws.com", "GetParameter", b'{"name":"/a"} ', ()) is False
