@@ -99,15 +99,53 @@ def test_the_heartbeat_is_on_the_bill() -> None:
     # GIVEN the default 5-minute heartbeat: 8,640 canary reads and labels a month, judged on three legs
     lines = {line.item: line for line in cost.monitor_lines(cost.Workload(reads_per_second=10), PRICES)}
     assert lines["heartbeat: schedule ticks (Scheduler price, upper bound)"].quantity == 8_640
-    assert lines["heartbeat: Lambda requests (canary and each leg)"].quantity == 8_640 * 4
-    assert lines["heartbeat: KMS Decrypt of the canary (aws/ssm key)"].monthly == pytest.approx(8_640 / 10_000 * 0.03)
-    assert lines["heartbeat: Heartbeat metrics (ssm, kms, tamper)"].monthly == pytest.approx(3 * 0.30)
-    assert lines["heartbeat: alarms on missing heartbeats"].monthly == pytest.approx(3 * 0.10)
+    assert lines["heartbeat: Lambda requests (canaries and each leg)"].quantity == 8_640 * 4
+    assert lines["heartbeat: KMS Decrypt of the canaries (aws/ssm key)"].monthly == pytest.approx(8_640 / 10_000 * 0.03)
+    assert lines["heartbeat: members' legs forwarded to the central bus"].quantity == 0
+    assert lines["heartbeat: Heartbeat metrics (per leg, account, region)"].monthly == pytest.approx(3 * 0.30)
+    assert lines["heartbeat: alarms on missing heartbeats (central)"].monthly == pytest.approx(3 * 0.10)
     heartbeat = sum(line.monthly for item, line in lines.items() if item.startswith("heartbeat:"))
     assert 1.2 < heartbeat < 1.3  # the metrics and alarms are nearly all of it
     # AND a slower heartbeat costs fewer reads, not fewer metrics
     slow = cost.heartbeat_lines(cost.Workload(reads_per_second=10, heartbeat_minutes=60), PRICES)
     assert slow[0].quantity == 720
+
+
+@pytest.mark.parametrize(("lean", "central_legs", "member_legs"), [(False, 3, 2), (True, 2, 1)])
+def test_every_member_account_and_region_runs_its_own_canary(lean: bool, central_legs: int, member_legs: int) -> None:
+    # GIVEN 50 accounts x 3 regions: the central stack's canary in its home region, and a member
+    # canary in each of the other 149, whose read (and, in full mode, Decrypt) cross to the central
+    # bus; members forward no write events, so their label is no leg
+    workload = cost.Workload(reads_per_second=10, accounts=50, regions=3, lean=lean)
+    lines = {line.item: line for line in cost.heartbeat_lines(workload, PRICES)}
+    beats = 30 * 24 * 12  # 8,640 a month in each account and region
+    canaries = 150 * beats
+    forwarded = 149 * member_legs * beats
+    evaluations = central_legs * beats + forwarded
+    series = central_legs + 149 * member_legs  # 301 in full mode, 151 in lean mode
+    # THEN every canary's tick, invocation and Decrypt is on the organization's bill
+    assert lines["heartbeat: schedule ticks (Scheduler price, upper bound)"].quantity == canaries == 1_296_000
+    assert lines["heartbeat: schedule ticks (Scheduler price, upper bound)"].monthly == pytest.approx(1.296 * 1.00)
+    requests = lines["heartbeat: Lambda requests (canaries and each leg)"]
+    assert requests.quantity == canaries + evaluations
+    assert requests.monthly == pytest.approx((canaries + evaluations) / 1e6 * 0.20)
+    kms = lines["heartbeat: KMS Decrypt of the canaries (aws/ssm key)"]
+    assert kms.monthly == pytest.approx(1_296_000 / 10_000 * 0.03) == pytest.approx(3.888)
+    # AND the members' legs are custom events on the central bus, 1 USD a million
+    crossing = lines["heartbeat: members' legs forwarded to the central bus"]
+    assert crossing.quantity == forwarded
+    assert crossing.monthly == pytest.approx(forwarded / 1e6 * 1.00)
+    # AND one Heartbeat series per (account, region, leg) at 0.30 USD, the dominant line
+    metrics = lines["heartbeat: Heartbeat metrics (per leg, account, region)"]
+    assert metrics.quantity == series
+    assert metrics.monthly == pytest.approx(series * 0.30) == pytest.approx(90.30 if not lean else 45.30)
+    assert metrics.monthly == max(line.monthly for line in lines.values())
+    # AND alarms stay central: one per leg of the central canary
+    assert lines["heartbeat: alarms on missing heartbeats (central)"].monthly == pytest.approx(central_legs * 0.10)
+    assert lines["heartbeat: logs"].quantity == pytest.approx(canaries * 700 / 2**30)
+    # AND the evaluator's duration covers every leg, the canaries' 100 ms each at 128 MB
+    duration = lines["heartbeat: Lambda duration"]
+    assert duration.quantity == pytest.approx(canaries * 0.1 * 0.125 + evaluations * 0.003 * 0.25)
 
 
 def test_cost_command_takes_the_heartbeat_period() -> None:

@@ -194,33 +194,48 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
 
 
 HEARTBEAT_LEGS = 3  # the canary's GetParameter, the Decrypt SSM makes for it (not in lean mode), and its label
-HEARTBEAT_ALARMS = 3  # one per leg
+MEMBER_HEARTBEAT_LEGS = 2  # a member forwards its canary's read and Decrypt (not in lean mode), no write events
+HEARTBEAT_ALARMS = 3  # one per leg of the central stack's own canary; member series have none ('doctor' checks them)
 CANARY_MEMORY_MB = 128
 LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
 
 
 def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
-    """What the heartbeat adds: a canary read every `heartbeat_minutes`, judged on both legs."""
+    """What the heartbeat adds: a canary read every `heartbeat_minutes` in every account and region.
+
+    The central stack's canary is judged on its legs in its home region. In organization mode each
+    other account and region runs its own canary (member.yaml): its schedule, Lambda, Decrypt and
+    logs are billed to that member, and are counted here as what the organization pays. Its read and
+    Decrypt cross to the central bus, where the evaluator counts each as a `Heartbeat` series with
+    `account` and `region` dimensions: one custom metric per member, region and leg. Alarms stay
+    central.
+    """
     beats = SECONDS_PER_MONTH / 60 / w.heartbeat_minutes
     legs = HEARTBEAT_LEGS - 1 if w.lean else HEARTBEAT_LEGS
-    events = beats * legs
-    canary_gb_s = beats * billed_ms(0, w.canary_ms, CANARY_MEMORY_MB) / 1000 * CANARY_MEMORY_MB / 1024
+    member_legs = MEMBER_HEARTBEAT_LEGS - 1 if w.lean else MEMBER_HEARTBEAT_LEGS
+    members = w.accounts * w.regions - 1
+    canaries = beats * (1 + members)
+    forwarded = beats * members * member_legs
+    events = beats * legs + forwarded
+    series = legs + members * member_legs
+    alarms = legs * HEARTBEAT_ALARMS // HEARTBEAT_LEGS
+    canary_gb_s = canaries * billed_ms(0, w.canary_ms, CANARY_MEMORY_MB) / 1000 * CANARY_MEMORY_MB / 1024
     evaluator_gb_s = events * billed_ms(w.cpu_ms_allowed, 0, w.memory_mb) / 1000 * w.memory_mb / 1024
-    log_gb = (beats * LOG_BYTES_CANARY + events * LOG_BYTES_ALLOWED) / 2**30
+    log_gb = (canaries * LOG_BYTES_CANARY + events * LOG_BYTES_ALLOWED) / 2**30
     lines = [
         Line(
             "paramwatch",
             "heartbeat: schedule ticks (Scheduler price, upper bound)",
-            beats,
+            canaries,
             "ticks",
-            beats / 1e6 * p["eventbridge_scheduler_per_million"],
+            canaries / 1e6 * p["eventbridge_scheduler_per_million"],
         ),
         Line(
             "paramwatch",
-            "heartbeat: Lambda requests (canary and each leg)",
-            beats + events,
+            "heartbeat: Lambda requests (canaries and each leg)",
+            canaries + events,
             "invocations",
-            (beats + events) / 1e6 * p["lambda_request_per_million"],
+            (canaries + events) / 1e6 * p["lambda_request_per_million"],
         ),
         Line(
             "paramwatch",
@@ -231,24 +246,31 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         ),
         Line(
             "paramwatch",
-            "heartbeat: KMS Decrypt of the canary (aws/ssm key)",
-            beats,
+            "heartbeat: KMS Decrypt of the canaries (aws/ssm key)",
+            canaries,
             "requests",
-            beats / 1e4 * p["kms_requests_per_10k"],
+            canaries / 1e4 * p["kms_requests_per_10k"],
         ),
         Line(
             "paramwatch",
-            "heartbeat: Heartbeat metrics (ssm, kms, tamper)",
-            legs,
+            "heartbeat: members' legs forwarded to the central bus",
+            forwarded,
+            "events",
+            forwarded / 1e6 * p["eventbridge_cross_account_event_per_million"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: Heartbeat metrics (per leg, account, region)",
+            series,
             "metrics",
-            legs * p["cloudwatch_metric_month"],
+            series * p["cloudwatch_metric_month"],
         ),
         Line(
             "paramwatch",
-            "heartbeat: alarms on missing heartbeats",
-            legs * HEARTBEAT_ALARMS // HEARTBEAT_LEGS,
+            "heartbeat: alarms on missing heartbeats (central)",
+            alarms,
             "alarm metrics",
-            legs * HEARTBEAT_ALARMS // HEARTBEAT_LEGS * p["cloudwatch_alarm_metric_month"],
+            alarms * p["cloudwatch_alarm_metric_month"],
         ),
         Line("paramwatch", "heartbeat: logs", log_gb, "GB", log_gb * p["cloudwatch_logs_ingest_per_gb"]),
     ]
@@ -257,9 +279,9 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
             Line(
                 "paramwatch",
                 "heartbeat: SSM higher-throughput GetParameter",
-                beats,
+                canaries,
                 "calls",
-                beats / 1e4 * p["ssm_higher_throughput_per_10k"],
+                canaries / 1e4 * p["ssm_higher_throughput_per_10k"],
             )
         )
     return lines
