@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.own import Own
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -245,3 +246,17 @@ def markup_in_outputs(verdict: Any) -> dict[str, set[str]]:
         "table": markup_in_text(list(table([verdict]))[1], (" -> ",)),
         "jsonl": markup_in_json(verdict_json(verdict)),
     }
+
+
+NO_LEARNING = Tuning(learning_days=0)
+
+
+def run(detector: Detector, records: list[dict]) -> list[Verdict]:
+    """Process records in order, finishing each event, as the handler does after a publish."""
+    verdicts = []
+    for record in records:
+        outcome = detector.process(record, now=0.0)
+        verdicts += outcome.verdicts
+        if outcome.begun:
+            detector.finish(outcome.begun)
+    return verdicts

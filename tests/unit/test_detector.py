@@ -10,19 +10,7 @@ from hypothesis import strategies as st
 from paramwatch.allowlist import EMPTY, Allowlist, validate
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.state import MemoryState
-from support import kms_decrypt, ssm_read
-
-NO_LEARNING = Tuning(learning_days=0)
-
-
-def run(detector: Detector, records: list[dict]) -> list[Verdict]:
-    verdicts = []
-    for record in records:
-        outcome = detector.process(record, now=0.0)
-        verdicts += outcome.verdicts
-        if outcome.begun:
-            detector.finish(outcome.begun)
-    return verdicts
+from support import NO_LEARNING, kms_decrypt, run, ssm_read
 
 
 def paged(verdicts: list[Verdict]) -> list[Verdict]:
