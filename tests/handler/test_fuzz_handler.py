@@ -89,7 +89,7 @@ def test_handler_fuzz_reaches_judging_and_pages_exactly_what_it_says(app, stack,
     ids = itertools.count()
     seen = {"judged": 0, "paged": 0, "held": 0, "all": 0}
 
-    @settings(max_examples=JUDGED_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=JUDGED_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(st.one_of(judged_reads(), judged_reads(), judged_reads(), any_records()))
     def one(record: Any) -> None:
         if isinstance(record, dict):
