@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "mutation"
 STAGE = Path(os.environ.get("MUTATION_STAGE", ROOT / "build" / "mutation"))
+# each module's last result (statuses and wall time), so that runs of one module add up to a full report
+RESULTS = STAGE.parent / "mutation-results"
 MODULES = ("names", "identity", "access", "allowlist", "matching", "rules", "escape", "render", "detector")
 KILLED = {"killed", "timeout"}
 MUTMUT = ROOT / ".venv-mutation" / "bin" / "mutmut"
@@ -81,7 +83,7 @@ def results() -> dict[str, str]:
     return status
 
 
-def report(status: dict[str, str], modules: list[str], seconds: float | None) -> int:
+def report(status: dict[str, str], modules: list[str], seconds: dict[str, float]) -> int:
     """Print the score per module and overall, and every survivor not triaged as equivalent."""
     triaged = read_equivalent()
     untriaged: list[str] = []
@@ -95,46 +97,81 @@ def report(status: dict[str, str], modules: list[str], seconds: float | None) ->
         untriaged += [f"{n}: {status[n]}" for n in names if status[n] not in KILLED and n not in triaged]
         rows.append((module, len(names), killed, equivalent))
         totals = [totals[0] + len(names), totals[1] + killed, totals[2] + equivalent]
-    print(f"{'module':<10} {'mutants':>8} {'killed':>8} {'equiv':>6} {'score':>7}")
+    print(f"{'module':<10} {'mutants':>8} {'killed':>8} {'equiv':>6} {'score':>7} {'seconds':>8}")
     for module, total, killed, equivalent in [*rows, ("all", *totals)]:
         judged = total - equivalent
         score = 100.0 * killed / judged if judged else 100.0
-        print(f"{module:<10} {total:>8} {killed:>8} {equivalent:>6} {score:>6.1f}%")
+        took = sum(seconds.values()) if module == "all" else seconds.get(module)
+        took_text = "" if took is None else str(round(took))
+        print(f"{module:<10} {total:>8} {killed:>8} {equivalent:>6} {score:>6.1f}% {took_text:>8}")
+    # a line is stale when its mutant was killed, or is gone (its function changed, and mutmut
+    # numbers a function's mutants afresh: the line may now name another mutant)
     stale = [n for n in triaged if n in status and status[n] in KILLED]
+    stale += [n for n in triaged if n not in status and n.split(".")[1] in modules]
     for name in stale:
-        print(f"note: {name} is triaged as equivalent but was killed; remove its line")
+        print(f"stale: {name} is triaged as equivalent but was {status.get(name, 'not found')}; remove its line")
     if untriaged:
         print(f"\n{len(untriaged)} survivor(s) neither killed nor triaged (mutmut show NAME in {STAGE}):")
         print("\n".join(f"  {line}" for line in untriaged))
     if unchecked:
         print(f"\n{unchecked} mutant(s) not checked yet (an interrupted run): the score covers the others")
-    if seconds is not None:
-        print(f"\nwall time: {seconds:.0f} s")
     judged = totals[0] - totals[2]
-    return 0 if judged == 0 or totals[1] / judged >= 0.9 else 1
+    return 0 if not stale and (judged == 0 or totals[1] / judged >= 0.9) else 1
 
 
-def main() -> int:
+def save(status: dict[str, str], modules: list[str], seconds: float) -> None:
+    """Keep each module's statuses; the wall time is the module's only when it ran alone."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for module in modules:
+        mine = {n: s for n, s in status.items() if n.startswith(f"paramwatch.{module}.")}
+        took = seconds if len(modules) == 1 else None
+        (RESULTS / f"{module}.json").write_text(json.dumps({"seconds": took, "status": mine}, indent=0))
+
+
+def saved(modules: list[str]) -> tuple[dict[str, str], dict[str, float]]:
+    """The last saved result of each module that has one."""
+    status: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    for module in modules:
+        path = RESULTS / f"{module}.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+            status.update(data["status"])
+            if data["seconds"] is not None:
+                seconds[module] = data["seconds"]
+    return status, seconds
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--module", action="append", choices=MODULES, help="only this module (repeatable)")
     parser.add_argument("--keep", action="store_true", help="reuse the staging folder (incremental run)")
-    parser.add_argument("--report-only", action="store_true", help="print the score of the last run")
-    args = parser.parse_args()
+    parser.add_argument("--report-only", action="store_true", help="print the score of each module's last run")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     modules = args.module or list(MODULES)
-    seconds = None
-    if not args.report_only:
-        stage(modules, args.keep)
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        start = time.monotonic()
-        jobs = os.environ.get("MUTATION_JOBS", "1")
-        run = subprocess.run([str(MUTMUT), "run", "--max-children", jobs], cwd=STAGE, env=env)
-        seconds = time.monotonic() - start
-        if run.returncode:
-            print(f"mutmut run failed with exit code {run.returncode}", file=sys.stderr)
-            return run.returncode
+    if args.report_only:
+        status, seconds = saved(modules)
+        missing = [m for m in modules if not any(n.startswith(f"paramwatch.{m}.") for n in status)]
+        if missing:
+            print(f"no saved result for {', '.join(missing)}: run them first", file=sys.stderr)
+        return report(status, [m for m in modules if m not in missing], seconds)
+    stage(modules, args.keep)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    start = time.monotonic()
+    jobs = os.environ.get("MUTATION_JOBS", "2")
+    run = subprocess.run([str(MUTMUT), "run", "--max-children", jobs], cwd=STAGE, env=env)
+    took = time.monotonic() - start
+    if run.returncode:
+        print(f"mutmut run failed with exit code {run.returncode}", file=sys.stderr)
+        return run.returncode
     status = results()
     (STAGE / "status.json").write_text(json.dumps(status, indent=0, sort_keys=True))
-    return report(status, modules, seconds)
+    save(status, modules, took)
+    return report(status, modules, {m: took for m in modules} if len(modules) == 1 else {"all": took})
 
 
 if __name__ == "__main__":
