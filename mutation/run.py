@@ -28,9 +28,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "mutation"
-STAGE = Path(os.environ.get("MUTATION_STAGE", ROOT / "build" / "mutation"))
+# one staging folder per set of modules (build/mutation/names, build/mutation/all), so that a later
+# run (--keep, --recheck) reuses its mutants and test statistics
+STAGES = Path(os.environ.get("MUTATION_STAGE", ROOT / "build" / "mutation"))
+STAGE = STAGES / "all"
 # each module's last result (statuses and wall time), so that runs of one module add up to a full report
-RESULTS = STAGE.parent / "mutation-results"
+RESULTS = STAGES.parent / "mutation-results"
 MODULES = ("names", "identity", "access", "allowlist", "matching", "rules", "escape", "render", "detector")
 KILLED = {"killed", "timeout"}
 MUTMUT = ROOT / ".venv-mutation" / "bin" / "mutmut"
@@ -192,8 +195,10 @@ def mutmut_run(names: list[str]) -> tuple[int, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global STAGE
     args = parser().parse_args(argv)
     modules = args.module or list(MODULES)
+    STAGE = STAGES / ("all" if set(modules) == set(MODULES) else "-".join(modules))
     if args.report_only or args.recheck:
         status, seconds = saved(modules)
         missing = [m for m in modules if not any(n.startswith(f"paramwatch.{m}.") for n in status)]
@@ -202,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if args.recheck:
             again = [n for n, state in status.items() if state not in KILLED]
-            stage(modules, keep=False)
+            stage(modules, keep=True)
             code, _ = mutmut_run(again)
             if code:
                 return code
