@@ -9,7 +9,16 @@ import pytest
 from sam_template import resources_of
 
 # Actions that have no resource-level permissions, where "*" is the only possible Resource.
-NO_RESOURCE_LEVEL = frozenset({"cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+NO_RESOURCE_LEVEL = frozenset(
+    {
+        "cloudwatch:PutMetricData",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        # AccountNamesFromOrganizations: ListAccounts supports no resource-level permissions
+        # (Service Authorization Reference, AWS Organizations: its Resource types column is empty)
+        "organizations:ListAccounts",
+    }
+)
 KEY_POLICY = "AWS::KMS::Key"
 
 
@@ -236,10 +245,10 @@ def test_pipeline_alarms_go_to_the_operations_topic(translated) -> None:
         "Throttles",
         "ApproximateNumberOfMessagesVisible",
         "InvalidEvents",
-        "FailedInvocations",
         "DestinationDeliveryFailures",  # Lambda could not park a failed event: lost
         "InvocationsFailedToBeSentToDlq",  # EventBridge could not park an undelivered event: lost
         "Heartbeat",
+        "SilentMembers",  # organization mode: members gone silent, or the canary's member check stopped
     }
 
 
@@ -249,16 +258,24 @@ def test_every_rule_is_watched_by_the_delivery_alarms(translated) -> None:
     rules = {
         n: r for n, r in resources_of(translated, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]
     }
-    for alarms in (
-        ("RuleDeliveryFailedAlarm", "OrganizationRuleDeliveryFailedAlarm"),
-        ("RuleDeadLetterFailedAlarm", "OrganizationRuleDeadLetterFailedAlarm"),
-    ):
-        watched = set()
-        metrics = [m for alarm in alarms for m in translated["Resources"][alarm]["Properties"]["Metrics"][1:]]
-        for metric in metrics:
-            (value,) = [d["Value"] for d in metric["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "RuleName"]
-            watched |= referenced(value)
-        assert watched == set(rules), alarms
+    # GIVEN every rule parks what it could not deliver in the dead-letter queue, whose depth has an
+    # alarm: that is the failed invocation, so no FailedInvocations alarm duplicates it
+    for name, rule in rules.items():
+        for target in rule["Properties"]["Targets"]:
+            assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["RulesDeadLetterQueue", "Arn"]}}, name
+    depth = translated["Resources"]["RulesDeadLetterAlarm"]["Properties"]
+    assert depth["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["RulesDeadLetterQueue", "QueueName"]}}
+    ]
+    # AND an event that could not be parked either is watched, rule by rule
+    watched = set()
+    alarms = ("RuleDeadLetterFailedAlarm", "OrganizationRuleDeadLetterFailedAlarm")
+    metrics = [m for alarm in alarms for m in translated["Resources"][alarm]["Properties"]["Metrics"][1:]]
+    for metric in metrics:
+        assert metric["MetricStat"]["Metric"]["MetricName"] == "InvocationsFailedToBeSentToDlq"
+        (value,) = [d["Value"] for d in metric["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "RuleName"]
+        watched |= referenced(value)
+    assert watched == set(rules)
 
 
 def referenced(value: Any) -> set[str]:
@@ -280,3 +297,23 @@ def test_the_resources_parameter_names_every_rule_and_alarm(translated) -> None:
     for kind in ("AWS::Events::Rule", "AWS::CloudWatch::Alarm"):
         for name in resources_of(translated, kind):
             assert name in named, f"{name} is not in ResourcesParameter"
+
+
+def test_account_names_from_organizations_grant_list_accounts_alone_and_only_when_asked(translated) -> None:
+    # GIVEN AccountNamesFromOrganizations=true, which means something only in organization mode
+    condition = translated["Conditions"]["ReadAccountNames"]["Fn::And"]
+    assert {"Condition": "OrganizationMode"} in condition
+    assert {"Fn::Equals": [{"Ref": "AccountNamesFromOrganizations"}, "true"]} in condition
+    assert translated["Parameters"]["AccountNamesFromOrganizations"]["Default"] == "false"
+    # THEN the evaluator may list the organization's accounts, and nothing else of Organizations
+    policy = translated["Resources"]["EvaluatorAccountNamesPolicy"]
+    assert policy["Condition"] == "ReadAccountNames" and policy["Properties"]["RoleName"] == {"Ref": "EvaluatorRole"}
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == ("organizations:ListAccounts", "*")
+    organizations = [
+        a for _, _, s in statements(translated) for a in as_list(s.get("Action", [])) if a.startswith("organizations:")
+    ]
+    assert organizations == ["organizations:ListAccounts"]
+    # AND the function is told to use it only then
+    env = translated["Resources"]["EvaluatorFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["ACCOUNT_NAMES_FROM_ORGANIZATIONS"] == {"Fn::If": ["ReadAccountNames", "true", "false"]}
