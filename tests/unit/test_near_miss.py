@@ -36,6 +36,44 @@ def test_an_arn_pattern_naming_the_callers_account_covers_its_names_and_paths_in
     assert elsewhere is not None and str(elsewhere.rule) == "unauthorized-read"
 
 
+@pytest.mark.parametrize("missing", ["awsRegion", "account"])
+def test_an_arn_pattern_fails_closed_when_the_record_cannot_place_the_parameter(missing: str) -> None:
+    # GIVEN a grant by ARN pattern for any region and account, and a read by name whose record lacks
+    # its region, or any account (neither the caller's nor the recording one)
+    grants = allowlist({"name": "g", "parameters": ["arn:aws:ssm:*:*:parameter/platform/*"]})
+    record = ssm_read("f-1", ["/platform/db"])
+    if missing == "awsRegion":
+        del record["awsRegion"]
+    else:
+        del record["recipientAccountId"]
+        record["userIdentity"] = {k: v for k, v in record["userIdentity"].items() if k != "accountId"}
+    # THEN no ARN can be built for the name, so the pattern does not match it
+    finding = judge(record, grants)
+    assert finding is not None and str(finding.rule) == "unauthorized-read"
+
+
+def test_an_arn_pattern_grants_a_service_principal_its_reads_by_name() -> None:
+    # GIVEN CloudFormation (an AWS service, no ARN of its own) granted an ARN pattern of this account
+    grants = parse(
+        json.dumps(
+            {
+                "version": 1,
+                "grants": [
+                    {
+                        "name": "cfn",
+                        "principals": ["cloudformation.amazonaws.com"],
+                        "parameters": ["arn:aws:ssm:us-east-1:111122223333:parameter/platform/*"],
+                    }
+                ],
+            }
+        )
+    )
+    record = ssm_read("s-1", ["/platform/db"])
+    record["userIdentity"] = {"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"}
+    # THEN its read by name is the ARN in the aws partition, and allowed
+    assert judge(record, grants) is None
+
+
 @pytest.mark.parametrize(
     ("names", "observed", "more"),
     [

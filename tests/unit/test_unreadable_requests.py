@@ -109,3 +109,68 @@ def test_a_grant_in_another_partition_matches_its_own_arns() -> None:
     record["userIdentity"] = {**record["userIdentity"], "arn": user}
     # THEN her read by name is the ARN in her partition, and allowed
     assert judge(record, grants) is None
+
+
+def test_only_kms_own_calls_are_kms_uses(sample_allowlist) -> None:
+    # GIVEN a Decrypt that names a parameter's context but comes from another service's event source
+    record = kms_decrypt("k-2", "/orders/db")
+    record["eventSource"] = "cloudhsm.amazonaws.com"
+    record["userIdentity"] = {k: v for k, v in record["userIdentity"].items() if k != "invokedBy"}
+    # THEN the pre-filter drops it, as the template's rules (eventSource kms.amazonaws.com) do
+    assert not needs_judging(record, sample_allowlist)
+
+
+@pytest.mark.parametrize("moment", ["2026-11-02T10:15:00", "2026-11-02T10:15:00z", "yesterday"])
+def test_an_event_time_without_a_zone_is_unreadable(moment: str) -> None:
+    # GIVEN alice's grant limited to hours, and a read whose eventTime is not CloudTrail's UTC form
+    grants = parse(
+        json.dumps(
+            {
+                "version": 1,
+                "grants": [
+                    {
+                        "name": "g",
+                        "principals": ["arn:aws:iam::111122223333:user/alice"],
+                        "parameters": ["/platform/*"],
+                        "hours": {"days": ["mon"], "start": "00:00", "end": "23:59"},
+                    }
+                ],
+            }
+        )
+    )
+    finding = judge(ssm_read("t-1", ["/platform/db"], time=moment), grants)
+    # THEN the time is not guessed: the grant cannot decide, and the read pages as unjudgeable
+    assert finding is not None and str(finding.rule) == "unjudgeable-read"
+    assert "eventTime is unreadable" in finding.summary
+
+
+def _reencrypt(destination: object, resources: object = None) -> dict:
+    record = kms_decrypt("r-1", "/orders/db")
+    record["eventName"] = "ReEncrypt"
+    record["userIdentity"] = {k: v for k, v in record["userIdentity"].items() if k != "invokedBy"}
+    params = record.pop("requestParameters")
+    record["requestParameters"] = {
+        "sourceEncryptionContext": params["encryptionContext"],
+        "destinationKeyId": destination,
+    }
+    if resources is not None:
+        record["resources"] = resources
+    return record
+
+
+@pytest.mark.parametrize(
+    ("destination", "resources", "severity"),
+    [
+        # the account field of a caller-chosen key ARN, even one cut short after it
+        ("arn:aws:kms:us-east-1:999988887777", None, "critical"),
+        # an ARN cut before its account names none: the caller's own account is assumed
+        ("arn:aws:kms:us-east-1", None, "high"),
+        # resources of the wrong shape are skipped, not fatal
+        ("alias/mine", ["text", {"type": "AWS::KMS::Key", "accountId": "999988887777"}], "high"),
+    ],
+)
+def test_a_reencrypt_names_the_destination_account_it_can_read(
+    destination: str, resources: object, severity: str, sample_allowlist
+) -> None:
+    finding = judge(_reencrypt(destination, resources), sample_allowlist)
+    assert finding is not None and (str(finding.rule), str(finding.severity)) == ("direct-kms-use", severity)
