@@ -79,6 +79,8 @@ def test_a_parameter_named_by_another_accounts_arn_stays_that_accounts(sample_al
         ("/aws/servicex/db", False),
         ("/Aws/service/db", False),
         ("/team/aws/service/db", False),
+        ("/aws/serviceX", False),  # names are exact: no character is stripped before the test
+        ("/aws/service ", False),
     ],
 )
 def test_public_parameters_are_aws_service_and_below(name: str, public: bool, sample_allowlist) -> None:
