@@ -1,0 +1,116 @@
+"""What the detector remembers and for how long: heartbeats, by-path incidents however the path is
+spelled, retries after a failed send, the learning period's end, first-seen pairs over 180 days."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from paramwatch.allowlist import EMPTY
+from paramwatch.baseline import export_pairs
+from paramwatch.detector import Detector, Tuning
+from paramwatch.state import Claim, MemoryState
+from support import CASES, NO_LEARNING, OWN, kms_decrypt, load_case, run, ssm_read
+
+DAY = 86400
+
+
+@pytest.mark.parametrize("name", ["canary-heartbeat-ssm", "canary-heartbeat-kms", "canary-heartbeat-tamper"])
+def test_the_canarys_calls_are_heartbeats_not_findings(name: str, sample_allowlist) -> None:
+    case = load_case(next(p for p in CASES if p.stem == name))
+    outcome = Detector(sample_allowlist, MemoryState(), own=OWN).process(case["record"], now=0.0)
+    assert outcome.verdicts == [] and outcome.heartbeat is not None
+
+
+def _by_path(event_id: str, path: str) -> dict:
+    record = ssm_read(event_id, ["/unused"], eventName="GetParametersByPath")
+    record["requestParameters"] = {"path": path, "recursive": True, "withDecryption": True}
+    return record
+
+
+@pytest.mark.parametrize(("path", "name"), [("/finance/TAX/", "/finance/TAX/db"), ("/", "/team/app/db")])
+def test_a_by_path_call_and_its_decrypts_page_once_however_the_path_is_spelled(path: str, name: str) -> None:
+    # GIVEN an ungranted by-path call (its path with a trailing slash, or the root) and the Decrypt SSM made
+    verdicts = run(Detector(EMPTY, MemoryState(), NO_LEARNING), [_by_path("call", path), kms_decrypt("dec", name)])
+    # THEN one incident pages: the call; the Decrypt joins it
+    assert [v.finding.event_id for v in verdicts if v.paged] == ["call"]
+    assert any(v.finding.event_id == "dec" and not v.paged for v in verdicts)
+
+
+def test_an_abandoned_event_is_judged_again_when_lambda_retries_it() -> None:
+    detector = Detector(EMPTY, MemoryState(), NO_LEARNING)
+    record = ssm_read("retry-1", ["/billing/key"])
+    first = detector.process(record, now=0.0)
+    assert first.verdicts and first.begun == "retry-1"
+    # WHEN sending its alert failed and the handler abandons it
+    detector.abandon(first.begun)
+    # THEN the retry gets the same verdicts, where a finished event would get none
+    again = detector.process(record, now=1.0)
+    assert [v.finding.rule for v in again.verdicts] == [v.finding.rule for v in first.verdicts]
+
+
+def _first_seen(verdicts) -> list[str]:
+    return [v.finding.event_id for v in verdicts if str(v.finding.rule) == "first-seen"]
+
+
+def test_learning_lasts_exactly_learning_days_from_the_earliest_event(sample_allowlist) -> None:
+    # GIVEN a one-day learning period: alice reads a granted parameter, then new ones just before and
+    # exactly one day after her first read
+    start = datetime(2026, 11, 2, 10, 15, tzinfo=UTC)
+    at = [start, start + timedelta(days=1, seconds=-1), start + timedelta(days=1)]
+    records = [ssm_read(f"l-{i}", [f"/platform/p{i}"], time=t.isoformat()) for i, t in enumerate(at)]
+    verdicts = run(Detector(sample_allowlist, MemoryState(), Tuning(learning_days=1)), records)
+    # THEN only the read at the end of the period reports its pair
+    assert _first_seen(verdicts) == ["l-2"]
+
+
+@dataclass
+class ExpiringState(MemoryState):
+    """MemoryState that forgets an entry once `now` reaches its `expires`, as DynamoDB's TTL does."""
+
+    now: float = 0.0
+    expiry: dict[str, float] = field(default_factory=dict)
+
+    def _live(self, key: str, expires: float | None = None) -> None:
+        if key in self.expiry and self.expiry[key] <= self.now:
+            for table in (self.claims, self.sets, self.counters):
+                table.pop(key, None)
+            del self.expiry[key]
+        if expires is not None and key not in self.expiry:
+            self.expiry[key] = expires
+
+    def claim(self, key: str, claim: Claim, expires: float) -> Claim:
+        if expires is None:
+            raise TypeError("claim without an expiry")
+        self._live(key, expires)
+        return super().claim(key, claim, expires)
+
+    def add_members(self, key: str, members, expires: float, cap: int) -> int:
+        if expires is None:
+            raise TypeError("members without an expiry")
+        self._live(key, expires)
+        return super().add_members(key, members, expires, cap)
+
+
+def test_a_pair_is_remembered_for_180_days_after_it_is_first_seen(sample_allowlist) -> None:
+    # GIVEN alice's granted read of a parameter, seen for the first time, and the same read again
+    state = ExpiringState()
+    detector = Detector(sample_allowlist, state, Tuning(learning_days=0))
+    start = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    seen = []
+    for i, days in enumerate([0, 1, 179, 181]):
+        moment = start + timedelta(days=days)
+        state.now = moment.timestamp()
+        seen += _first_seen(run(detector, [ssm_read(f"r-{i}", ["/platform/db"], time=moment.isoformat())]))
+    # THEN it is new at first, known for 180 days, and new again after that
+    assert seen == ["r-0", "r-3"]
+
+
+def test_the_baseline_keeps_when_each_pair_was_first_seen(sample_allowlist) -> None:
+    state = MemoryState()
+    run(Detector(sample_allowlist, state, NO_LEARNING), [ssm_read("b-1", ["/platform/db"])])
+    assert [(p["parameter"], p["first_seen"]) for p in export_pairs(state)] == [
+        ("/platform/db", "2026-11-02T10:15:00+00:00")
+    ]
