@@ -159,3 +159,19 @@ def test_a_long_event_time_is_cut_to_40_characters() -> None:
     assert finding is not None and finding.near_miss is not None
     # THEN the time is quoted cut at 40 characters
     assert finding.near_miss.text.endswith(f"this call was at {moment[:40]}...(cut).")
+
+
+def test_a_grant_anchored_only_by_its_endpoint_allows_any_address_through_it() -> None:
+    # GIVEN a grant with an endpoint and no ranges
+    grants = allowlist({"name": "g", "parameters": ["/platform/*"], "vpc_endpoints": ["vpce-0a1b2c3d4e5f60718"]})
+    # THEN a read through that endpoint is allowed from any address, and through another is not
+    for address in ("10.1.2.3", "203.0.113.5"):
+        assert (
+            judge(
+                ssm_read("e-1", ["/platform/db"], sourceIPAddress=address, vpcEndpointId="vpce-0a1b2c3d4e5f60718"),
+                grants,
+            )
+            is None
+        )
+    other = judge(ssm_read("e-2", ["/platform/db"], vpcEndpointId="vpce-0fedcba987654321f"), grants)
+    assert other is not None and other.near_miss is not None and other.near_miss.condition == "network"
