@@ -93,6 +93,10 @@ class ExpiringState(MemoryState):
         self._live(key, expires)
         return super().add_members(key, members, expires, cap)
 
+    def peek(self, key: str) -> Claim | None:
+        self._live(key)
+        return super().peek(key)
+
 
 def test_a_pair_is_remembered_for_180_days_after_it_is_first_seen(sample_allowlist) -> None:
     # GIVEN alice's granted read of a parameter, seen for the first time, and the same read again
@@ -114,3 +118,73 @@ def test_the_baseline_keeps_when_each_pair_was_first_seen(sample_allowlist) -> N
     assert [(p["parameter"], p["first_seen"]) for p in export_pairs(state)] == [
         ("/platform/db", "2026-11-02T10:15:00+00:00")
     ]
+
+
+ALICE = "arn:aws:iam::111122223333:user/alice"
+D1 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday, 00:00 UTC
+
+
+def _storms(state: ExpiringState, tuning: Tuning, reads: list[tuple[str, list[str], datetime, datetime]], grants):
+    """Each read (event ID, names, event time, arrival time) in turn; the first-seen verdicts."""
+    detector = Detector(grants, state, tuning)
+    verdicts = []
+    for event_id, names, moment, arrival in reads:
+        state.now = arrival.timestamp()
+        verdicts += run(detector, [ssm_read(event_id, names, time=moment.isoformat())])
+    return [v for v in verdicts if str(v.finding.rule) == "first-seen"]
+
+
+def test_a_first_seen_storm_names_only_the_new_parameters_and_what_it_counted(sample_allowlist) -> None:
+    # GIVEN storm_pairs 1, and alice (no history) reading one platform secret, then it and a second
+    state = ExpiringState()
+    t0, t1, t2 = (D1 + timedelta(hours=h) for h in (10, 11, 12))
+    reads = [("r0", ["/platform/a"], t0, t0), ("r1", ["/platform/a", "/platform/b"], t1, t1)]
+    reads.append(("r2", ["/platform/c"], t2, t2))
+    seen = _storms(state, Tuning(learning_days=0, storm_pairs=1), reads, sample_allowlist)
+    # THEN the second new pair of the day exceeds max(1, 2 x 0 known before): one high alert for it
+    storm = next(v for v in seen if str(v.finding.severity) == "high")
+    assert storm.finding.event_id == "r1" and storm.finding.parameters == ("/platform/b",)
+    assert storm.finding.summary == (
+        f"[first-seen] IAMUser {ALICE} read 1 parameter(s) it had never read before. It read 2 new "
+        "parameter(s) today (UTC) against 0 known before: a slow sweep."
+    )
+    # and the day's later new pair joins it
+    later = next(v for v in seen if v.finding.event_id == "r2")
+    assert str(later.finding.severity) == "low" and later.reason == "part of the first-seen storm paged for event r1"
+
+
+def test_each_utc_day_has_its_own_count_and_storm(sample_allowlist) -> None:
+    # GIVEN storm_pairs 1 and no ratio: two new pairs make a storm; two on each of two days
+    reads = [
+        (f"d{day}-{i}", [f"/platform/d{day}-{i}"], D1 + timedelta(days=day, hours=10 + i), None)
+        for day in (0, 1)
+        for i in (0, 1)
+    ]
+    reads = [(e, n, t, t) for e, n, t, _ in reads]
+    seen = _storms(ExpiringState(), Tuning(learning_days=0, storm_pairs=1, storm_ratio=0), reads, sample_allowlist)
+    # THEN each day's second read is that day's storm
+    assert [v.finding.event_id for v in seen if str(v.finding.severity) == "high"] == ["d0-1", "d1-1"]
+
+
+@pytest.mark.parametrize(("late", "storm"), [(timedelta(days=2, seconds=-1), True), (timedelta(days=2), False)])
+def test_a_days_count_is_kept_until_the_end_of_the_next_utc_day(late: timedelta, storm: bool, sample_allowlist) -> None:
+    # GIVEN one new pair on day 1, and a second one of day 1 delivered late: before, or at, the end of day 2
+    reads = [
+        ("early", ["/platform/a"], D1 + timedelta(hours=10), D1 + timedelta(hours=10)),
+        ("late", ["/platform/b"], D1 + timedelta(hours=11), D1 + late),
+    ]
+    seen = _storms(ExpiringState(), Tuning(learning_days=0, storm_pairs=1, storm_ratio=0), reads, sample_allowlist)
+    # THEN it still counts towards day 1's storm until day 2 ends
+    assert ("late" in [v.finding.event_id for v in seen if str(v.finding.severity) == "high"]) is storm
+
+
+@pytest.mark.parametrize(("late", "joins"), [(timedelta(days=2, seconds=-1), True), (timedelta(days=2), False)])
+def test_a_days_storm_is_kept_until_the_end_of_the_next_utc_day(late: timedelta, joins: bool, sample_allowlist) -> None:
+    # GIVEN day 1's storm, and a third new pair of day 1 delivered late
+    at = [D1 + timedelta(hours=h) for h in (10, 11, 12)]
+    reads = [("s0", ["/platform/a"], at[0], at[0]), ("s1", ["/platform/b"], at[1], at[1])]
+    reads.append(("s2", ["/platform/c"], at[2], D1 + late))
+    seen = _storms(ExpiringState(), Tuning(learning_days=0, storm_pairs=1, storm_ratio=0), reads, sample_allowlist)
+    # THEN it joins the storm until day 2 ends (after that the storm is forgotten and it pages alone)
+    late_verdict = next(v for v in seen if v.finding.event_id == "s2")
+    assert (late_verdict.reason == "part of the first-seen storm paged for event s1") is joins
