@@ -25,7 +25,7 @@ LAMBDA_FULL_CPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, proportiona
 # (InvalidEvents, AlertsParked, other rules) cost only in hours that have such findings. The
 # heartbeat's own metrics and alarms are counted in `heartbeat_lines`.
 CUSTOM_METRICS = 3
-ALARM_METRICS = 14  # the standalone template's alarm metrics but the heartbeat's (a test counts them)
+ALARM_METRICS = 15  # the standalone template's alarm metrics but the heartbeat's (a test counts them)
 ORGANIZATION_ALARM_METRICS = 6  # the same two metric-math alarms over the organization bus's rules
 LOG_BYTES_ALLOWED = 0  # JSON log format, system level WARN, no per-event metric (tests/handler/test_quiet.py)
 LOG_BYTES_FINDING = 2300  # the finding's log line and its EMF lines (2,089 bytes measured by the same test)
