@@ -3,20 +3,29 @@
 The evaluator recognizes the read's two legs (the SSM call, the KMS Decrypt SSM makes) and counts
 them as heartbeats. An error here raises, so that it shows in the function's Errors metric; the
 missing heartbeat raises the heartbeat alarm either way.
+
+In organization mode (`WATCH_MEMBERS`), each run also checks the members' heartbeats that the
+evaluator recorded in the state table: it pages the operations topic once per member gone silent
+and publishes `SilentMembers`, one aggregate metric with no per-member dimension, which the
+`SilentMembersAlarm` watches (missing data breaches: a check that stopped running is not silence).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paramwatch_aws.canary import beat
+from paramwatch_aws.liveness_store import LivenessStore, check_members
 
 logger = Logger()
+metrics = Metrics()
 
 
 @cache
@@ -27,10 +36,43 @@ def ssm_client() -> Any:
     return boto3.client("ssm")
 
 
+@cache
+def member_clients() -> tuple[LivenessStore, Any]:
+    """The state table and SNS, for organization mode's member check."""
+    import boto3
+
+    table = boto3.resource("dynamodb").Table(os.environ["STATE_TABLE"])
+    return LivenessStore(table), boto3.client("sns")
+
+
 @logger.inject_lambda_context(log_event=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    """Make the heartbeat read; never log or return the canary's value."""
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Make the heartbeat read (never log or return the canary's value), then check the members."""
     name = os.environ["CANARY_PARAMETER"]
-    done = beat(ssm_client(), name)
-    logger.info("heartbeat", extra={"canary": name, "beat": str(done)})
-    return {"canary": name, "beat": str(done)}
+    try:
+        done = beat(ssm_client(), name)
+        logger.info("heartbeat", extra={"canary": name, "beat": str(done)})
+    finally:
+        silent = watch_members() if os.environ.get("WATCH_MEMBERS") == "true" else None
+    out: dict[str, Any] = {"canary": name, "beat": str(done)}
+    if silent is not None:
+        out["silent_members"] = silent
+    return out
+
+
+def watch_members() -> list[str]:
+    """Page each member gone silent once; publish how many are silent now."""
+    store, sns = member_clients()
+    silences = check_members(
+        store,
+        sns,
+        topic_arn=os.environ["OPERATIONS_TOPIC_ARN"],
+        now=time.time(),
+        heartbeat_minutes=int(os.environ.get("HEARTBEAT_MINUTES", "5")),
+        stack=os.environ.get("STACK_NAME", "paramwatch"),
+    )
+    for silence in silences:
+        logger.warning("member silent", extra={"member": silence.member.key, "paged": silence.paged})
+    metrics.add_metric(name="SilentMembers", unit=MetricUnit.Count, value=len(silences))
+    metrics.flush_metrics()
+    return [s.member.key for s in silences]

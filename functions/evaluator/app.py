@@ -25,6 +25,7 @@ from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.heartbeat import Heartbeat
 from paramwatch.hold import Holds
+from paramwatch.liveness import member_of
 from paramwatch.pieces import Piece, merge
 from paramwatch.render import safe_dict
 from paramwatch.settings import Settings
@@ -36,6 +37,7 @@ from paramwatch_aws.cached_state import CachedState
 from paramwatch_aws.dynamo_state import DynamoState
 from paramwatch_aws.held_pages import HoldQueue, held_page, is_held_batch
 from paramwatch_aws.hub import SecurityHubSink
+from paramwatch_aws.liveness_store import LivenessStore
 from paramwatch_aws.own_store import OwnStore
 
 logger = Logger()
@@ -56,6 +58,7 @@ class Runtime:
     hub: SecurityHubSink | None
     holds: Holds
     hold_queue: HoldQueue | None
+    liveness: LivenessStore
 
 
 @cache
@@ -104,6 +107,7 @@ def runtime() -> Runtime:
         own=own,
         bus=bus,
         hub=hub,
+        liveness=LivenessStore(table),
     )
 
 
@@ -234,14 +238,16 @@ def release(rt: Runtime, body: str) -> Verdict:
     return page
 
 
-def announce(rt: Runtime, verdicts: list[Verdict], event_id: str | None) -> None:
-    """Put every finding, paged or not, on the event bus; once per event, even across retries."""
-    marker = f"bus#{event_id}" if event_id else None
-    if not verdicts or (marker and rt.state.count(marker)):
-        return
-    metrics.add_metric(name="FindingEventsPut", unit=MetricUnit.Count, value=rt.bus.put(verdicts))
-    if marker:
-        rt.state.increment(marker, time.time() + 86400)
+def announce(rt: Runtime, verdicts: list[Verdict]) -> None:
+    """Put every finding, paged or not, on the event bus.
+
+    No marker guards a retry: the delivery record already stops a redelivery of a finished event,
+    so only a retry after `finish` itself failed puts the findings again. The bus is at least once
+    anyway (EventBridge's own delivery is), and consumers deduplicate on the finding's event_id and
+    rule; a marker would cost a write and a read on every finding, paged or not.
+    """
+    if verdicts:
+        rt.bus.put(verdicts)  # no metric: it would equal the sum of Findings, at 0.30 USD a month more
 
 
 def count(verdict: Verdict) -> None:
@@ -256,19 +262,24 @@ def count(verdict: Verdict) -> None:
         metrics.add_metric(name="AlertsSuppressed", unit=MetricUnit.Count, value=1)
 
 
-def beat(heartbeat: Heartbeat, context: LambdaContext) -> None:
-    """One `Heartbeat` data point for the leg (`ssm` or `kms`), which the heartbeat alarms watch.
+def beat(rt: Runtime, heartbeat: Heartbeat, context: LambdaContext, now: float) -> None:
+    """One `Heartbeat` data point for the leg (`ssm`, `kms` or `tamper`), which the heartbeat alarms watch.
 
-    A heartbeat from another account or region (organization mode) is counted by account and
-    region instead, so that a member's heartbeats never hide the loss of this one's.
+    A heartbeat from another account or region (organization mode) is a member's: it is recorded
+    as that member leg's last arrival in the state table, which the central canary checks, instead
+    of a metric series per member (see `paramwatch.liveness`).
     """
     parts = getattr(context, "invoked_function_arn", "").split(":")
     home = (parts[4] if len(parts) > 4 else None, os.environ.get("AWS_REGION"))
+    if heartbeat.account and heartbeat.region and (heartbeat.account, heartbeat.region) != home:
+        member = member_of(heartbeat, home)
+        if member is None:
+            logger.warning("member heartbeat with a malformed account or region ignored", extra={"leg": heartbeat.leg})
+        elif rt.liveness.record(member, now):
+            logger.info("new member heartbeat", extra={"member": member.key})
+        return
     with single_metric(name="Heartbeat", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
         metric.add_dimension(name="leg", value=heartbeat.leg)
-        if heartbeat.account and heartbeat.region and (heartbeat.account, heartbeat.region) != home:
-            metric.add_dimension(name="account", value=safe(heartbeat.account, 12))
-            metric.add_dimension(name="region", value=safe(heartbeat.region, 30))
     logger.debug("heartbeat", extra={"leg": heartbeat.leg})
 
 
@@ -328,7 +339,7 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.debug("event received", extra={"event": describe(event)})
     outcome = detector.process(record_of(event), now)
     if outcome.heartbeat is not None:
-        beat(outcome.heartbeat, context)
+        beat(rt, outcome.heartbeat, context, now)
     verdicts = list(outcome.verdicts)
     if outcome.change is not None and outcome.change.allowlist_version:
         verdicts = [explain_allowlist_change(rt, v, outcome.change) for v in verdicts]
@@ -343,7 +354,7 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             if verdict.paged and not (held.opened and send_hold(rt, held.opened, verdict)):
                 publish(rt, verdict, outcome.begun)
                 file_in_security_hub(rt, verdict, outcome.begun, now)
-        announce(rt, verdicts, outcome.begun)
+        announce(rt, verdicts)
     except Exception:
         if outcome.begun:
             detector.abandon(outcome.begun)

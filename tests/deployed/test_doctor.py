@@ -20,6 +20,8 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from paramwatch.cli import main
+from paramwatch.liveness import Member
+from paramwatch_aws.liveness_store import LivenessStore
 from support import ROOT, translate_template
 
 STACK = "paramwatch"
@@ -178,23 +180,10 @@ def test_a_stack_that_does_not_exist_cannot_be_checked(deployed) -> None:
 
 
 def put_member_beat(account: str, region: str, leg: str, minutes_ago: int) -> None:
-    client("cloudwatch").put_metric_data(
-        Namespace="paramwatch",
-        MetricData=[
-            {
-                "MetricName": "Heartbeat",
-                "Dimensions": [
-                    {"Name": "service", "Value": "paramwatch"},
-                    {"Name": "leg", "Value": leg},
-                    {"Name": "account", "Value": account},
-                    {"Name": "region", "Value": region},
-                ],
-                "Timestamp": datetime.now(UTC) - timedelta(minutes=minutes_ago),
-                "Value": 1,
-                "Unit": "Count",
-            }
-        ],
-    )
+    """Record a member's heartbeat in the stack's state table, with the evaluator's own store."""
+    table = boto3.resource("dynamodb", region_name=REGION).Table(rule_named("StateTable"))
+    arrived = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    LivenessStore(table).record(Member(account, region, leg), arrived.timestamp())
 
 
 def test_a_member_account_whose_heartbeat_stopped(deployed) -> None:
@@ -205,5 +194,6 @@ def test_a_member_account_whose_heartbeat_stopped(deployed) -> None:
     assert code == 1
     assert len(failing(lines)) == 1, lines
     (line,) = failing(lines)
-    assert "account 777788889999 in eu-central-1, ssm leg: no heartbeat in the last 15 minutes" in line
+    assert "account 777788889999 in eu-central-1, ssm leg: no heartbeat in the last 15 minutes (last " in line
+    assert "fix: check the member stack there (rules, trail), then its canary's log group in eu-central-1" in line
     assert "ok   members      1 member account/region leg(s) beating" in lines

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 
+import boto3
 import pytest
 
-from harness import ALLOWLIST_NAME, REGION, LambdaContext, case_event, emf_records, log_lines, metric_sum
+from harness import ALLOWLIST_NAME, REGION, STATE_TABLE, LambdaContext, case_event, emf_records, log_lines, metric_sum
 from paramwatch.escape import safe
+from paramwatch.liveness import Member
+from paramwatch_aws.liveness_store import LivenessStore
 from support import eventbridge_event
 
 CANARY_ROLE = "arn:aws:iam::111122223333:role/paramwatch-CanaryRole-1A2B3C4D5E6F"
@@ -60,7 +64,7 @@ def test_every_leg_of_the_canary_is_a_heartbeat_and_raises_nothing(watched, stac
     }
 
 
-def test_a_member_accounts_heartbeat_is_counted_by_account_and_region(watched, monkeypatch, capsys) -> None:
+def test_a_member_accounts_heartbeat_is_recorded_as_its_last_arrival(watched, monkeypatch, capsys) -> None:
     # GIVEN organization mode's settings (template.yaml): the members' canary and roles under /paramwatch/
     monkeypatch.setenv("CANARY_PARAMETER", "/paramwatch/paramwatch/canary,/paramwatch/member/canary")
     monkeypatch.setenv("CANARY_ROLE_ARN", f"{CANARY_ROLE},arn:aws:iam::*:role/paramwatch/*")
@@ -76,9 +80,13 @@ def test_a_member_accounts_heartbeat_is_counted_by_account_and_region(watched, m
     }
     assert watched.lambda_handler(eventbridge_event(member), LambdaContext()) == {"verdicts": []}
     blobs = emf_records(capsys.readouterr().out)
-    # THEN it is a heartbeat of that account and region, which does not feed the central alarms' series
-    assert metric_sum(blobs, "Heartbeat", leg="ssm", account="444455556666", region="eu-west-1") == 1
-    assert all("account" in b for b in blobs if "Heartbeat" in b)
+    # THEN it is recorded as that member leg's last arrival in the state table, not as a metric
+    # series per member (which would cost 0.30 USD a month each), and it feeds no central series
+    assert metric_sum(blobs, "Heartbeat") == 0
+    store = LivenessStore(boto3.resource("dynamodb", region_name=REGION).Table(STATE_TABLE))
+    assert store.members() == [Member("444455556666", "eu-west-1", "ssm")]
+    ((last, paged),) = store.last_seen(store.members()).values()
+    assert abs(last - time.time()) < 60 and paged is None
     # AND a role outside /paramwatch/ reading the member canary is a finding
     outsider = json.loads(json.dumps(member).replace("role/paramwatch/StackSet-pw-CanaryRole-9Z8Y", "role/ops-admin"))
     assert watched.lambda_handler(eventbridge_event({**outsider, "eventID": "outsider"}), LambdaContext())["verdicts"]

@@ -236,10 +236,10 @@ def test_pipeline_alarms_go_to_the_operations_topic(translated) -> None:
         "Throttles",
         "ApproximateNumberOfMessagesVisible",
         "InvalidEvents",
-        "FailedInvocations",
         "DestinationDeliveryFailures",  # Lambda could not park a failed event: lost
         "InvocationsFailedToBeSentToDlq",  # EventBridge could not park an undelivered event: lost
         "Heartbeat",
+        "SilentMembers",  # organization mode: members gone silent, or the canary's member check stopped
     }
 
 
@@ -249,16 +249,24 @@ def test_every_rule_is_watched_by_the_delivery_alarms(translated) -> None:
     rules = {
         n: r for n, r in resources_of(translated, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]
     }
-    for alarms in (
-        ("RuleDeliveryFailedAlarm", "OrganizationRuleDeliveryFailedAlarm"),
-        ("RuleDeadLetterFailedAlarm", "OrganizationRuleDeadLetterFailedAlarm"),
-    ):
-        watched = set()
-        metrics = [m for alarm in alarms for m in translated["Resources"][alarm]["Properties"]["Metrics"][1:]]
-        for metric in metrics:
-            (value,) = [d["Value"] for d in metric["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "RuleName"]
-            watched |= referenced(value)
-        assert watched == set(rules), alarms
+    # GIVEN every rule parks what it could not deliver in the dead-letter queue, whose depth has an
+    # alarm: that is the failed invocation, so no FailedInvocations alarm duplicates it
+    for name, rule in rules.items():
+        for target in rule["Properties"]["Targets"]:
+            assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["RulesDeadLetterQueue", "Arn"]}}, name
+    depth = translated["Resources"]["RulesDeadLetterAlarm"]["Properties"]
+    assert depth["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["RulesDeadLetterQueue", "QueueName"]}}
+    ]
+    # AND an event that could not be parked either is watched, rule by rule
+    watched = set()
+    alarms = ("RuleDeadLetterFailedAlarm", "OrganizationRuleDeadLetterFailedAlarm")
+    metrics = [m for alarm in alarms for m in translated["Resources"][alarm]["Properties"]["Metrics"][1:]]
+    for metric in metrics:
+        assert metric["MetricStat"]["Metric"]["MetricName"] == "InvocationsFailedToBeSentToDlq"
+        (value,) = [d["Value"] for d in metric["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "RuleName"]
+        watched |= referenced(value)
+    assert watched == set(rules)
 
 
 def referenced(value: Any) -> set[str]:

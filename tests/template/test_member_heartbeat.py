@@ -79,3 +79,35 @@ def test_the_member_schedule_runs_every_heartbeat_period() -> None:
     assert schedule["State"] == "ENABLED"
     assert schedule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["CanaryFunction", "Arn"]}
     assert resources["CanaryPermission"]["Properties"]["SourceArn"] == {"Fn::GetAtt": ["CanarySchedule", "Arn"]}
+
+
+def test_the_canary_checks_members_in_organization_mode_only(translated) -> None:
+    resources = translated["Resources"]
+    env = resources["CanaryFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["WATCH_MEMBERS"] == {"Fn::If": ["OrganizationMode", "true", "false"]}
+    assert env["STATE_TABLE"] == {"Ref": "StateTable"} and env["OPERATIONS_TOPIC_ARN"] == {"Ref": "OperationsTopic"}
+    # AND only then may its role read and mark the state table and page the operations topic
+    policy = resources["CanaryMembersPolicy"]
+    assert policy["Condition"] == "OrganizationMode" and policy["Properties"]["RoleName"] == {"Ref": "CanaryRole"}
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert {(tuple(as_list(s["Action"])), json.dumps(s["Resource"])) for s in statements} == {
+        (("dynamodb:BatchGetItem", "dynamodb:UpdateItem"), json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})),
+        (("sns:Publish",), json.dumps({"Ref": "OperationsTopic"})),
+    }
+
+
+def test_one_alarm_watches_every_member_through_one_series(translated) -> None:
+    # no series per member account, region and leg: one SilentMembers count, published on every run,
+    # so that a check that stopped (missing data) alarms too
+    alarm = translated["Resources"]["SilentMembersAlarm"]
+    props = alarm["Properties"]
+    assert alarm["Condition"] == "OrganizationMode"
+    assert (props["MetricName"], props["Dimensions"]) == ("SilentMembers", [{"Name": "service", "Value": "paramwatch"}])
+    assert (props["ComparisonOperator"], props["Threshold"], props["TreatMissingData"]) == (
+        "GreaterThanThreshold",
+        0,
+        "breaching",
+    )
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "OperationsTopic"}]
+    alarms = translated["Resources"]["ResourcesParameter"]["Properties"]["Value"]
+    assert "SilentMembersAlarm" in json.dumps(alarms)  # its deletion is a tamper finding

@@ -48,3 +48,14 @@ def test_case_verdict(path: Path, sample_allowlist) -> None:
             assert near is not None, finding.summary
             assert {k: near[k] for k in expected["near_miss"]} == expected["near_miss"]
             assert near["text"][1:] in finding.summary
+
+
+@pytest.mark.parametrize("key", ["eventID", "requestID"])
+def test_no_two_cases_share_an_id(key: str) -> None:
+    # GIVEN every verdict case (CloudTrail gives each call its own requestID and each record its own eventID)
+    owners: dict[object, list[str]] = {}
+    for path in CASES:
+        owners.setdefault(load_case(path)["record"].get(key), []).append(path.stem)
+    # THEN no two cases share one: a shared eventID makes deduplication drop one of two unrelated records
+    # wherever cases are judged together (replay versus production, the handler fuzz, the bench)
+    assert {value: stems for value, stems in owners.items() if len(stems) > 1} == {}

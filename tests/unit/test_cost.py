@@ -102,8 +102,10 @@ def test_the_heartbeat_is_on_the_bill() -> None:
     assert lines["heartbeat: Lambda requests (canaries and each leg)"].quantity == 8_640 * 4
     assert lines["heartbeat: KMS Decrypt of the canaries (aws/ssm key)"].monthly == pytest.approx(8_640 / 10_000 * 0.03)
     assert lines["heartbeat: members' legs forwarded to the central bus"].quantity == 0
-    assert lines["heartbeat: Heartbeat metrics (per leg, account, region)"].monthly == pytest.approx(3 * 0.30)
-    assert lines["heartbeat: alarms on missing heartbeats (central)"].monthly == pytest.approx(3 * 0.10)
+    assert lines["heartbeat: metrics (central legs; SilentMembers)"].monthly == pytest.approx(3 * 0.30)
+    assert lines["heartbeat: alarms (central legs; SilentMembers)"].monthly == pytest.approx(3 * 0.10)
+    assert lines["heartbeat: members' last arrivals written (DynamoDB)"].quantity == 0
+    assert lines["heartbeat: canary's member checks (DynamoDB)"].quantity == 0  # standalone: no member check
     heartbeat = sum(line.monthly for item, line in lines.items() if item.startswith("heartbeat:"))
     assert 1.2 < heartbeat < 1.3  # the metrics and alarms are nearly all of it
     # AND a slower heartbeat costs fewer reads, not fewer metrics
@@ -122,7 +124,6 @@ def test_every_member_account_and_region_runs_its_own_canary(lean: bool, central
     canaries = 150 * beats
     forwarded = 149 * member_legs * beats
     evaluations = central_legs * beats + forwarded
-    series = central_legs + 149 * member_legs  # 301 in full mode, 151 in lean mode
     # THEN every canary's tick, invocation and Decrypt is on the organization's bill
     assert lines["heartbeat: schedule ticks (Scheduler price, upper bound)"].quantity == canaries == 1_296_000
     assert lines["heartbeat: schedule ticks (Scheduler price, upper bound)"].monthly == pytest.approx(1.296 * 1.00)
@@ -135,13 +136,22 @@ def test_every_member_account_and_region_runs_its_own_canary(lean: bool, central
     crossing = lines["heartbeat: members' legs forwarded to the central bus"]
     assert crossing.quantity == forwarded
     assert crossing.monthly == pytest.approx(forwarded / 1e6 * 1.00)
-    # AND one Heartbeat series per (account, region, leg) at 0.30 USD, the dominant line
-    metrics = lines["heartbeat: Heartbeat metrics (per leg, account, region)"]
-    assert metrics.quantity == series
-    assert metrics.monthly == pytest.approx(series * 0.30) == pytest.approx(90.30 if not lean else 45.30)
-    assert metrics.monthly == max(line.monthly for line in lines.values())
-    # AND alarms stay central: one per leg of the central canary
-    assert lines["heartbeat: alarms on missing heartbeats (central)"].monthly == pytest.approx(central_legs * 0.10)
+    # AND no metric series per member: each leg's arrival is one write unit in the state table...
+    writes = lines["heartbeat: members' last arrivals written (DynamoDB)"]
+    assert writes.quantity == forwarded
+    assert writes.monthly == pytest.approx(forwarded / 1e6 * 0.625)
+    # ...which the central canary reads every period (eventually consistent: half a unit an item)
+    checks = lines["heartbeat: canary's member checks (DynamoDB)"]
+    assert checks.quantity == beats * (cost.REGISTRY_SHARDS + 149 * member_legs) * 0.5
+    # AND the central legs' series plus one SilentMembers series, one alarm each, whatever the members
+    metrics = lines["heartbeat: metrics (central legs; SilentMembers)"]
+    assert metrics.quantity == central_legs + 1
+    assert metrics.monthly == pytest.approx((central_legs + 1) * 0.30)
+    bigger = cost.Workload(reads_per_second=10, accounts=500, regions=3, lean=lean)
+    grown = {line.item: line for line in cost.heartbeat_lines(bigger, PRICES)}
+    assert grown["heartbeat: metrics (central legs; SilentMembers)"].monthly == metrics.monthly
+    alarms = lines["heartbeat: alarms (central legs; SilentMembers)"]
+    assert alarms.monthly == pytest.approx((central_legs + 1) * 0.10)
     assert lines["heartbeat: logs"].quantity == pytest.approx(canaries * 700 / 2**30)
     # AND the evaluator's duration covers every leg, the canaries' 100 ms each at 128 MB
     duration = lines["heartbeat: Lambda duration"]
@@ -212,6 +222,53 @@ def test_cost_command_shows_both_modes_at_organization_scale() -> None:
 def test_cost_command_rejects_counts_below_one(capsys, flag: str) -> None:
     assert main(["cost", "--reads-per-second", "1", flag, "0"], out=io.StringIO(), err=io.StringIO()) == 2
     assert f"argument {flag}: must be 1 or more, got 0" in capsys.readouterr().err
+
+
+def test_every_finding_put_on_the_findings_bus_is_a_custom_event() -> None:
+    # every finding, paged or not, is put on the findings bus: 1% of 25,920,000 reads, two events each
+    lines = {line.item: line for line in cost.monitor_lines(cost.Workload(reads_per_second=10), PRICES)}
+    line = lines["EventBridge, findings put on the findings bus"]
+    assert line.quantity == 518_400 and line.monthly == pytest.approx(0.5184)
+
+
+def test_the_dashboard_costs_only_when_enabled() -> None:
+    # 3 USD a month: the account's three free dashboards may be other workloads', so none is counted
+    off = [line.item for line in cost.monitor_lines(cost.Workload(reads_per_second=10), PRICES)]
+    assert not [item for item in off if "dashboard" in item]
+    on = {line.item: line for line in cost.monitor_lines(cost.Workload(reads_per_second=10, dashboard=True), PRICES)}
+    assert on["CloudWatch dashboard (DashboardEnabled=true)"].monthly == 3.00
+
+
+@pytest.mark.parametrize(("lean", "goal"), [(False, cost.FULL_GOAL), (True, cost.LEAN_GOAL)])
+def test_the_goal_is_met_from_the_rate_the_command_prints(lean: bool, goal: float) -> None:
+    # GIVEN one account: the fixed part thins out as reads grow, the per-read part stays below the goal
+    workload = cost.Workload(reads_per_second=10, lean=lean)
+    rate = cost.goal_met_from(workload, PRICES, goal)
+    assert rate is not None
+    at = cost.Workload(reads_per_second=rate, lean=lean)
+    below = cost.Workload(reads_per_second=rate - 0.2, lean=lean)
+    # THEN the goal holds at that rate and not just below it
+    assert cost.share(at, PRICES) <= goal < cost.share(below, PRICES)
+
+
+@pytest.mark.parametrize("lean", [False, True])
+def test_at_organization_scale_forwarding_alone_exceeds_the_goal(lean: bool) -> None:
+    # a read forwarded from a member costs 1 USD a million per event, a third of its KMS Decrypt (3 USD
+    # a million): in full mode two events, 67% of the KMS bill before anything else
+    workload = cost.Workload(reads_per_second=10, accounts=50, regions=3, lean=lean)
+    assert cost.goal_met_from(workload, PRICES, cost.LEAN_GOAL if lean else cost.FULL_GOAL) is None
+
+
+def test_the_cost_command_says_from_which_rate_the_goal_is_met() -> None:
+    out = io.StringIO()
+    assert main(["cost", "--reads-per-second", "10"], out=out) == 0
+    text = out.getvalue()
+    full = cost.goal_met_from(cost.Workload(reads_per_second=10), PRICES, cost.FULL_GOAL)
+    assert f"goal of 20% in full mode, with everything else as above: met from {full:,.1f} reads/s" in text
+    out = io.StringIO()
+    assert main(["cost", "--reads-per-second", "10", "--accounts", "50", "--regions", "3", "--dashboard"], out=out) == 0
+    assert "goal of 10% in lean mode, with everything else as above: met at no read rate" in out.getvalue()
+    assert "CloudWatch dashboard (DashboardEnabled=true)" in out.getvalue()
 
 
 def test_the_readme_quotes_the_cost_command() -> None:

@@ -347,6 +347,7 @@ def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             violating_pairs=args.violating_pairs,
             suppression_minutes=args.suppression_minutes,
             heartbeat_minutes=args.heartbeat_minutes,
+            dashboard=args.dashboard,
         )
         for mode in ("full", "lean")
     }
@@ -378,6 +379,12 @@ def _cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if kms:
         shares = ", ".join(f"{totals[m] / kms:.1%} in {m} mode" for m in modes)
         print(f"\nparamwatch is {shares} of the workload's KMS Decrypt bill ({kms:,.2f} USD)", file=out)
+    for mode, goal in (("full", cost.FULL_GOAL), ("lean", cost.LEAN_GOAL)):
+        rate = cost.goal_met_from(modes[mode], prices, goal)
+        where = (
+            f"from {rate:,.1f} reads/s" if rate is not None else "at no read rate (the per-read part alone exceeds it)"
+        )
+        print(f"goal of {goal:.0%} in {mode} mode, with everything else as above: met {where}", file=out)
     ranking = cost.cheapest_memory(full, prices)
     print("\nLambda requests and duration by memory size, full mode (cheapest first):", file=out)
     for size, monthly in ranking:
@@ -630,6 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="distinct (principal, parameter) pairs behind the violations",
     )
     price.add_argument("--suppression-minutes", type=_positive_int, default=60, help="the stack's SuppressionMinutes")
+    price.add_argument("--dashboard", action="store_true", help="DashboardEnabled=true (3 USD a month)")
     price.set_defaults(func=_cmd_cost)
 
     args = sub.add_parser(

@@ -25,12 +25,23 @@ LAMBDA_FULL_CPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, proportiona
 # (InvalidEvents, AlertsParked, other rules) cost only in hours that have such findings. The
 # heartbeat's own metrics and alarms are counted in `heartbeat_lines`.
 CUSTOM_METRICS = 3
-ALARM_METRICS = 15  # the standalone template's alarm metrics but the heartbeat's (a test counts them)
-ORGANIZATION_ALARM_METRICS = 6  # the same two metric-math alarms over the organization bus's rules
+# The standalone template's alarm metrics but the heartbeat's (a test counts them): errors,
+# throttles, two queue depths, invalid events, destination failures, the metric-math alarm over
+# the four rules' InvocationsFailedToBeSentToDlq, and held pages waiting past their hold. No
+# FailedInvocations alarm: every rule target has a dead-letter queue, whose depth alarm already
+# reports an invocation that failed for good.
+ALARM_METRICS = 11
+ORGANIZATION_ALARM_METRICS = 3  # the same dead-letter math alarm over the organization bus's three rules
+FULL_GOAL, LEAN_GOAL = 0.20, 0.10  # of the workload's KMS Decrypt bill (the organization-wide issue's goal)
+FINDING_EVENTS_PER_VIOLATION = 1  # every finding, paged or not, is one entry put on the findings bus
 LOG_BYTES_ALLOWED = 0  # JSON log format, system level WARN, no per-event metric (tests/handler/test_quiet.py)
 LOG_BYTES_FINDING = 2300  # the finding's log line and its EMF lines (2,089 bytes measured by the same test)
-# per violating event (a violating read is two events in full mode, one in lean mode)
-VIOLATION_WRITES, VIOLATION_READS = 3, 1.5  # claims, delivery record, sent marker; consistent reads
+# Per violating event (a violating read is two events in full mode, one in lean mode), as
+# tests/handler/test_violation_cost.py counts them for a held-back repeat: the delivery record
+# (put, then done) and the held-back counter; four consistent reads of the pair's page claims.
+# A page adds its claims, the sent marker and the first-seen bookkeeping.
+VIOLATION_WRITES, VIOLATION_READS = 3, 4
+PAGE_WRITES, PAGE_READS = 7, 1
 
 
 def load_prices() -> dict[str, Any]:
@@ -58,6 +69,7 @@ class Workload:
     violating_pairs: int = 10
     suppression_minutes: int = 60
     heartbeat_minutes: int = 5  # the HeartbeatMinutes template parameter
+    dashboard: bool = False  # the DashboardEnabled template parameter
     canary_ms: float = 100.0  # one GetParameter with decryption, from a 128 MB function
 
     @property
@@ -121,6 +133,8 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         * gb
     )
     log_gb = (allowed_events * LOG_BYTES_ALLOWED + violating_events * LOG_BYTES_FINDING) / 2**30
+    writes = violating_events * VIOLATION_WRITES + pages * PAGE_WRITES
+    reads = violating_events * VIOLATION_READS + pages * PAGE_READS
     lines = [
         Line("paramwatch", "Lambda requests", events, "invocations", events / 1e6 * p["lambda_request_per_million"]),
         Line(
@@ -146,6 +160,13 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         ),
         Line(
             "paramwatch",
+            "EventBridge, findings put on the findings bus",
+            violating_events * FINDING_EVENTS_PER_VIOLATION,
+            "events",
+            violating_events * FINDING_EVENTS_PER_VIOLATION / 1e6 * p["eventbridge_custom_event_per_million"],
+        ),
+        Line(
+            "paramwatch",
             "SNS publishes (pages, after suppression)",
             pages,
             "publishes",
@@ -161,16 +182,16 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         Line(
             "paramwatch",
             "DynamoDB writes",
-            violating_events * VIOLATION_WRITES,
+            writes,
             "WRU",
-            violating_events * VIOLATION_WRITES / 1e6 * p["dynamodb_write_request_unit_per_million"],
+            writes / 1e6 * p["dynamodb_write_request_unit_per_million"],
         ),
         Line(
             "paramwatch",
             "DynamoDB reads",
-            violating_events * VIOLATION_READS,
+            reads,
             "RRU",
-            violating_events * VIOLATION_READS / 1e6 * p["dynamodb_read_request_unit_per_million"],
+            reads / 1e6 * p["dynamodb_read_request_unit_per_million"],
         ),
         Line(
             "paramwatch",
@@ -190,12 +211,24 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     ]
     if w.pipeline_key:
         lines.append(Line("paramwatch", "KMS pipeline key", 1, "key", p["kms_key_month"]))
+    if w.dashboard:
+        lines.append(
+            Line(
+                "paramwatch",
+                "CloudWatch dashboard (DashboardEnabled=true)",
+                1,
+                "dashboard",
+                p["cloudwatch_dashboard_month"],
+            )
+        )
     return lines + heartbeat_lines(w, p)
 
 
 HEARTBEAT_LEGS = 3  # the canary's GetParameter, the Decrypt SSM makes for it (not in lean mode), and its label
 MEMBER_HEARTBEAT_LEGS = 2  # a member forwards its canary's read and Decrypt (not in lean mode), no write events
-HEARTBEAT_ALARMS = 3  # one per leg of the central stack's own canary; member series have none ('doctor' checks them)
+HEARTBEAT_ALARMS = 3  # one per leg of the central stack's own canary
+MEMBER_ALARMS = 1  # organization mode: SilentMembers, one series whatever the number of members
+REGISTRY_SHARDS = 16  # paramwatch_aws.liveness_store.SHARDS (a test keeps them equal)
 CANARY_MEMORY_MB = 128
 LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
 
@@ -203,12 +236,14 @@ LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
 def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     """What the heartbeat adds: a canary read every `heartbeat_minutes` in every account and region.
 
-    The central stack's canary is judged on its legs in its home region. In organization mode each
-    other account and region runs its own canary (member.yaml): its schedule, Lambda, Decrypt and
-    logs are billed to that member, and are counted here as what the organization pays. Its read and
-    Decrypt cross to the central bus, where the evaluator counts each as a `Heartbeat` series with
-    `account` and `region` dimensions: one custom metric per member, region and leg. Alarms stay
-    central.
+    The central stack's canary is judged on its legs in its home region, each a `Heartbeat` series
+    with an alarm. In organization mode each other account and region runs its own canary
+    (member.yaml): its schedule, Lambda, Decrypt and logs are billed to that member, and are
+    counted here as what the organization pays. Its read and Decrypt cross to the central bus,
+    where the evaluator records each leg's arrival as one small item in the state table (one write
+    unit), and the central canary reads them all every period (eventually consistent, half a read
+    unit per item of up to 4 KB, plus the registry's shards) and publishes one `SilentMembers`
+    series, with one alarm.
     """
     beats = SECONDS_PER_MONTH / 60 / w.heartbeat_minutes
     legs = HEARTBEAT_LEGS - 1 if w.lean else HEARTBEAT_LEGS
@@ -217,8 +252,11 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     canaries = beats * (1 + members)
     forwarded = beats * members * member_legs
     events = beats * legs + forwarded
-    series = legs + members * member_legs
-    alarms = legs * HEARTBEAT_ALARMS // HEARTBEAT_LEGS
+    organization = members > 0
+    series = legs + (MEMBER_ALARMS if organization else 0)
+    alarms = legs * HEARTBEAT_ALARMS // HEARTBEAT_LEGS + (MEMBER_ALARMS if organization else 0)
+    checks = beats if organization else 0
+    check_reads = checks * (REGISTRY_SHARDS + members * member_legs) * 0.5
     canary_gb_s = canaries * billed_ms(0, w.canary_ms, CANARY_MEMORY_MB) / 1000 * CANARY_MEMORY_MB / 1024
     evaluator_gb_s = events * billed_ms(w.cpu_ms_allowed, 0, w.memory_mb) / 1000 * w.memory_mb / 1024
     log_gb = (canaries * LOG_BYTES_CANARY + events * LOG_BYTES_ALLOWED) / 2**30
@@ -260,14 +298,28 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         ),
         Line(
             "paramwatch",
-            "heartbeat: Heartbeat metrics (per leg, account, region)",
+            "heartbeat: members' last arrivals written (DynamoDB)",
+            forwarded,
+            "WRU",
+            forwarded / 1e6 * p["dynamodb_write_request_unit_per_million"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: canary's member checks (DynamoDB)",
+            check_reads,
+            "RRU",
+            check_reads / 1e6 * p["dynamodb_read_request_unit_per_million"],
+        ),
+        Line(
+            "paramwatch",
+            "heartbeat: metrics (central legs; SilentMembers)",
             series,
             "metrics",
             series * p["cloudwatch_metric_month"],
         ),
         Line(
             "paramwatch",
-            "heartbeat: alarms on missing heartbeats (central)",
+            "heartbeat: alarms (central legs; SilentMembers)",
             alarms,
             "alarm metrics",
             alarms * p["cloudwatch_alarm_metric_month"],
@@ -326,3 +378,30 @@ def cheapest_memory(
         lambda_lines = [line for line in monitor_lines(sized, p) if line.item.startswith("Lambda")]
         costs.append((size, sum(line.monthly for line in lambda_lines)))
     return sorted(costs, key=lambda item: item[1])
+
+
+def share(w: Workload, p: dict[str, Any]) -> float:
+    """paramwatch's bill as a share of the workload's KMS Decrypt bill (infinite when that is 0)."""
+    kms = sum(line.monthly for line in workload_lines(w, p) if line.item.startswith("KMS Decrypt"))
+    monitor = sum(line.monthly for line in monitor_lines(w, p))
+    return monitor / kms if kms else math.inf
+
+
+def goal_met_from(w: Workload, p: dict[str, Any], goal: float, ceiling: float = 100_000.0) -> float | None:
+    """The lowest read rate (reads/s, to 0.1) at which `w`, at that rate, costs at most `goal` of the
+    KMS bill; None when even `ceiling` reads/s does not (the per-read part alone exceeds the goal).
+
+    The share falls as the rate grows (the fixed part thins out; pages are capped by the incident
+    shape), so a bisection finds it.
+    """
+
+    def at(rate: float) -> float:
+        return share(Workload(**{**w.__dict__, "reads_per_second": rate}), p)
+
+    if at(ceiling) > goal:
+        return None
+    low, high = 0.0, ceiling
+    while high - low > 0.05:
+        middle = (low + high) / 2
+        low, high = (middle, high) if at(middle) > goal else (low, middle)
+    return math.ceil(high * 10) / 10

@@ -23,7 +23,9 @@ from paramwatch import allowlist as allowlist_mod
 from paramwatch.allowlist import AllowlistError
 from paramwatch.escape import safe
 from paramwatch.heartbeat import LEGS
+from paramwatch.liveness import is_silent
 from paramwatch.trail import gaps
+from paramwatch_aws.liveness_store import LivenessStore
 
 READ_STATE = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 HEARTBEAT_PERIODS = 3
@@ -342,44 +344,33 @@ class Doctor:
         return out
 
     def member_heartbeats(self) -> list[Check]:
-        """Organization mode: every member account and region whose heartbeat CloudWatch lists (seen
-        in the last two weeks) must have beaten in the last 3 periods."""
-        cloudwatch = self.session.client("cloudwatch")
-        members = set()
-        for page in cloudwatch.get_paginator("list_metrics").paginate(Namespace="paramwatch", MetricName="Heartbeat"):
-            for metric in page.get("Metrics", []):
-                dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
-                if {"account", "region", "leg"} <= set(dims):
-                    members.add((dims["account"], dims["region"], dims["leg"]))
+        """Organization mode: every member account, region and leg the evaluator has recorded a
+        heartbeat of (in the state table, forgotten after 7 silent days) must have beaten in the
+        last 3 periods. The central canary pages each silence once; this lists them all."""
+        table = self.stack.physical("AWS::DynamoDB::Table").get("StateTable")
+        if table is None:
+            return [Check("members", Status.UNKNOWN, "the stack has no StateTable")]
+        store = LivenessStore(self.session.resource("dynamodb").Table(table))
+        members = store.members()
         if not members:
-            return []
+            return []  # standalone, or no member heartbeat has arrived yet
         minutes = int(self.stack.parameters.get("HeartbeatMinutes") or 5)
-        now = datetime.fromtimestamp(time.time(), UTC)
-        silent = []
-        for account, region, leg in sorted(members):
-            dims = {"service": "paramwatch", "leg": leg, "account": account, "region": region}
-            points = cloudwatch.get_metric_statistics(
-                Namespace="paramwatch",
-                MetricName="Heartbeat",
-                Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
-                StartTime=now - timedelta(minutes=minutes * HEARTBEAT_PERIODS),
-                EndTime=now + timedelta(minutes=minutes),
-                Period=minutes * 60,
-                Statistics=["Sum"],
-            ).get("Datapoints", [])
-            if not sum(p.get("Sum", 0) for p in points):
-                silent.append((safe(account), safe(region), safe(leg)))
-        window = minutes * HEARTBEAT_PERIODS
-        out = [
-            Check(
-                "members",
-                Status.FAIL,
-                f"account {a} in {r}, {g} leg: no heartbeat in the last {window} minutes",
-                f"check the member stack there (rules, trail), then its canary's log group in {r}",
-            )
-            for a, r, g in silent
-        ]
-        beating = len(members) - len(silent)
+        seen = store.last_seen(members)
+        now = time.time()
+        out = []
+        for member in members:
+            if member not in seen:
+                continue  # forgotten: silent for FORGET_DAYS
+            last = seen[member][0]
+            if is_silent(last, now, minutes):
+                when = datetime.fromtimestamp(last, UTC).strftime("%Y-%m-%d %H:%M UTC")
+                detail = (
+                    f"account {member.account} in {member.region}, {member.leg} leg: no heartbeat in the last "
+                    f"{HEARTBEAT_PERIODS * minutes} minutes (last {when})"
+                )
+                fix = f"check the member stack there (rules, trail), then its canary's log group in {member.region}"
+                out.append(Check("members", Status.FAIL, detail, fix))
+        beating = sum(1 for m in members if m in seen) - len(out)
         if beating:
             out.append(Check("members", Status.OK, f"{beating} member account/region leg(s) beating"))
         return out

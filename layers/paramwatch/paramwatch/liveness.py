@@ -1,0 +1,113 @@
+"""Member liveness in organization mode: which member account, region and leg has gone silent.
+
+Each member account and region runs its own canary (member.yaml), whose legs reach the central
+evaluator. A CloudWatch series per member would cost 0.30 USD a month each and could have no alarm
+the template can list, so the evaluator records each leg's last arrival in the state table instead,
+and the central canary, every heartbeat period, pages once per member that has gone silent and
+publishes one aggregate `SilentMembers` count. This module holds the arithmetic and the page's
+words; the storage lives in `paramwatch_aws.liveness_store`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from paramwatch.heartbeat import KMS_LEG, SSM_LEG, TAMPER_LEG, Heartbeat
+
+SILENT_PERIODS = 3  # as the central heartbeat alarms: one late period is EventBridge's best effort
+FORGET_DAYS = 7  # a member silent this long is forgotten (its account closed, its region removed)
+_ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_LEGS = (SSM_LEG, KMS_LEG, TAMPER_LEG)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Member:
+    """One member account and region's heartbeat leg. Only well-formed values are ever built."""
+
+    account: str
+    region: str
+    leg: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.account}:{self.region}:{self.leg}"
+
+    @classmethod
+    def parse(cls, key: str) -> Member | None:
+        """The member a stored key names, or None for anything that is not one."""
+        parts = key.split(":")
+        return cls.of(*parts) if len(parts) == 3 else None
+
+    @classmethod
+    def of(cls, account: str | None, region: str | None, leg: str) -> Member | None:
+        """A member from a heartbeat's account and region, or None when either is malformed.
+
+        CloudTrail writes both, but they end up in keys and page subjects, so they are checked.
+        """
+        if not account or not region or not _ACCOUNT.fullmatch(account) or not _REGION.fullmatch(region):
+            return None
+        return cls(account, region, leg) if leg in _LEGS else None
+
+
+def member_of(heartbeat: Heartbeat, home: tuple[str | None, str | None]) -> Member | None:
+    """The member whose heartbeat this is, or None for the central stack's own (home) heartbeat."""
+    if (heartbeat.account, heartbeat.region) == home:
+        return None
+    return Member.of(heartbeat.account, heartbeat.region, heartbeat.leg)
+
+
+def silent_after(heartbeat_minutes: int) -> float:
+    """Seconds without a heartbeat after which a member counts as silent."""
+    return SILENT_PERIODS * heartbeat_minutes * 60.0
+
+
+def is_silent(last_seen: float, now: float, heartbeat_minutes: int) -> bool:
+    return now - last_seen > silent_after(heartbeat_minutes)
+
+
+_CHECK_FIRST = {
+    SSM_LEG: (
+        "the member stack in that account and region (its rules, State "
+        "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, still target the central bus; its dead-letter "
+        "queue), whether a trail there still logs read management events, then the member canary's "
+        "log group /paramwatch/member/canary"
+    ),
+    KMS_LEG: (
+        "whether the trail there excludes KMS events (if the ssm leg still beats), then the member "
+        "stack's Decrypt rule and its target"
+    ),
+    TAMPER_LEG: "the member stack's write-event rule and the trail's write events",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SilentPage:
+    """The operations page for one silent member: an ASCII subject under 100 characters, a body."""
+
+    subject: str
+    body: str
+
+
+def silent_page(member: Member, last_seen: float, heartbeat_minutes: int, stack: str) -> SilentPage:
+    """What the operations topic gets, once, when a member goes silent."""
+    seen = datetime.fromtimestamp(last_seen, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    minutes = SILENT_PERIODS * heartbeat_minutes
+    subject = f"paramwatch: member {member.account} {member.region} silent ({member.leg} leg)"
+    body = "\n".join(
+        [
+            f"paramwatch ({stack}) has had no {member.leg} heartbeat from account {member.account} in "
+            f"{member.region} for more than {minutes} minutes (last one at {seen}).",
+            "Reads of secrets there may go unseen until it beats again.",
+            "",
+            f"Check first: {_CHECK_FIRST[member.leg]}.",
+            f"Then: paramwatch doctor --stack {stack} (its 'members' lines).",
+            "",
+            "This page is sent once per silence; the SilentMembers alarm stays in ALARM while any member "
+            f"is silent. A member silent for {FORGET_DAYS} days is forgotten (an account closed, a region "
+            "removed from the StackSet).",
+        ]
+    )
+    return SilentPage(subject=subject[:99], body=body)
