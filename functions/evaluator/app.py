@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paramwatch import allowlist as allowlist_mod
-from paramwatch.allowlist import Allowlist, AllowlistError, with_honeytokens
+from paramwatch.allowlist import Allowlist, AllowlistError, with_account_names, with_honeytokens
 from paramwatch.cloudtrail import detail_of
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
@@ -30,6 +30,7 @@ from paramwatch.pieces import Piece, merge
 from paramwatch.render import safe_dict
 from paramwatch.settings import Settings
 from paramwatch.tamper import Change, allowlist_changes
+from paramwatch_aws.account_names import OrganizationNames
 from paramwatch_aws.alerts import AlertSender, Delivery
 from paramwatch_aws.allowlist_store import RETRIES, AllowlistStore, StoredAllowlist
 from paramwatch_aws.bus import FindingBus
@@ -59,6 +60,7 @@ class Runtime:
     holds: Holds
     hold_queue: HoldQueue | None
     liveness: LivenessStore
+    account_names: OrganizationNames | None
 
 
 @cache
@@ -108,6 +110,11 @@ def runtime() -> Runtime:
         bus=bus,
         hub=hub,
         liveness=LivenessStore(table),
+        account_names=(
+            OrganizationNames(session.client("organizations", config=config))
+            if settings.account_names_from_organizations
+            else None
+        ),
     )
 
 
@@ -151,7 +158,22 @@ def load_allowlist(rt: Runtime) -> tuple[Allowlist, Finding | None]:
     except AllowlistError as exc:
         logger.error("allowlist is invalid", extra={"problems": [safe(p) for p in exc.problems]})
         allowlist, problem = allowlist_mod.EMPTY, invalid_allowlist(stored, exc.problems)
-    return with_honeytokens(allowlist, rt.settings.honeytokens), problem
+    return with_honeytokens(named(rt, allowlist), rt.settings.honeytokens), problem
+
+
+def named(rt: Runtime, allowlist: Allowlist) -> Allowlist:
+    """The allowlist with the organization's account names under its own map, when enabled.
+
+    Fails soft: a read that fails keeps the names already known, logs one warning and counts one
+    `AccountNamesUnavailable`; judging goes on (a name is a convenience, never a verdict).
+    """
+    if rt.account_names is None:
+        return allowlist
+    got = rt.account_names.get()
+    if got.error is not None:
+        logger.warning("account names unavailable from Organizations", extra={"error": safe(got.error, 100)})
+        metrics.add_metric(name="AccountNamesUnavailable", unit=MetricUnit.Count, value=1)
+    return with_account_names(allowlist, got.names)
 
 
 def invalid_allowlist(stored: StoredAllowlist, problems: list[str]) -> Finding:

@@ -9,7 +9,16 @@ import pytest
 from sam_template import resources_of
 
 # Actions that have no resource-level permissions, where "*" is the only possible Resource.
-NO_RESOURCE_LEVEL = frozenset({"cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+NO_RESOURCE_LEVEL = frozenset(
+    {
+        "cloudwatch:PutMetricData",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        # AccountNamesFromOrganizations: ListAccounts supports no resource-level permissions
+        # (Service Authorization Reference, AWS Organizations: its Resource types column is empty)
+        "organizations:ListAccounts",
+    }
+)
 KEY_POLICY = "AWS::KMS::Key"
 
 
@@ -288,3 +297,23 @@ def test_the_resources_parameter_names_every_rule_and_alarm(translated) -> None:
     for kind in ("AWS::Events::Rule", "AWS::CloudWatch::Alarm"):
         for name in resources_of(translated, kind):
             assert name in named, f"{name} is not in ResourcesParameter"
+
+
+def test_account_names_from_organizations_grant_list_accounts_alone_and_only_when_asked(translated) -> None:
+    # GIVEN AccountNamesFromOrganizations=true, which means something only in organization mode
+    condition = translated["Conditions"]["ReadAccountNames"]["Fn::And"]
+    assert {"Condition": "OrganizationMode"} in condition
+    assert {"Fn::Equals": [{"Ref": "AccountNamesFromOrganizations"}, "true"]} in condition
+    assert translated["Parameters"]["AccountNamesFromOrganizations"]["Default"] == "false"
+    # THEN the evaluator may list the organization's accounts, and nothing else of Organizations
+    policy = translated["Resources"]["EvaluatorAccountNamesPolicy"]
+    assert policy["Condition"] == "ReadAccountNames" and policy["Properties"]["RoleName"] == {"Ref": "EvaluatorRole"}
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == ("organizations:ListAccounts", "*")
+    organizations = [
+        a for _, _, s in statements(translated) for a in as_list(s.get("Action", [])) if a.startswith("organizations:")
+    ]
+    assert organizations == ["organizations:ListAccounts"]
+    # AND the function is told to use it only then
+    env = translated["Resources"]["EvaluatorFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["ACCOUNT_NAMES_FROM_ORGANIZATIONS"] == {"Fn::If": ["ReadAccountNames", "true", "false"]}

@@ -197,3 +197,14 @@ def test_a_service_principal_is_one_principal_per_account() -> None:
 
     records = [by_service(f"{acct}-{i}", acct, i) for acct in (A, B, C) for i in range(8)]
     assert rules_of(run(records, bulk_threshold=20), "bulk-retrieval") == []
+
+
+def test_account_names_from_elsewhere_go_under_the_allowlists_map() -> None:
+    from paramwatch.allowlist import parse, with_account_names
+
+    allowlist = parse('{"version": 1, "accounts": {"111122223333": "payments-prod"}}')
+    merged = with_account_names(allowlist, {"111122223333": "Payments (Org)", "444455556666": "sandbox"})
+    assert merged.account_name("111122223333") == "payments-prod"  # the map wins
+    assert merged.account_name("444455556666") == "sandbox"
+    assert allowlist.account_name("444455556666") is None  # the stored allowlist is not changed
+    assert with_account_names(allowlist, {}) is allowlist

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
@@ -490,3 +491,15 @@ def with_honeytokens(allowlist: Allowlist, patterns: tuple[str, ...]) -> Allowli
     if not missing:
         return allowlist
     return allowlist.model_copy(update={"honeytokens": [*allowlist.honeytokens, *missing]})
+
+
+def with_account_names(allowlist: Allowlist, names: Mapping[str, str]) -> Allowlist:
+    """The allowlist with account names from elsewhere (AWS Organizations) under its own `accounts`.
+
+    The allowlist's map wins: it is what its owners chose to call an account. The names stay text
+    like any other in a finding, escaped wherever they are written.
+    """
+    missing = {account: name for account, name in names.items() if account not in allowlist.accounts}
+    if not missing:
+        return allowlist
+    return allowlist.model_copy(update={"accounts": {**missing, **allowlist.accounts}})

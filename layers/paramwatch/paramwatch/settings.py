@@ -47,6 +47,8 @@ class Settings(BaseModel):
     pipeline_key_arn: str | None = None
     canary_parameter: str | None = None  # comma-separated names or globs (organization mode: members')
     canary_role_arn: str | None = None
+    # organization mode: name accounts from AWS Organizations too (ListAccounts), under the map
+    account_names_from_organizations: bool = False
 
     @property
     def own(self) -> Own:
