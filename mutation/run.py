@@ -8,7 +8,9 @@ The score counts killed and timed-out mutants over all mutants, less the ones tr
 equivalent in mutation/equivalent.txt (one line each: mutant name, a colon, the reason). Every
 other survivor is listed; a survivor is either killed by a new test or gets a line there.
 
-Usage: python mutation/run.py [--module NAME ...] [--keep]
+Usage: python mutation/run.py [--module NAME ...] [--keep] [--recheck] [--report-only]
+Each module's result is kept in build/mutation-results/: run modules one at a time, add tests, run
+--recheck (only the survivors run again), and --report-only sums them up.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "mutation"
-STAGE = Path(os.environ.get("MUTATION_STAGE", ROOT / "build" / "mutation"))
+# one staging folder per set of modules (build/mutation/names, build/mutation/all), so that a later
+# run (--keep, --recheck) reuses its mutants and test statistics
+STAGES = Path(os.environ.get("MUTATION_STAGE", ROOT / "build" / "mutation"))
+STAGE = STAGES / "all"
+# each module's last result (statuses and wall time), so that runs of one module add up to a full report
+RESULTS = STAGES.parent / "mutation-results"
 MODULES = ("names", "identity", "access", "allowlist", "matching", "rules", "escape", "render", "detector")
 KILLED = {"killed", "timeout"}
 MUTMUT = ROOT / ".venv-mutation" / "bin" / "mutmut"
@@ -47,12 +54,13 @@ def stage(modules: list[str], keep: bool) -> None:
     if STAGE.exists() and not keep:
         shutil.rmtree(STAGE)
     STAGE.mkdir(parents=True, exist_ok=True)
-    for name in ("paramwatch", "paramwatch_aws", "tests", "events", "docs", "functions"):
+    for name in ("paramwatch", "paramwatch_aws", "tests", "events", "docs", "functions", "mutation"):
         shutil.rmtree(STAGE / name, ignore_errors=True)
     shutil.copytree(ROOT / "layers" / "paramwatch" / "paramwatch", STAGE / "paramwatch")
-    # what the unit tests read besides the library: the AWS adapters, events, docs, README, template
+    # what the unit tests read besides the library: the AWS adapters, events, docs, README, template,
+    # this folder
     shutil.copytree(ROOT / "layers" / "paramwatch" / "paramwatch_aws", STAGE / "paramwatch_aws")
-    for name in ("events", "docs", "functions"):
+    for name in ("events", "docs", "functions", "mutation"):
         shutil.copytree(ROOT / name, STAGE / name)
     for name in ("README.md", "template.yaml", "Makefile", "samconfig.toml"):
         shutil.copy2(ROOT / name, STAGE / name)
@@ -81,9 +89,33 @@ def results() -> dict[str, str]:
     return status
 
 
-def report(status: dict[str, str], modules: list[str], seconds: float | None) -> int:
-    """Print the score per module and overall, and every survivor not triaged as equivalent."""
+_DIFFS = """
+import sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+for name in sys.stdin.read().split():
+    lines = get_diff_for_mutant(name).splitlines()
+    print(name, *(line for line in lines if line[:1] in "+-" and line[:3] not in ("+++", "---")), sep="\\n    ")
+"""
+
+
+def write_survivors(status: dict[str, str], modules: list[str]) -> None:
+    """Each module's untriaged survivors with their diffs, to read after the staging folder is gone."""
     triaged = read_equivalent()
+    for module in modules:
+        names = [n for n, s in status.items() if n.startswith(f"paramwatch.{module}.") and s not in KILLED]
+        names = [n for n in names if n not in triaged and status[n] != "not checked"]
+        python = MUTMUT.parent / "python"
+        out = subprocess.run(
+            [str(python), "-c", _DIFFS], cwd=STAGE, input=" ".join(names), capture_output=True, text=True
+        )
+        (RESULTS / f"{module}.survivors.txt").write_text(out.stdout or out.stderr)
+
+
+def report(
+    status: dict[str, str], modules: list[str], seconds: dict[str, float], equivalent: Path = HERE / "equivalent.txt"
+) -> int:
+    """Print the score per module and overall, and every survivor not triaged as equivalent."""
+    triaged = read_equivalent(equivalent)
     untriaged: list[str] = []
     rows = []
     totals = [0, 0, 0]
@@ -95,46 +127,103 @@ def report(status: dict[str, str], modules: list[str], seconds: float | None) ->
         untriaged += [f"{n}: {status[n]}" for n in names if status[n] not in KILLED and n not in triaged]
         rows.append((module, len(names), killed, equivalent))
         totals = [totals[0] + len(names), totals[1] + killed, totals[2] + equivalent]
-    print(f"{'module':<10} {'mutants':>8} {'killed':>8} {'equiv':>6} {'score':>7}")
+    print(f"{'module':<10} {'mutants':>8} {'killed':>8} {'equiv':>6} {'score':>7} {'seconds':>8}")
     for module, total, killed, equivalent in [*rows, ("all", *totals)]:
         judged = total - equivalent
         score = 100.0 * killed / judged if judged else 100.0
-        print(f"{module:<10} {total:>8} {killed:>8} {equivalent:>6} {score:>6.1f}%")
+        took = sum(seconds.values()) if module == "all" else seconds.get(module)
+        took_text = "" if took is None else str(round(took))
+        print(f"{module:<10} {total:>8} {killed:>8} {equivalent:>6} {score:>6.1f}% {took_text:>8}")
+    # a line is stale when its mutant was killed, or is gone (its function changed, and mutmut
+    # numbers a function's mutants afresh: the line may now name another mutant)
     stale = [n for n in triaged if n in status and status[n] in KILLED]
+    stale += [n for n in triaged if n not in status and n.split(".")[1] in modules]
     for name in stale:
-        print(f"note: {name} is triaged as equivalent but was killed; remove its line")
+        print(f"stale: {name} is triaged as equivalent but was {status.get(name, 'not found')}; remove its line")
     if untriaged:
-        print(f"\n{len(untriaged)} survivor(s) neither killed nor triaged (mutmut show NAME in {STAGE}):")
+        print(f"\n{len(untriaged)} survivor(s) neither killed nor triaged (diffs in {RESULTS}/MODULE.survivors.txt):")
         print("\n".join(f"  {line}" for line in untriaged))
     if unchecked:
         print(f"\n{unchecked} mutant(s) not checked yet (an interrupted run): the score covers the others")
-    if seconds is not None:
-        print(f"\nwall time: {seconds:.0f} s")
     judged = totals[0] - totals[2]
-    return 0 if judged == 0 or totals[1] / judged >= 0.9 else 1
+    return 0 if not stale and (judged == 0 or totals[1] / judged >= 0.9) else 1
 
 
-def main() -> int:
+def save(status: dict[str, str], modules: list[str], seconds: dict[str, float | None]) -> None:
+    """Keep each module's statuses and the wall time of its last full run (None when it ran with others)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for module in modules:
+        mine = {n: s for n, s in status.items() if n.startswith(f"paramwatch.{module}.")}
+        took = seconds.get(module)
+        (RESULTS / f"{module}.json").write_text(json.dumps({"seconds": took, "status": mine}, indent=0))
+
+
+def saved(modules: list[str]) -> tuple[dict[str, str], dict[str, float]]:
+    """The last saved result of each module that has one."""
+    status: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    for module in modules:
+        path = RESULTS / f"{module}.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+            status.update(data["status"])
+            if data["seconds"] is not None:
+                seconds[module] = data["seconds"]
+    return status, seconds
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--module", action="append", choices=MODULES, help="only this module (repeatable)")
     parser.add_argument("--keep", action="store_true", help="reuse the staging folder (incremental run)")
-    parser.add_argument("--report-only", action="store_true", help="print the score of the last run")
-    args = parser.parse_args()
+    parser.add_argument("--report-only", action="store_true", help="print the score of each module's last run")
+    parser.add_argument(
+        "--recheck", action="store_true", help="run again only the mutants that survived the last run (new tests)"
+    )
+    return parser
+
+
+def mutmut_run(names: list[str]) -> tuple[int, float]:
+    """Run mutmut in the staging folder (on `names` only, if given): its exit code and wall time."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    start = time.monotonic()
+    jobs = os.environ.get("MUTATION_JOBS", "2")
+    run = subprocess.run([str(MUTMUT), "run", "--max-children", jobs, *names], cwd=STAGE, env=env)
+    if run.returncode:
+        print(f"mutmut run failed with exit code {run.returncode}", file=sys.stderr)
+    return run.returncode, time.monotonic() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    global STAGE
+    args = parser().parse_args(argv)
     modules = args.module or list(MODULES)
-    seconds = None
-    if not args.report_only:
-        stage(modules, args.keep)
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        start = time.monotonic()
-        jobs = os.environ.get("MUTATION_JOBS", "1")
-        run = subprocess.run([str(MUTMUT), "run", "--max-children", jobs], cwd=STAGE, env=env)
-        seconds = time.monotonic() - start
-        if run.returncode:
-            print(f"mutmut run failed with exit code {run.returncode}", file=sys.stderr)
-            return run.returncode
+    STAGE = STAGES / ("all" if set(modules) == set(MODULES) else "-".join(modules))
+    if args.report_only or args.recheck:
+        status, seconds = saved(modules)
+        missing = [m for m in modules if not any(n.startswith(f"paramwatch.{m}.") for n in status)]
+        if missing:
+            print(f"no saved result for {', '.join(missing)}: run them first", file=sys.stderr)
+            return 2
+        if args.recheck:
+            again = [n for n, state in status.items() if state not in KILLED]
+            stage(modules, keep=True)
+            code, _ = mutmut_run(again)
+            if code:
+                return code
+            status.update({n: state for n, state in results().items() if n in again})
+            save(status, modules, {m: seconds.get(m) for m in modules})
+            write_survivors(status, modules)
+        return report(status, modules, seconds)
+    stage(modules, args.keep)
+    code, took = mutmut_run([])
+    if code:
+        return code
     status = results()
     (STAGE / "status.json").write_text(json.dumps(status, indent=0, sort_keys=True))
-    return report(status, modules, seconds)
+    save(status, modules, {m: took if len(modules) == 1 else None for m in modules})
+    write_survivors(status, modules)
+    return report(status, modules, {m: took for m in modules} if len(modules) == 1 else {"all": took})
 
 
 if __name__ == "__main__":
