@@ -31,7 +31,7 @@ CUSTOM_METRICS = 3
 # FailedInvocations alarm: every rule target has a dead-letter queue, whose depth alarm already
 # reports an invocation that failed for good.
 ALARM_METRICS = 11
-ORGANIZATION_ALARM_METRICS = 3  # the same dead-letter math alarm over the organization bus's three rules
+ORGANIZATION_ALARM_METRICS = 4  # the same dead-letter math alarm over the organization bus's four rules
 FULL_GOAL, LEAN_GOAL = 0.20, 0.10  # of the workload's KMS Decrypt bill (the organization-wide issue's goal)
 FINDING_EVENTS_PER_VIOLATION = 1  # every finding, paged or not, is one entry put on the findings bus
 LOG_BYTES_ALLOWED = 0  # JSON log format, system level WARN, no per-event metric (tests/handler/test_quiet.py)

@@ -49,6 +49,7 @@ class Settings(BaseModel):
     canary_role_arn: str | None = None
     # organization mode: name accounts from AWS Organizations too (ListAccounts), under the map
     account_names_from_organizations: bool = False
+    member_rule_prefix: str = Field(default="", pattern=r"^$|^[A-Za-z0-9_.\-]+-$")  # member.yaml's rule names
 
     @property
     def own(self) -> Own:
