@@ -24,6 +24,7 @@ from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.heartbeat import Heartbeat
+from paramwatch.hold import Holds
 from paramwatch.liveness import member_of
 from paramwatch.pieces import Piece, merge
 from paramwatch.render import safe_dict
@@ -35,6 +36,7 @@ from paramwatch_aws.allowlist_store import RETRIES, AllowlistStore, StoredAllowl
 from paramwatch_aws.bus import FindingBus
 from paramwatch_aws.cached_state import CachedState
 from paramwatch_aws.dynamo_state import DynamoState
+from paramwatch_aws.held_pages import HoldQueue, held_page, is_held_batch
 from paramwatch_aws.hub import SecurityHubSink
 from paramwatch_aws.liveness_store import LivenessStore
 from paramwatch_aws.own_store import OwnStore
@@ -55,6 +57,8 @@ class Runtime:
     own: OwnStore
     bus: FindingBus
     hub: SecurityHubSink | None
+    holds: Holds
+    hold_queue: HoldQueue | None
     liveness: LivenessStore
     account_names: OrganizationNames | None
 
@@ -91,7 +95,12 @@ def runtime() -> Runtime:
         hub = SecurityHubSink(
             session.client("securityhub", config=config), partition=partition, region=region, account=account
         )
+    hold_queue = None
+    if settings.hold_queue_url and settings.incident_hold_seconds:
+        hold_queue = HoldQueue(alerts.sqs, settings.hold_queue_url)
     return Runtime(
+        holds=Holds(state, settings.incident_hold_seconds if hold_queue else 0),
+        hold_queue=hold_queue,
         settings=settings,
         tuning=settings.tuning,
         alerts=alerts,
@@ -222,6 +231,35 @@ def file_in_security_hub(rt: Runtime, verdict: Verdict, event_id: str | None, no
         rt.state.increment(marker, now + 86400)
 
 
+def send_hold(rt: Runtime, incident: str, verdict: Verdict) -> bool:
+    """Queue the page of an incident just opened; False (page at once) when the queue refuses it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        rt.hold_queue.send(incident, verdict)
+    except (ClientError, BotoCoreError) as exc:
+        logger.error("page not held: the hold queue refused it, paging at once", extra={"error": safe(str(exc), 300)})
+        metrics.add_metric(name="HoldsFailed", unit=MetricUnit.Count, value=1)
+        return False
+    metrics.add_metric(name="PagesHeld", unit=MetricUnit.Count, value=1)
+    return True
+
+
+def release(rt: Runtime, body: str) -> Verdict:
+    """Send the page of a held incident, composed from what the incident gathered meanwhile.
+
+    A redelivered message sends nothing again (the publish marker is the incident's); a failure
+    raises, so the message is retried and, after its retries, lands in the failure queue.
+    """
+    incident, lead = held_page(body)
+    logger.set_correlation_id(safe(incident, 128))
+    page = rt.holds.release(incident, lead)
+    logger.warning("finding", extra={"finding": safe_dict(page.finding), "paged": True, "held": True})
+    publish(rt, page, incident)
+    file_in_security_hub(rt, page, incident, time.time())
+    return page
+
+
 def announce(rt: Runtime, verdicts: list[Verdict]) -> None:
     """Put every finding, paged or not, on the event bus.
 
@@ -305,6 +343,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     only when a finding counted something, because Powertools warns on an empty flush.
     """
     try:
+        if is_held_batch(event):
+            rt = runtime()
+            return {"pages": [release(rt, record["body"]).to_dict() for record in event["Records"]]}
         return _handle(event, context)
     finally:
         if metrics.metric_set:
@@ -327,10 +368,12 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if problem is not None:
         verdicts.insert(0, detector.pipeline_verdict(problem, now, outcome.begun or "unknown"))
     try:
-        for verdict in verdicts:
+        for i, verdict in enumerate(verdicts):
+            held = rt.holds.take(verdict, now)
+            verdicts[i] = verdict = held.verdict
             logger.warning("finding", extra={"finding": safe_dict(verdict.finding), "paged": verdict.paged})
             count(verdict)
-            if verdict.paged:
+            if verdict.paged and not (held.opened and send_hold(rt, held.opened, verdict)):
                 publish(rt, verdict, outcome.begun)
                 file_in_security_hub(rt, verdict, outcome.begun, now)
         announce(rt, verdicts)

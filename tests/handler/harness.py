@@ -123,6 +123,54 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Stack:
     return built
 
 
+HOLD_SECONDS = 20
+
+
+@pytest.fixture
+def held(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The delay queue that holds read incidents' pages (IncidentHoldSeconds=20), as its URL.
+
+    moto's queue has no delay of its own: `release_held` delivers what it holds when the test says
+    the hold is over, as the SQS event source would.
+    """
+    url = stack.sqs.create_queue(QueueName="holds")["QueueUrl"]
+    monkeypatch.setenv("INCIDENT_HOLD_SECONDS", str(HOLD_SECONDS))
+    monkeypatch.setenv("HOLD_QUEUE_URL", url)
+    return url
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str = "arn:aws:sqs:us-east-1:111122223333:holds") -> dict:
+    """A batch as the SQS event source hands it to a function."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+def release_held(app: ModuleType, stack: Stack, url: str) -> list[dict[str, Any]]:
+    """Deliver every held page to the evaluator, one batch per receive, deleting each batch it took."""
+    results = []
+    while True:
+        messages = stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return results
+        results.append(app.lambda_handler(sqs_event(messages), LambdaContext()))
+        for message in messages:
+            stack.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
 class _CurrentStdout:
     """A stream that always writes to whatever `sys.stdout` is now (capsys swaps it per phase)."""
 
@@ -142,6 +190,7 @@ def app(stack: Stack, capsys: pytest.CaptureFixture[str]) -> Iterator[ModuleType
     module = importlib.import_module("evaluator.app")
     module.logger.registered_handler.stream = _CurrentStdout()
     module.runtime.cache_clear()
+    module.metrics.clear_metrics()  # a test that called a helper outside the handler left some unflushed
     parameters.clear_caches()
     yield module
     module.runtime.cache_clear()

@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 import boto3
+import pytest
 
-from harness import STATE_TABLE, LambdaContext, log_lines
+from harness import STATE_TABLE, LambdaContext, log_lines, release_held
 from paramwatch.allowlist import EMPTY
 from paramwatch.detector import Detector, Tuning
 from paramwatch.replay import replay
@@ -54,6 +55,64 @@ def sweep() -> list[dict]:
 
 def rules_of(alerts: list[dict]) -> list[str]:
     return [a["MessageAttributes"]["rule"]["Value"] for a in alerts]
+
+
+def in_order(records: list[dict], decrypts_first: bool) -> list[dict]:
+    """The sweep as delivered: each call before its Decrypts, or every Decrypt before any call."""
+    if not decrypts_first:
+        return records
+    return [r for r in records if r["eventName"] == "Decrypt"] + [r for r in records if r["eventName"] != "Decrypt"]
+
+
+def replayed_page(tmp_path: Path):
+    """The page `paramwatch replay` gives for the sweep (one CloudTrail file per page of it)."""
+    records = sweep()
+    for page in range(5):
+        name = f"111122223333_CloudTrail_us-east-1_20261102T101{page}Z_p{page}.json"
+        (tmp_path / name).write_text(json.dumps({"Records": records[page * 11 : page * 11 + 11][::-1]}))
+    verdicts = [v for r in replay([tmp_path], Detector(EMPTY, MemoryState(), Tuning()), workers=1) for v in r.verdicts]
+    return verdicts, [v for v in verdicts if v.paged]
+
+
+@pytest.mark.parametrize("decrypts_first", [False, True], ids=["call-first", "decrypts-first"])
+def test_a_held_sweep_pages_once_naming_the_path_and_what_it_revealed(
+    app, stack, held, tmp_path, decrypts_first
+) -> None:
+    # GIVEN the evaluator holding read incidents' pages (IncidentHoldSeconds=20), and mallory's
+    # sweep of /prod (5 by-path calls, 50 SSM-made Decrypts) delivered in either order
+    results = [invoke(app, record) for record in in_order(sweep(), decrypts_first)]
+    # WHEN the events are judged, THEN nothing pages yet: one page waits in the hold queue
+    assert stack.alerts() == []
+    assert sum(v["paged"] for r in results for v in r["verdicts"]) == 1
+    # WHEN the hold is over (the SQS event source delivers the held page)
+    release_held(app, stack, held)
+    # THEN one alert: the first by-path call, naming the path, the count and the first names,
+    # in the words replay uses (replay has every Decrypt of the sweep, and pages the same call)
+    alerts = stack.alerts()
+    assert rules_of(alerts) == ["unauthorized-read"]
+    finding = json.loads(alerts[0]["Message"].splitlines()[-1])
+    assert finding["event_id"] == "call-0" and finding["parameters"] == ["/prod"]
+    revealed = [line for line in alerts[0]["Message"].splitlines() if "Its Decrypts revealed" in line]
+    assert len(revealed) == 1 and "revealed 50 secret(s): /prod/svc0/s0, /prod/svc0/s3, " in revealed[0]
+    assert revealed[0].endswith(" and 30 more.")
+    _, (replayed,) = replayed_page(tmp_path)
+    assert replayed.finding.event_id == "call-0" and revealed[0].endswith(replayed.notes[-1])
+    # and a redelivery of the hold message (SQS delivers at least once) sends nothing again
+    assert stack.alerts() == []
+
+
+def test_a_held_page_is_the_same_in_both_orders(app, stack, held) -> None:
+    # the two orders, each against a fresh table, give the same alert text
+    texts = []
+    for decrypts_first in (False, True):
+        for record in in_order(sweep(), decrypts_first):
+            invoke(app, {**record, "eventID": f"{record['eventID']}-{decrypts_first}"})
+        release_held(app, stack, held)
+        (alert,) = stack.alerts()
+        texts.append(alert["Message"].replace(f"-{decrypts_first}", ""))
+        for item in stack.items():
+            stack.dynamodb.delete_item(TableName=STATE_TABLE, Key={"pk": item["pk"]})
+    assert texts[0] == texts[1]
 
 
 def test_a_50_secret_by_path_sweep_pages_once(app, stack) -> None:

@@ -124,7 +124,7 @@ def test_member_bus_to_central_bus_to_evaluator_to_alert(org, stack, monkeypatch
         Parameters=[{"ParameterKey": "CentralBusArn", "ParameterValue": bus_arn}],
         Capabilities=["CAPABILITY_IAM"],
     )
-    # the three forwarding rules (the fourth, the heartbeat's schedule, has no pattern). moto would
+    # the three read rules and the tamper rule (the fifth, the heartbeat's schedule, has no pattern). moto would
     # match that schedule-only rule against every PutEvents and fail on it; EventBridge never does.
     from moto.events.models import Rule
 
@@ -135,7 +135,7 @@ def test_member_bus_to_central_bus_to_evaluator_to_alert(org, stack, monkeypatch
         lambda rule, *a, **k: None if rule.event_pattern.dump() is None else deliver(rule, *a, **k),
     )
     rules = [r for r in member.client("events").list_rules()["Rules"] if r.get("EventPattern")]
-    assert len(rules) == 3 and all(r.get("EventBusName", "default") == "default" for r in rules)
+    assert len(rules) == 4 and all(r.get("EventBusName", "default") == "default" for r in rules)
     # hop 1: CloudTrail puts an unauthorized read on B's default bus
     record = org_read("member-read", B, REGION, "/payments/db")
     envelope = org_envelope(record)
@@ -153,6 +153,30 @@ def test_member_bus_to_central_bus_to_evaluator_to_alert(org, stack, monkeypatch
     (alert,) = stack.alerts()
     assert alert["MessageAttributes"]["account"]["Value"] == B
     assert f"account {B} (payments-prod)" in alert["Message"]
+    # AND tamper in B: someone disables B's read rule; the member tamper rule forwards it, the
+    # organization bus's tamper rule delivers it, and the evaluator (knowing member rules) pages
+    central_events.put_rule(
+        Name="org-tamper", EventBusName="paramwatch-organization", EventPattern=patterns["OrganizationTamperRule"]
+    )
+    central_events.put_targets(
+        Rule="org-tamper", EventBusName="paramwatch-organization", Targets=[{"Id": "evaluator", "Arn": capture_arn}]
+    )
+    tamper = {
+        **record,
+        "eventID": "member-tamper",
+        "eventSource": "events.amazonaws.com",
+        "eventName": "DisableRule",
+        "requestParameters": {"name": "paramwatch-member-reads"},
+    }
+    member.client("events").put_events(
+        Entries=[{"Source": "aws.events", "DetailType": envelope["detail-type"], "Detail": json.dumps(tamper)}]
+    )
+    (message,) = stack.drain(capture)
+    monkeypatch.setenv("MEMBER_RULE_PREFIX", "paramwatch-member-")
+    org.runtime.cache_clear()
+    (verdict,) = org.lambda_handler(message, LambdaContext())["verdicts"]
+    assert (verdict["rule"], verdict["severity"], verdict["account"]) == ("tamper", "high", B)
+    assert len(stack.alerts()) == 1
 
 
 def _credentials_in(account: str) -> dict[str, str]:

@@ -80,6 +80,35 @@ def test_redrive_republishes_alerts_and_reinvokes_events(deployed) -> None:
     )
 
 
+def test_redrive_hands_a_parked_held_page_back_to_the_evaluator(deployed, monkeypatch) -> None:
+    # GIVEN a held page the hold queue's redrive policy moved to the failure queue
+    import botocore.handlers
+
+    from paramwatch.allowlist import EMPTY
+    from paramwatch.detector import Verdict, judge
+    from paramwatch_aws.held_pages import HoldQueue, held_page
+
+    verdict = Verdict(judge(ssm_read("held-1", ["/billing/key"]), EMPTY), paged=True)
+    HoldQueue(deployed["sqs"], deployed["failures"]).send("unauthorized-read#held-1", verdict)
+    payloads = []
+    monkeypatch.setattr(
+        botocore.handlers,
+        "BUILTIN_HANDLERS",
+        [
+            ("before-parameter-build.lambda.Invoke", lambda params, **_: payloads.append(params["Payload"])),
+            *botocore.handlers.BUILTIN_HANDLERS,
+        ],
+    )
+    out, err = io.StringIO(), io.StringIO()
+    # WHEN redrive runs
+    code = main(["redrive", "--function", "paramwatch-evaluator", "--queue", deployed["failures"]], out=out, err=err)
+    # THEN the evaluator got it as the SQS event source delivers it, and the queue is empty
+    assert code == 0 and "1 held page sent" in out.getvalue()
+    ((record,),) = [json.loads(payload)["Records"] for payload in payloads]
+    assert record["eventSource"] == "aws:sqs" and held_page(record["body"])[0] == "unauthorized-read#held-1"
+    assert "Messages" not in deployed["sqs"].receive_message(QueueUrl=deployed["failures"])
+
+
 def test_redrive_needs_a_target(deployed) -> None:
     err = io.StringIO()
     assert main(["redrive"], out=io.StringIO(), err=err) == 2

@@ -18,6 +18,7 @@ from test_least_privilege import as_list, statements
 
 from paramwatch import cost
 from paramwatch.access import to_access
+from paramwatch.own import MEMBER_PREFIX, MEMBER_RULES
 from paramwatch.rules import parse_record
 from sam_template import resources_of
 from support import CASES, ROOT, deploy_rule_patterns, eventbridge_event, load_case
@@ -48,7 +49,9 @@ def patterns(request, translated) -> dict[str, dict[str, str]]:
         "mode": mode,
         "default": {name: central[name] for name in ORG_RULES},
         "organization": {name: central[org] for name, org in ORG_RULES.items()},
-        "member": member,
+        "member": {name: member[name] for name in ORG_RULES},
+        "member_tamper": {"TamperForwardRule": member["TamperForwardRule"]},
+        "organization_tamper": {"TamperForwardRule": central["OrganizationTamperRule"]},
     }
 
 
@@ -115,6 +118,40 @@ def test_member_rules_deliver_what_central_rules_deliver(path: Path, patterns) -
         assert member == set(load_case(path)["delivered_by"]) & set(ORG_RULES)
 
 
+def test_the_member_tamper_rule_forwards_what_the_organization_bus_delivers(patterns) -> None:
+    assert patterns["member_tamper"] == patterns["organization_tamper"]
+
+
+TAMPER_CASES = [p for p in CASES if p.stem.startswith(("tamper-rule-", "tamper-trail-", "benign-other-rule"))]
+
+
+@pytest.mark.parametrize("path", TAMPER_CASES, ids=lambda p: p.stem)
+def test_member_tamper_rule_forwards_changes_to_member_rules_and_trails_only(path: Path, patterns) -> None:
+    # GIVEN a bundled tamper case as a member account records it, on a member rule when it names a rule
+    record = json.loads(json.dumps(load_case(path)["record"]))
+    params = record.get("requestParameters") or {}
+    key = "name" if "name" in params else "rule"
+    ours = record["eventSource"] == "events.amazonaws.com" and not path.stem.startswith("benign-other")
+    if ours:
+        params[key] = MEMBER_PREFIX + "reads"
+    event = eventbridge_event(record)
+    # WHEN moto's matcher runs the member's tamper rule and the organization bus's
+    forwarded = delivered_by(patterns["member_tamper"], event)
+    # THEN changes to a member rule and to any trail are forwarded and delivered; other rules are not
+    expected = {"TamperForwardRule"} if ours or record["eventSource"] == "cloudtrail.amazonaws.com" else set()
+    assert forwarded == expected
+    assert delivered_by(patterns["organization_tamper"], event) == expected
+
+
+def test_the_member_rules_are_the_ones_the_evaluator_knows() -> None:
+    names = {
+        r["Properties"]["Name"]
+        for r in resources_of(member_template(), "AWS::Events::Rule").values()
+        if "Name" in r["Properties"]
+    }
+    assert names == {MEMBER_PREFIX + rule for rule in MEMBER_RULES}
+
+
 DECRYPTS = [
     ({"invokedBy": "AWS Internal"}, "AWS Internal"),
     ({"invokedBy": "ssm.amazonaws.com"}, "ssm.amazonaws.com"),
@@ -167,10 +204,12 @@ def test_member_rules_target_the_central_bus_with_retries_and_a_dead_letter_queu
         for n, r in resources_of(member_template(), "AWS::Events::Rule").items()
         if "EventPattern" in r["Properties"]
     }
-    assert len(rules) == 3
+    assert len(rules) == 4
     for name, rule in rules.items():
         props = rule["Properties"]
-        assert props["State"] == READ_ONLY, name
+        # the read rules need the read-only State; the tamper rule's write events reach plain ENABLED
+        assert props["State"] == ("ENABLED" if name == "TamperForwardRule" else READ_ONLY), name
+        assert props["Name"].startswith(MEMBER_PREFIX), name
         assert "EventBusName" not in props, f"{name} must run on the default bus"
         (target,) = props["Targets"]
         assert target["Arn"] == {"Ref": "CentralBusArn"}, name
@@ -221,9 +260,9 @@ def test_member_stack_deploys_on_moto_with_the_documented_parameters(monkeypatch
             for rule in boto3.client("events", region_name="eu-west-1").list_rules()["Rules"]
             for t in boto3.client("events", region_name="eu-west-1").list_targets_by_rule(Rule=rule["Name"])["Targets"]
         ]
-        # three forwarding rules to the central bus, and the heartbeat's schedule to the canary
-        assert sorted(targets) == sorted([BUS] * 3 + [t for t in targets if ":function:" in t and "Canary" in t])
-        assert len(targets) == 4
+        # three read rules and the tamper rule to the central bus, the heartbeat's schedule to the canary
+        assert sorted(targets) == sorted([BUS] * 4 + [t for t in targets if ":function:" in t and "Canary" in t])
+        assert len(targets) == 5
 
 
 # ---------------------------------------------------------------- the StackSet

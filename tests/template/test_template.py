@@ -80,11 +80,16 @@ def test_every_read_rule_gets_read_only_events(translated) -> None:
     rules = {
         n: r for n, r in resources_of(translated, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]
     }
-    assert set(rules) == READ_RULES | {"TamperRule"}
+    assert set(rules) == READ_RULES | {"TamperRule", "OrganizationTamperRule"}
     for name in READ_RULES:
         props = rules[name]["Properties"]
         assert props["EventPattern"]["detail-type"] == [CLOUDTRAIL], name
         assert props["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", name
+
+
+def test_the_organization_tamper_rule_is_plain_enabled_on_the_organization_bus(translated) -> None:
+    props = translated["Resources"]["OrganizationTamperRule"]["Properties"]
+    assert props["State"] == "ENABLED" and props["EventBusName"] == {"Ref": "OrganizationBus"}
 
 
 def test_the_tamper_rule_is_plain_enabled_for_write_events_and_says_so(translated) -> None:

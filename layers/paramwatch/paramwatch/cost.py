@@ -26,11 +26,12 @@ LAMBDA_FULL_CPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, proportiona
 # heartbeat's own metrics and alarms are counted in `heartbeat_lines`.
 CUSTOM_METRICS = 3
 # The standalone template's alarm metrics but the heartbeat's (a test counts them): errors,
-# throttles, two queue depths, invalid events, destination failures, and the metric-math alarm over
-# the four rules' InvocationsFailedToBeSentToDlq. No FailedInvocations alarm: every rule target has
-# a dead-letter queue, whose depth alarm already reports an invocation that failed for good.
-ALARM_METRICS = 10
-ORGANIZATION_ALARM_METRICS = 3  # the same dead-letter math alarm over the organization bus's three rules
+# throttles, two queue depths, invalid events, destination failures, the metric-math alarm over
+# the four rules' InvocationsFailedToBeSentToDlq, and held pages waiting past their hold. No
+# FailedInvocations alarm: every rule target has a dead-letter queue, whose depth alarm already
+# reports an invocation that failed for good.
+ALARM_METRICS = 11
+ORGANIZATION_ALARM_METRICS = 4  # the same dead-letter math alarm over the organization bus's four rules
 FULL_GOAL, LEAN_GOAL = 0.20, 0.10  # of the workload's KMS Decrypt bill (the organization-wide issue's goal)
 FINDING_EVENTS_PER_VIOLATION = 1  # every finding, paged or not, is one entry put on the findings bus
 LOG_BYTES_ALLOWED = 0  # JSON log format, system level WARN, no per-event metric (tests/handler/test_quiet.py)

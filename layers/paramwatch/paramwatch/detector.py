@@ -188,6 +188,9 @@ class Verdict:
     notes: tuple[str, ...] = ()
     units: tuple[str, ...] = ()
     holds: tuple[tuple[str, float], ...] = field(default=(), repr=False)
+    # "path" for a by-path call that revealed secrets, "kms" for a Decrypt SSM made: the parts of
+    # a read incident whose page may wait a few seconds to name them all (see `hold`)
+    part: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The finding's fields plus `paged`, `reason`, `held_back` and `notes`."""
@@ -429,7 +432,7 @@ class Detector:
         )
         finding = finding_for(access, rule, severity, summary)
         if details:
-            names = tuple(sorted(self.state.members(f"{key}#names"), key=_natural)) or access.parameters
+            names = tuple(sorted(self.state.members(f"{key}#names"), key=natural)) or access.parameters
             caller = self._caller(f"{key}#caller") if access.is_kms else None
             finding = replace(finding, parameters=names, parameter_count=count, ssm_caller=caller)
         return [_Candidate(finding, ("*",), moment, f"{access.event_id}#{rule}", kind=str(rule))]
@@ -566,6 +569,11 @@ class Detector:
     def _page(self, side: str, candidate: _Candidate) -> Verdict:
         """Page unless the same unit paged within the suppression window, or this is part of an
         incident that already paged (the other side of the read, its by-path call, its sweep)."""
+        verdict = self._decide(side, candidate)
+        part = _part(candidate)
+        return replace(verdict, part=part) if part else verdict
+
+    def _decide(self, side: str, candidate: _Candidate) -> Verdict:
         f, moment = candidate.finding, candidate.incident_time
         size = self.tuning.suppression_minutes * 60
         bucket = math.floor(moment / size)
@@ -583,7 +591,7 @@ class Detector:
         if ssm_made and verdict.paged:
             me = Claim(candidate.owner, {"side": side, "time": str(moment), "paged": "1"})
             for unit in candidate.units:
-                self.state.claim(f"page#{f.rule}#{_paging(f)}#{unit}#{bucket}", me, (bucket + 3) * size)
+                self.state.claim(f"page#{f.rule}#{paging(f)}#{unit}#{bucket}", me, (bucket + 3) * size)
         if access is not None and candidate.kind == "read" and self._worth_indexing(candidate, verdict):
             self._index(candidate, bucket, size, verdict.paged)
         if verdict.units:
@@ -597,7 +605,7 @@ class Detector:
         expires = (bucket + 3) * size
         fresh_units, others = [], []
         for unit in units:
-            base = f"page#{f.rule}#{_paging(f)}#{unit}"
+            base = f"page#{f.rule}#{paging(f)}#{unit}"
             paged, blocker = self._claim_unit(base, bucket, size, side, candidate, fold)
             if paged:
                 fresh_units.append((unit, base))
@@ -673,7 +681,7 @@ class Detector:
         f, moment = candidate.finding, candidate.incident_time
         for unit in candidate.units:
             for slot in (f"{b}{late}" for b in (bucket, bucket - 1, bucket + 1) for late in ("", "#late")):
-                holder = self.state.peek(f"page#{f.rule}#{_paging(f)}#{unit}#{slot}")
+                holder = self.state.peek(f"page#{f.rule}#{paging(f)}#{unit}#{slot}")
                 relevant = holder is not None and _within(holder, moment, size)
                 if relevant and (holder.note.get("paged") == "1" or holder.note.get("side") == "SSM"):
                     return holder
@@ -730,7 +738,7 @@ class Detector:
             digests,
             safe(access.event_id, 64).replace("|", "/"),
         )
-        key = f"recent#{_paging(candidate.finding)}#{bucket}"
+        key = f"recent#{paging(candidate.finding)}#{bucket}"
         self.state.add_members(key, [entry.encode()], (bucket + 3) * size, cap=INDEX_CAP)
 
     def _fold(self, candidate: _Candidate, bucket: int, size: float) -> str | None:
@@ -747,7 +755,7 @@ class Detector:
             parent = _digest(ancestors[-1])
             calls = [
                 entry
-                for entry in self._entries(_paging(f), bucket, candidate.incident_time, size)
+                for entry in self._entries(paging(f), bucket, candidate.incident_time, size)
                 if entry.kind == "path"
                 and entry.rule == rule
                 and entry.digests[0] in wanted
@@ -762,7 +770,7 @@ class Detector:
                 return f"{part} {call.event}, which pages for its path"
         if access.path is not None and not access.is_kms:
             path = _digest(_path(access.path))
-            for entry in self._entries(_paging(f), bucket, candidate.incident_time, size):
+            for entry in self._entries(paging(f), bucket, candidate.incident_time, size):
                 if entry.kind != "kms" or entry.rule != rule or not entry.paged:
                     continue
                 under = entry.digests[-1] == path if not access.recursive else path in entry.digests
@@ -771,7 +779,20 @@ class Detector:
         return None
 
 
-def _paging(finding: Finding) -> str:
+def _part(candidate: _Candidate) -> str | None:
+    """Which part of a read incident that gathers members a candidate is, if any: a by-path call or
+    a Decrypt SSM made, that succeeded, with decryption, and is not critical (decoys page at once)."""
+    access = candidate.access
+    if candidate.kind != "read" or access is None or access.error_code or not access.decrypted:
+        return None
+    if candidate.finding.severity >= Severity.CRITICAL:
+        return None
+    if access.is_kms:
+        return "kms" if access.via_ssm and access.names else None
+    return "path" if access.path is not None else None
+
+
+def paging(finding: Finding) -> str:
     """Whom a finding pages about, per account and region: the same role name in another account
     is another principal, the same parameter name in another region another secret, and a service
     (`ssm.amazonaws.com`) acts for each account separately."""
@@ -788,7 +809,7 @@ def _within(holder: Claim, moment: float, seconds: float) -> bool:
         return False
 
 
-def _natural(name: str) -> list[Any]:
+def natural(name: str) -> list[Any]:
     """Sort key that puts credentials-2 before credentials-10."""
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
 

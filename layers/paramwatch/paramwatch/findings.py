@@ -168,3 +168,17 @@ class Finding:
         data["parameters"] = list(self.parameters)
         data["problems"] = list(self.problems)
         return data
+
+
+def finding_of(data: dict[str, Any]) -> Finding:
+    """The finding `Finding.to_dict` wrote, for a page composed later (a held incident's page)."""
+    fields = {name: data.get(name) for name in Finding.__dataclass_fields__ if name in data}
+    fields["rule"] = Rule(data["rule"])
+    fields["severity"] = Severity[str(data["severity"]).upper()]
+    fields["parameters"] = tuple(data.get("parameters") or ())
+    fields["problems"] = tuple(data.get("problems") or ())
+    if isinstance(data.get("near_miss"), dict):
+        fields["near_miss"] = NearMiss(**data["near_miss"])
+    if isinstance(data.get("ssm_caller"), dict):
+        fields["ssm_caller"] = Caller(**data["ssm_caller"])
+    return Finding(**fields)

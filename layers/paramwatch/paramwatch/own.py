@@ -9,7 +9,7 @@ is simply a glob without wildcards.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from paramwatch.names import ParameterNameError, canonical_name, glob_match
 
@@ -60,6 +60,26 @@ class Own:
         return self.stack is not None or any(
             (self.rules, self.functions, self.topics, self.keys, self.alarms, self.allowlists)
         )
+
+
+MEMBER_PREFIX = "paramwatch-member-"  # member.yaml's rule names; template.yaml's MEMBER_RULE_PREFIX
+MEMBER_READ_RULES = ("reads", "decrypts", "honeytokens")  # member.yaml's read rules, after the prefix
+MEMBER_RULES = (*MEMBER_READ_RULES, "tamper")
+
+
+def with_member_rules(own: Own, prefix: str) -> Own:
+    """`own` knowing member.yaml's rules too (organization mode), by their fixed names.
+
+    Those rules live in other accounts, where nobody else names a rule paramwatch-member-*.
+    """
+    if not prefix:
+        return own
+    reads = tuple(prefix + name for name in MEMBER_READ_RULES)
+    return replace(
+        own,
+        read_rules=(*own.read_rules, *reads),
+        rules=(*own.rules, *(prefix + name for name in MEMBER_RULES)),
+    )
 
 
 def is_canary(own: Own, raw_name: object) -> bool:

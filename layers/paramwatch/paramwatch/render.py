@@ -33,22 +33,22 @@ def _safe_json(data: dict[str, object]) -> str:
 APPENDIX_FIELD_LIMIT = 4096
 
 
-def _bounded(value: object) -> object:
+def bounded(value: object) -> object:
     """Strings cut to APPENDIX_FIELD_LIMIT characters: CloudTrail fields have no length limit, and an
     SNS message does (256 KB), so one huge field must not make the alert unpublishable."""
     if isinstance(value, str) and len(value) > APPENDIX_FIELD_LIMIT:
         return value[:APPENDIX_FIELD_LIMIT] + "...(cut)"
     if isinstance(value, list):
-        return [_bounded(v) for v in value]
+        return [bounded(v) for v in value]
     if isinstance(value, dict):
-        return {key: _bounded(v) for key, v in value.items()}
+        return {key: bounded(v) for key, v in value.items()}
     return value
 
 
 def finding_json(finding: Finding) -> str:
     """One-line JSON with non-ASCII, control characters and markup characters escaped, and no
     field longer than APPENDIX_FIELD_LIMIT characters."""
-    return _safe_json(_bounded(finding.to_dict()))
+    return _safe_json(bounded(finding.to_dict()))
 
 
 def verdict_json(verdict: Verdict) -> str:

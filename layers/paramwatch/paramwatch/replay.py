@@ -30,7 +30,7 @@ from paramwatch import tamper
 from paramwatch.access import KMS_DECRYPTS, KMS_ENCRYPTS, KMS_SOURCE, SSM_READS, SSM_SOURCE, parse_time
 from paramwatch.allowlist import Allowlist
 from paramwatch.detector import BY_PATH_PART, NOBODY, SWEEP_PART, Detector, Judged, Verdict, prejudge
-from paramwatch.escape import safe
+from paramwatch.hold import revealed_note
 from paramwatch.own import Own
 from paramwatch.rules import could_need, decoy_bytes, needs_judging
 from paramwatch.sources import ByteFilter, SourceError, expand, select
@@ -163,11 +163,12 @@ def replay(
 _JOINED = re.compile(rf"^(?:{BY_PATH_PART}|{SWEEP_PART}|repeat within \d+ minutes of the alert for event) ([^,\s]+)")
 
 
-def name_revealed(verdicts: list[Verdict], shown: int = 20) -> list[Verdict]:
+def name_revealed(verdicts: list[Verdict]) -> list[Verdict]:
     """Name, on each by-path call's page, the secrets its Decrypts revealed.
 
-    Lambda pages for the call before its Decrypts arrive; a backtest has them all, so the page it
-    prints says how many secrets the call (and the pages of its sweep) decrypted, and the first few.
+    A backtest has every Decrypt, so the page it prints says how many secrets the call (and the
+    pages of its sweep) decrypted, and the first few, in the words of Lambda's held page
+    (`paramwatch.hold`), which names those that arrived while the page was held.
     """
     by_event = {v.finding.event_id: v for v in verdicts}
 
@@ -181,21 +182,19 @@ def name_revealed(verdicts: list[Verdict], shown: int = 20) -> list[Verdict]:
                 return None
         return None
 
-    revealed: dict[str, list[str]] = {}
+    revealed: dict[str, list[tuple[str, str]]] = {}
     for verdict in verdicts:
         if verdict.finding.event_name == "Decrypt" and not verdict.paged:
             page = page_of(verdict)
             if page is not None and page.finding.event_name == "GetParametersByPath":
-                revealed.setdefault(page.finding.event_id, []).extend(verdict.finding.parameters)
+                when = verdict.finding.event_time or ""
+                revealed.setdefault(page.finding.event_id, []).extend((when, n) for n in verdict.finding.parameters)
     out = []
     for verdict in verdicts:
-        names = list(dict.fromkeys(revealed.get(verdict.finding.event_id, ())))
-        if verdict.paged and names:
-            listed = ", ".join(safe(n, 160) for n in names[:shown])
-            more = f" and {len(names) - shown} more" if len(names) > shown else ""
-            verdict = replace(
-                verdict, notes=(*verdict.notes, f"Its Decrypts revealed {len(names)} secret(s): {listed}{more}.")
-            )
+        entries = revealed.get(verdict.finding.event_id, ())
+        if verdict.paged and entries:
+            count = len({name for _, name in entries})
+            verdict = replace(verdict, notes=(*verdict.notes, revealed_note(entries, count)))
         out.append(verdict)
     return out
 

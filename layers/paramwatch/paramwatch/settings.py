@@ -28,6 +28,10 @@ class Settings(BaseModel):
     state_table: str = Field(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")
     security_hub: bool = False
     findings_bus: str = Field(default="default", min_length=1, max_length=1600, pattern=r"^[A-Za-z0-9_.\-/:]+$")
+    # read incidents that gather members page this long after their first part (0: at once); the
+    # delay queue that holds their pages (SQS DelaySeconds: at most 900)
+    incident_hold_seconds: int = Field(default=0, ge=0, le=900)
+    hold_queue_url: str = Field(default="", pattern=r"^$|^https://\S+$")
     suppression_minutes: int = Tuning.model_fields["suppression_minutes"]
     bulk_threshold: int = Tuning.model_fields["bulk_threshold"]
     bulk_window_minutes: int = Tuning.model_fields["bulk_window_minutes"]
@@ -45,6 +49,7 @@ class Settings(BaseModel):
     canary_role_arn: str | None = None
     # organization mode: name accounts from AWS Organizations too (ListAccounts), under the map
     account_names_from_organizations: bool = False
+    member_rule_prefix: str = Field(default="", pattern=r"^$|^[A-Za-z0-9_.\-]+-$")  # member.yaml's rule names
 
     @property
     def own(self) -> Own:

@@ -30,6 +30,27 @@ class Claim:
     note: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """What an incident held for one page gathered: the page it opened with (`lead`, JSON), its
+    by-path calls by path digest (JSON), its first names and how many distinct secrets it revealed."""
+
+    lead: str = ""
+    calls: Mapping[str, str] = field(default_factory=dict)
+    names: frozenset[str] = frozenset()
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One part joining a held incident: a by-path call (its path digest, its order and JSON; of
+    several calls of one path the incident keeps the earliest) or a revealed secret (its digest and
+    `time|name`), or both empty for a part that brings nothing new."""
+
+    call: tuple[str, str, str] | None = None
+    secret: tuple[str, str] | None = None
+
+
 class State(Protocol):
     """The operations the detections need. Keys are strings; `expires` is epoch seconds."""
 
@@ -77,6 +98,25 @@ class State(Protocol):
         """The counter at `key`, 0 when absent."""
         ...
 
+    def point(self, key: str, owner: str, now: float, until: float, replacing: str | None) -> str:
+        """Point `key` at incident `owner` until `until`, unless another incident holds it: one
+        whose time has not passed and that is not `replacing` (one seen closed). Return the holder."""
+        ...
+
+    def pointed(self, key: str, now: float) -> str | None:
+        """The incident `key` points at, while its time has not passed."""
+        ...
+
+    def gather(self, key: str, member: Member, lead: str | None, caps: tuple[int, int, int], expires: float) -> bool:
+        """Add `member` to the incident at `key` unless it was closed; `lead` creates it (the
+        opener), otherwise it must exist. `caps` bound (calls, names, secrets). False when closed
+        or absent, or when a call could not be kept (so that its page is not lost)."""
+        ...
+
+    def close(self, key: str) -> Gathered | None:
+        """Close the incident at `key` (no member joins it afterwards); what it gathered, or None."""
+        ...
+
 
 @dataclass(slots=True)
 class MemoryState:
@@ -87,6 +127,8 @@ class MemoryState:
     sets: dict[str, set[str]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     minima: dict[str, float] = field(default_factory=dict)
+    pointers: dict[str, tuple[str, float]] = field(default_factory=dict)
+    incidents: dict[str, dict] = field(default_factory=dict)
 
     def begin(self, event_id: str, now: float, expires: float) -> Delivery:
         if self.events.get(event_id) is Delivery.DONE:
@@ -127,3 +169,44 @@ class MemoryState:
 
     def count(self, key: str) -> int:
         return self.counters.get(key, 0)
+
+    def point(self, key: str, owner: str, now: float, until: float, replacing: str | None) -> str:
+        holder, ends = self.pointers.get(key, (owner, -1.0))
+        if holder in (owner, replacing) or ends <= now:
+            self.pointers[key] = (owner, until)
+            return owner
+        return holder
+
+    def pointed(self, key: str, now: float) -> str | None:
+        holder, ends = self.pointers.get(key, ("", -1.0))
+        return holder if ends > now else None
+
+    def gather(self, key: str, member: Member, lead: str | None, caps: tuple[int, int, int], expires: float) -> bool:
+        incident = self.incidents.get(key)
+        if incident is None and lead is not None:
+            incident = self.incidents[key] = {"lead": lead, "calls": {}, "order": {}, "names": {}, "secrets": set()}
+        if incident is None or incident.get("closed"):
+            return False
+        calls, names, secrets = caps
+        if member.call is not None:
+            digest, order, text = member.call
+            if digest not in incident["calls"] and len(incident["calls"]) >= calls:
+                return False
+            if order < incident["order"].get(digest, "\uffff"):
+                incident["calls"][digest], incident["order"][digest] = text, order
+        if member.secret is not None:
+            digest, name = member.secret
+            if len(incident["secrets"]) < secrets:
+                incident["secrets"].add(digest)
+            if digest not in incident["names"] and len(incident["names"]) < names:
+                incident["names"][digest] = name
+        return True
+
+    def close(self, key: str) -> Gathered | None:
+        incident = self.incidents.get(key)
+        if incident is None:
+            return None
+        incident["closed"] = True
+        return Gathered(
+            incident["lead"], dict(incident["calls"]), frozenset(incident["names"].values()), len(incident["secrets"])
+        )

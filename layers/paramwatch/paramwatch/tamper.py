@@ -23,7 +23,7 @@ from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.identity import resolve
 from paramwatch.names import ParameterNameError, canonical_name
-from paramwatch.own import Own, is_canary, matches
+from paramwatch.own import MEMBER_PREFIX, Own, is_canary, matches
 from paramwatch.trail import gaps
 
 CLOUDFORMATION = "cloudformation.amazonaws.com"
@@ -235,7 +235,13 @@ def _rules(name: str, params: dict[str, Any], own: Own, record: CloudTrailRecord
         else:
             why = "the rule's pattern was rewritten outside a deploy; it may no longer match what it should"
             severity = Severity.MEDIUM
-    return Change("rule", rule, severity, why, "Redeploy the stack ('sam deploy') to restore its rules.")
+    undo = "Redeploy the stack ('sam deploy') to restore its rules."
+    if rule is not None and rule.startswith(MEMBER_PREFIX):
+        undo = (
+            "Restore the member stack in that account and region: re-run the StackSet's instance "
+            "(aws cloudformation update-stack-instances), or redeploy member.yaml there."
+        )
+    return Change("rule", rule, severity, why, undo)
 
 
 def _functions(name: str, params: dict[str, Any], own: Own, record: CloudTrailRecord) -> Change | None:
@@ -435,6 +441,8 @@ def tamper_finding(record: CloudTrailRecord, change: Change) -> Finding:
         user_agent=record.user_agent,
         region=record.aws_region,
         error_code=record.error_code,
+        # where the change was made: a member account's, in organization mode
+        account=record.recipient_account_id or principal.account,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from paramwatch.state import Claim, Delivery, State
+from paramwatch.state import Claim, Delivery, Gathered, Member, State
 
 
 class CachedState:
@@ -83,3 +83,16 @@ class CachedState:
 
     def count(self, key: str) -> int:
         return self._inner.count(key)
+
+    # a held incident changes until it is closed: never cached
+    def point(self, key: str, owner: str, now: float, until: float, replacing: str | None) -> str:
+        return self._inner.point(key, owner, now, until, replacing)
+
+    def pointed(self, key: str, now: float) -> str | None:
+        return self._inner.pointed(key, now)
+
+    def gather(self, key: str, member: Member, lead: str | None, caps: tuple[int, int, int], expires: float) -> bool:
+        return self._inner.gather(key, member, lead, caps, expires)
+
+    def close(self, key: str) -> Gathered | None:
+        return self._inner.close(key)

@@ -17,12 +17,22 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from paramwatch.state import Claim, Delivery
+from paramwatch.state import Claim, Delivery, Gathered, Member
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 _FOREVER = 2**31 - 1
+_OPEN = "attribute_exists(pk) AND attribute_not_exists(#x)"
+_INCIDENT_NAMES = {
+    "#l": "lead",
+    "#c": "calls",
+    "#k": "call_order",
+    "#n": "names",
+    "#s": "secrets",
+    "#x": "closed",
+    "#t": "ttl",
+}
 
 
 def _ttl(expires: float) -> int:
@@ -154,6 +164,116 @@ class DynamoState:
     def count(self, key: str) -> int:
         item = self._table.get_item(Key={"pk": storage_key(key)}).get("Item", {})
         return int(item.get("n", 0))
+
+    def point(self, key: str, owner: str, now: float, until: float, replacing: str | None) -> str:
+        key = storage_key(key)
+        condition = "attribute_not_exists(pk) OR #o = :owner OR #u <= :now"
+        values: dict[str, Any] = {":owner": owner, ":now": Decimal(str(now))}
+        if replacing is not None:
+            condition += " OR #o = :replacing"
+            values[":replacing"] = replacing
+        try:
+            self._table.put_item(
+                Item={"pk": key, "owner": owner, "until": Decimal(str(until)), "ttl": _ttl(until + 86400)},
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#o": "owner", "#u": "until"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != _CONDITION_FAILED:
+                raise
+            return str(self._table.get_item(Key={"pk": key}, ConsistentRead=True)["Item"]["owner"])
+        return owner
+
+    def pointed(self, key: str, now: float) -> str | None:
+        item = self._table.get_item(Key={"pk": storage_key(key)}, ConsistentRead=True).get("Item")
+        return str(item["owner"]) if item and "until" in item and float(item["until"]) > now else None
+
+    def gather(self, key: str, member: Member, lead: str | None, caps: tuple[int, int, int], expires: float) -> bool:
+        """One conditional write per part of the member, each refused once the incident is closed.
+
+        The opener creates the item with empty maps first (a map entry cannot be set in the same
+        write that creates its map). A call is kept per path digest; a secret counts in a capped
+        set of digests, and its name in a map of the first names.
+        """
+        key = storage_key(key)
+        calls, names, secrets = caps
+        if lead is not None and not self._update(
+            key,
+            "SET #l = if_not_exists(#l, :lead), #c = if_not_exists(#c, :none), #k = if_not_exists(#k, :none), "
+            "#n = if_not_exists(#n, :none), #t = if_not_exists(#t, :t)",
+            "attribute_not_exists(#x)",
+            {":lead": lead, ":none": {}, ":t": _ttl(expires)},
+        ):
+            return False
+        if member.call is not None:
+            digest, order, text = member.call
+            kept = self._update(
+                key,
+                "SET #c.#d = :call, #k.#d = :order",
+                f"{_OPEN} AND (size(#c) < :cap OR attribute_exists(#c.#d)) "
+                "AND (attribute_not_exists(#k.#d) OR #k.#d > :order)",
+                {":call": text, ":order": order, ":cap": calls},
+                digest,
+            )
+            if kept is None:
+                # refused: closed, full, or an earlier call of the same path is kept (then joined)
+                held = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+                if held is None or "closed" in held or digest not in held.get("calls", {}):
+                    return False
+        if member.secret is not None:
+            digest, name = member.secret
+            item = self._update(
+                key,
+                "ADD #s :d",
+                f"{_OPEN} AND (attribute_not_exists(#s) OR size(#s) < :cap)",
+                {":d": {digest}, ":cap": secrets},
+            )
+            if item is None:
+                held = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+                if held is None or "closed" in held:
+                    return False
+                item = held  # full: the count stays at its cap
+            if len(item.get("names", {})) < names:
+                self._update(
+                    key,
+                    "SET #n.#d = if_not_exists(#n.#d, :name)",
+                    f"{_OPEN} AND (size(#n) < :cap OR attribute_exists(#n.#d))",
+                    {":name": name, ":cap": names},
+                    digest,
+                )
+        return True
+
+    def close(self, key: str) -> Gathered | None:
+        item = self._update(storage_key(key), "SET #x = :yes", "attribute_exists(pk)", {":yes": 1})
+        if item is None:
+            return None
+        return Gathered(
+            lead=str(item.get("lead", "")),
+            calls={str(k): str(v) for k, v in item.get("calls", {}).items()},
+            names=frozenset(str(v) for v in item.get("names", {}).values()),
+            count=len(item.get("secrets", ())),
+        )
+
+    def _update(self, key: str, expression: str, condition: str, values: dict[str, Any], entry: str = "") -> Any:
+        """A conditional update of an incident; the item as it now stands, or None when the
+        condition failed. Attribute names go through placeholders (several are reserved words)."""
+        used = {**_INCIDENT_NAMES, **({"#d": entry} if entry else {})}
+        text = expression + condition
+        try:
+            got = self._table.update_item(
+                Key={"pk": key},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={k: v for k, v in used.items() if k in text},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != _CONDITION_FAILED:
+                raise
+            return None
+        return got["Attributes"]
 
     def _size(self, key: str) -> int:
         item = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item", {})

@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from paramwatch.own import Own
+from paramwatch.own import Own, with_member_rules
 from paramwatch.settings import Settings
 
 
@@ -51,5 +51,6 @@ class OwnStore:
                 read_rules = _names(data.get("read_rules"))
                 rules = read_rules + _names(data.get("rules"))
                 own = replace(own, read_rules=read_rules, rules=rules, alarms=_names(data.get("alarms")))
+        own = with_member_rules(own, self.settings.member_rule_prefix)
         self._cached, self._fetched = own, now
         return own

@@ -1,7 +1,10 @@
 """Re-process what sits in the dead-letter and failure queues once the cause is fixed.
 
-Three kinds of record can be parked:
+Four kinds of record can be parked:
 - an alert SNS refused for good (`paramwatch-parked-alert`): published again as it was;
+- a held page whose delivery failed after its retries (`paramwatch-held-page`, moved here by the
+  hold queue's redrive policy): handed back to the evaluator as the SQS event source would hand it
+  (its publish marker makes a page already sent harmless);
 - a Lambda on-failure destination record (`requestPayload`): the event, handed back to the
   evaluator, which judges it again (its delivery record makes a repeat harmless);
 - an EventBridge dead-letter message (the event itself): handed to the evaluator the same way.
@@ -15,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from paramwatch.hold import HELD_KIND
 from paramwatch_aws.alerts import PARKED_KIND
 
 
@@ -78,7 +82,14 @@ class Redriver:
         if isinstance(record, dict) and record.get("kind") == PARKED_KIND:
             self.sns.publish(**record["publish"])
             return "alert republished"
-        event = _event_of(record)
+        kind = "event re-evaluated"
+        if isinstance(record, dict) and record.get("kind") == HELD_KIND:
+            event, kind = (
+                {"Records": [{"eventSource": "aws:sqs", "messageId": "redrive", "body": body}]},
+                "held page sent",
+            )
+        else:
+            event = _event_of(record)
         if event is None:
             return None
         answer = self.lambda_client.invoke(
@@ -86,4 +97,4 @@ class Redriver:
         )
         if answer.get("FunctionError"):
             raise FailedAgain(f"the evaluator failed again: {answer['Payload'].read()[:500]!r}")
-        return "event re-evaluated"
+        return kind
