@@ -178,7 +178,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true", help="reuse the staging folder (incremental run)")
     parser.add_argument("--report-only", action="store_true", help="print the score of each module's last run")
     parser.add_argument(
-        "--recheck", action="store_true", help="run again only the mutants that survived the last run (new tests)"
+        "--recheck",
+        action="store_true",
+        help="run again only the untriaged survivors of the last run (after adding tests)",
     )
     return parser
 
@@ -206,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no saved result for {', '.join(missing)}: run them first", file=sys.stderr)
             return 2
         if args.recheck:
-            again = [n for n, state in status.items() if state not in KILLED]
+            triaged = read_equivalent()
+            again = [n for n, state in status.items() if state not in KILLED and n not in triaged]
             stage(modules, keep=True)
             code, _ = mutmut_run(again)
             if code:
