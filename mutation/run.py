@@ -93,7 +93,10 @@ _DIFFS = """
 import sys
 from mutmut.mutation.diff_apply import get_diff_for_mutant
 for name in sys.stdin.read().split():
-    lines = get_diff_for_mutant(name).splitlines()
+    try:
+        lines = get_diff_for_mutant(name).splitlines()
+    except Exception as exc:  # noqa: BLE001 - one unreadable mutant must not hide the others
+        lines = [f"- (no diff: {exc})"]
     print(name, *(line for line in lines if line[:1] in "+-" and line[:3] not in ("+++", "---")), sep="\\n    ")
 """
 

@@ -11,7 +11,7 @@ import pytest
 from paramwatch.allowlist import EMPTY
 from paramwatch.baseline import export_pairs
 from paramwatch.detector import Detector, Tuning
-from paramwatch.state import Claim, MemoryState
+from paramwatch.state import Claim, Delivery, MemoryState
 from support import CASES, NO_LEARNING, OWN, kms_decrypt, load_case, run, ssm_read
 
 DAY = 86400
@@ -40,13 +40,13 @@ def test_a_by_path_call_and_its_decrypts_page_once_however_the_path_is_spelled(p
 
 
 def test_an_abandoned_event_is_judged_again_when_lambda_retries_it() -> None:
-    detector = Detector(EMPTY, MemoryState(), NO_LEARNING)
+    detector = Detector(EMPTY, ExpiringState(), NO_LEARNING)
     record = ssm_read("retry-1", ["/billing/key"])
     first = detector.process(record, now=0.0)
     assert first.verdicts and first.begun == "retry-1"
     # WHEN sending its alert failed and the handler abandons it
     detector.abandon(first.begun)
-    # THEN the retry gets the same verdicts, where a finished event would get none
+    # THEN the retry gets the same verdicts (an event still in progress would raise EventInProgress)
     again = detector.process(record, now=1.0)
     assert [v.finding.rule for v in again.verdicts] == [v.finding.rule for v in first.verdicts]
 
@@ -68,7 +68,13 @@ def test_learning_lasts_exactly_learning_days_from_the_earliest_event(sample_all
 
 @dataclass
 class ExpiringState(MemoryState):
-    """MemoryState that forgets an entry once `now` reaches its `expires`, as DynamoDB's TTL does."""
+    """MemoryState with the state table's semantics: an entry vanishes once `now` reaches its
+    `expires` (DynamoDB's TTL), and an event begun and neither finished nor abandoned is busy."""
+
+    def begin(self, event_id: str, now: float, expires: float) -> Delivery:
+        if self.events.get(event_id) is Delivery.BUSY:
+            return Delivery.BUSY
+        return super().begin(event_id, now, expires)
 
     now: float = 0.0
     expiry: dict[str, float] = field(default_factory=dict)
@@ -188,3 +194,15 @@ def test_a_days_storm_is_kept_until_the_end_of_the_next_utc_day(late: timedelta,
     # THEN it joins the storm until day 2 ends (after that the storm is forgotten and it pages alone)
     late_verdict = next(v for v in seen if v.finding.event_id == "s2")
     assert (late_verdict.reason == "part of the first-seen storm paged for event s1") is joins
+
+
+@pytest.mark.parametrize("order", ["call first", "decrypt first"])
+def test_a_read_and_its_decrypt_across_a_window_edge_page_once(order: str) -> None:
+    # GIVEN an ungranted read stamped at the first second of a suppression window and the Decrypt SSM
+    # made for it stamped one second earlier, in the window before, delivered in either order
+    call = ssm_read("edge-call", ["/billing/key"], time="2026-11-02T11:00:00Z")
+    decrypt = kms_decrypt("edge-dec", "/billing/key", time="2026-11-02T10:59:59Z")
+    records = [call, decrypt] if order == "call first" else [decrypt, call]
+    verdicts = run(Detector(EMPTY, MemoryState(), NO_LEARNING), records)
+    # THEN they are one read: one page
+    assert sum(v.paged for v in verdicts) == 1
