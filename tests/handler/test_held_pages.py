@@ -191,3 +191,31 @@ def test_without_a_hold_a_sweep_still_pages_once(app, stack) -> None:
     for record in in_order(sweep(), decrypts_first=False):
         invoke(app, record)
     assert rules_of(stack.alerts()) == ["unauthorized-read"]
+
+
+def test_a_held_page_that_keeps_failing_lands_in_the_failure_queue_and_is_sent_from_there(app, stack, held) -> None:
+    # GIVEN the hold queue's redrive policy as the template writes it (moto applies it on receive)
+    from samtranslator.yaml_helper import yaml_parse
+
+    from support import ROOT
+
+    policy = yaml_parse((ROOT / "template.yaml").read_text())["Resources"]["HoldQueue"]["Properties"]["RedrivePolicy"]
+    failures_arn = stack.sqs.get_queue_attributes(QueueUrl=stack.failure_queue_url, AttributeNames=["QueueArn"])
+    redrive = {**policy, "deadLetterTargetArn": failures_arn["Attributes"]["QueueArn"]}
+    stack.sqs.set_queue_attributes(QueueUrl=held, Attributes={"RedrivePolicy": json.dumps(redrive)})
+    for record in sweep()[:11]:
+        invoke(app, record)
+    # WHEN SNS fails every delivery of the held page
+    calls = fail(app.runtime().alerts.sns, "Publish", ["InternalError"] * policy["maxReceiveCount"])
+    deliveries = 0
+    while messages := stack.sqs.receive_message(QueueUrl=held, VisibilityTimeout=0).get("Messages"):
+        deliveries += 1
+        with pytest.raises(ClientError):
+            app.lambda_handler(sqs_event(messages), LambdaContext())
+    # THEN after its retries the page is in the failure queue, not lost, and nothing was sent
+    assert deliveries == policy["maxReceiveCount"] and len(calls) == deliveries and stack.alerts() == []
+    (parked,) = stack.sqs.receive_message(QueueUrl=stack.failure_queue_url)["Messages"]
+    # AND handed back once the cause is fixed (as `paramwatch redrive` does), it is sent, complete
+    app.lambda_handler(sqs_event([parked]), LambdaContext())
+    (alert,) = stack.alerts()
+    assert "Its Decrypts revealed 10 secret(s)" in alert["Message"]

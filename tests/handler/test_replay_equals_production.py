@@ -180,3 +180,28 @@ def test_undecrypted_reads_near_the_honeytoken_prefix(app, stack, patterns, tmp_
         "decoy-in-list",
         "decoy-history",
     }
+
+
+def test_a_held_by_path_sweep(app, stack, held, patterns, tmp_path) -> None:
+    # GIVEN mallory's 50-secret by-path sweep, its Decrypts delivered before its calls, with the
+    # evaluator holding by-path pages (IncidentHoldSeconds=20)
+    from test_incident_pages import in_order, sweep
+
+    from harness import release_held
+
+    records = in_order(sweep(), decrypts_first=True)
+    for page in range(5):
+        name = f"111122223333_CloudTrail_us-east-1_20261102T101{page}Z_p{page}.json"
+        (tmp_path / name).write_text(json.dumps({"Records": sweep()[page * 11 : page * 11 + 11]}))
+    loaded = {name: EventPattern.load(raw) for name, raw in patterns.items()}
+    for record in records:
+        event = eventbridge_event(record)
+        if any(p.matches_event(event) for p in loaded.values()):
+            app.lambda_handler(event, LambdaContext())
+    # WHEN the hold ends
+    release_held(app, stack, held)
+    live = {_key(json.loads(a["Message"].split("Finding (JSON):\n", 1)[1])) for a in stack.alerts()}
+    offline, errors = backtest([tmp_path])
+    # THEN production pages what replay pages: the first by-path call, naming the path
+    assert errors == [] and live == offline
+    assert {(rule, event, params) for rule, event, _, params in live} == {("unauthorized-read", "call-0", ("/prod",))}

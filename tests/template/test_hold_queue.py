@@ -81,9 +81,12 @@ def test_pages_that_wait_past_their_hold_raise_an_alarm(translated) -> None:
     assert alarm["AlarmActions"] == [{"Ref": "OperationsTopic"}]
 
 
-def test_a_hold_of_zero_creates_no_queue() -> None:
+def test_a_hold_of_zero_or_lean_mode_creates_no_queue() -> None:
     template = yaml_parse((ROOT / "template.yaml").read_text())
-    assert template["Conditions"]["HoldsPages"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "IncidentHoldSeconds"}, "0"]}]}
+    # and lean mode, which delivers no Decrypt SSM made, has nothing to hold a by-path call for
+    assert template["Conditions"]["HoldsPages"] == {
+        "Fn::And": [{"Fn::Not": [{"Fn::Equals": [{"Ref": "IncidentHoldSeconds"}, "0"]}]}, {"Condition": "FullMode"}]
+    }
     parameter = template["Parameters"]["IncidentHoldSeconds"]
     # SQS DelaySeconds: 0 to 900
     assert (parameter["MinValue"], parameter["MaxValue"]) == (0, 900) and 0 < parameter["Default"] <= 60

@@ -434,7 +434,7 @@ class Detector:
         )
         finding = finding_for(access, rule, severity, summary)
         if details:
-            names = tuple(sorted(self.state.members(f"{key}#names"), key=_natural)) or access.parameters
+            names = tuple(sorted(self.state.members(f"{key}#names"), key=natural)) or access.parameters
             caller = self._caller(f"{key}#caller") if access.is_kms else None
             finding = replace(finding, parameters=names, parameter_count=count, ssm_caller=caller)
         return [_Candidate(finding, ("*",), moment, f"{access.event_id}#{rule}", kind=str(rule))]
@@ -811,7 +811,7 @@ def _within(holder: Claim, moment: float, seconds: float) -> bool:
         return False
 
 
-def _natural(name: str) -> list[Any]:
+def natural(name: str) -> list[Any]:
     """Sort key that puts credentials-2 before credentials-10."""
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
 

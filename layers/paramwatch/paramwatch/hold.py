@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from paramwatch.detector import Verdict, paging
+from paramwatch.detector import Verdict, natural, paging
 from paramwatch.escape import safe
 from paramwatch.findings import finding_of
 from paramwatch.render import bounded
@@ -56,14 +55,10 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
-def _natural(name: str) -> list[Any]:
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
-
-
 def revealed_note(entries: Iterable[tuple[str, str]], count: int, capped: bool = False) -> str:
-    """ "Its Decrypts revealed N secret(s): first names..." from (event time, name) pairs, earliest
-    first: the same words in Lambda's held page and in replay's."""
-    names = list(dict.fromkeys(name for _, name in sorted(entries, key=lambda e: (e[0], _natural(e[1])))))
+    """The note naming what a by-path call's Decrypts revealed, from (event time, name) pairs,
+    earliest first: the same words in Lambda's held page and in replay's."""
+    names = list(dict.fromkeys(name for _, name in sorted(entries, key=lambda e: (e[0], natural(e[1])))))
     count = max(count, len(names))
     listed = ", ".join(safe(n, 160) for n in names[:SHOWN])
     more = f" and {count - min(len(names), SHOWN)} more" if count > min(len(names), SHOWN) else ""
