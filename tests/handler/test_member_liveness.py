@@ -80,7 +80,7 @@ def test_a_silent_member_pages_once_and_is_counted_in_one_series(canary, store, 
     assert "no kms heartbeat from account 777788889999 in eu-central-1 for more than 15 minutes" in page["Message"]
     assert "Check first: whether the trail there excludes KMS events" in page["Message"]
     assert "paramwatch doctor --stack paramwatch" in page["Message"]
-    # AND each run published one SilentMembers point, with no per-member dimension
+    # AND each run published one SilentHeartbeats point, with no per-leg dimension
     blobs = [b for b in emf_records(capsys.readouterr().out) if "SilentHeartbeats" in b]
     assert len(blobs) == 2 and metric_sum(blobs, "SilentHeartbeats") == 2
     assert {tuple(d) for b in blobs for m in b["_aws"]["CloudWatchMetrics"] for d in m["Dimensions"]} == {("service",)}
