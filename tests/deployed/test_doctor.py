@@ -198,3 +198,25 @@ def test_a_leg_of_the_stacks_own_heartbeat_that_stopped(deployed) -> None:
     assert line.split()[1] == "heartbeat" and "kms leg: no heartbeat in the last 15 minutes" in line
     assert "whether the trail excludes KMS events" in line
     assert not [row for row in lines if row.split()[1] == "members"], "the stack's own legs are no members"
+
+
+def test_a_disabled_hold_queue_source(deployed) -> None:
+    """Held alerts (IncidentHoldSeconds) come back through an SQS event source; disabled, they wait unsent."""
+    uuid = rule_named("HeldPagesSource")
+    code, lines, _ = doctor()
+    assert code == 0 and any("HeldPagesSource is Enabled and hands held alerts to" in line for line in lines)
+    client("lambda").update_event_source_mapping(UUID=uuid, Enabled=False)
+    code, lines, _ = doctor()
+    assert code == 1
+    (line,) = failing(lines)
+    assert f"HeldPagesSource ({uuid}) is Disabled: held alerts wait unsent" in line
+    assert f"aws lambda update-event-source-mapping --uuid {uuid} --enabled" in line
+
+
+def test_a_deleted_hold_queue_source(deployed) -> None:
+    uuid = rule_named("HeldPagesSource")
+    client("lambda").delete_event_source_mapping(UUID=uuid)
+    code, lines, _ = doctor()
+    assert code == 1
+    (line,) = failing(lines)
+    assert f"HeldPagesSource ({uuid}) is deleted: held alerts are never sent" in line

@@ -261,7 +261,43 @@ class Doctor:
         if reserved.get("ReservedConcurrentExecutions") == 0:
             fix = f"aws lambda delete-function-concurrency --function-name {function}"
             return [Check("evaluator", Status.FAIL, f"{function} has reserved concurrency 0: it judges nothing", fix)]
-        return [Check("evaluator", Status.OK, f"{function} is not throttled to zero")]
+        return [Check("evaluator", Status.OK, f"{function} is not throttled to zero"), *self._held_pages(function)]
+
+    def _held_pages(self, function: str) -> list[Check]:
+        """The hold queue's event source: disabled or retargeted, held alerts are never sent."""
+        client = self.session.client("lambda")
+        out = []
+        for logical, uuid in sorted(self.stack.physical("AWS::Lambda::EventSourceMapping").items()):
+            try:
+                mapping = client.get_event_source_mapping(UUID=uuid)
+            except client.exceptions.ResourceNotFoundException:
+                out.append(
+                    Check(
+                        "evaluator",
+                        Status.FAIL,
+                        f"{logical} ({uuid}) is deleted: held alerts are never sent",
+                        "redeploy the stack ('sam deploy')",
+                    )
+                )
+                continue
+            state, target = mapping.get("State"), str(mapping.get("FunctionArn", ""))
+            if not target.endswith(f":function:{function}"):
+                out.append(
+                    Check(
+                        "evaluator",
+                        Status.FAIL,
+                        f"{logical} ({uuid}) delivers to {safe(target)}, not {function}",
+                        "redeploy the stack ('sam deploy')",
+                    )
+                )
+            elif state in ("Disabled", "Disabling"):
+                fix = f"aws lambda update-event-source-mapping --uuid {uuid} --enabled"
+                out.append(
+                    Check("evaluator", Status.FAIL, f"{logical} ({uuid}) is {state}: held alerts wait unsent", fix)
+                )
+            else:
+                out.append(Check("evaluator", Status.OK, f"{logical} is {state} and hands held alerts to {function}"))
+        return out
 
     # -- the allowlist ------------------------------------------------------------------------
 
