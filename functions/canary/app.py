@@ -4,10 +4,11 @@ The evaluator recognizes the read's two legs (the SSM call, the KMS Decrypt SSM 
 them as heartbeats. An error here raises, so that it shows in the function's Errors metric; the
 missing heartbeat raises the heartbeat alarm either way.
 
-In organization mode (`WATCH_MEMBERS`), each run also checks the members' heartbeats that the
-evaluator recorded in the state table: it pages the operations topic once per member gone silent
-and publishes `SilentMembers`, one aggregate metric with no per-member dimension, which the
-`SilentMembersAlarm` watches (missing data breaches: a check that stopped running is not silence).
+Each run also checks the heartbeats the evaluator recorded in the state table: this stack's own
+legs (ssm, kms unless lean, tamper) and, in organization mode, every member's. It pages the
+operations topic once per leg gone silent and publishes `SilentHeartbeats`, one aggregate metric
+with no per-leg dimension, which `HeartbeatAlarm` watches (missing data breaches: a check that
+stopped running is not silence).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from paramwatch.heartbeat import KMS_LEG, LEGS
+from paramwatch.liveness import Member
 from paramwatch_aws.canary import beat
 from paramwatch_aws.liveness_store import LivenessStore, check_members
 
@@ -38,7 +41,7 @@ def ssm_client() -> Any:
 
 @cache
 def member_clients() -> tuple[LivenessStore, Any]:
-    """The state table and SNS, for organization mode's member check."""
+    """The state table and SNS, for the heartbeat check."""
     import boto3
 
     table = boto3.resource("dynamodb").Table(os.environ["STATE_TABLE"])
@@ -53,15 +56,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         done = beat(ssm_client(), name)
         logger.info("heartbeat", extra={"canary": name, "beat": str(done)})
     finally:
-        silent = watch_members() if os.environ.get("WATCH_MEMBERS") == "true" else None
-    out: dict[str, Any] = {"canary": name, "beat": str(done)}
-    if silent is not None:
-        out["silent_members"] = silent
-    return out
+        silent = watch(own_legs(context))
+    return {"canary": name, "beat": str(done), "silent": silent}
 
 
-def watch_members() -> list[str]:
-    """Page each member gone silent once; publish how many are silent now."""
+def own_legs(context: LambdaContext) -> tuple[Member, ...]:
+    """This stack's legs, in the canary's own account and region (no KMS leg in lean mode)."""
+    parts = getattr(context, "invoked_function_arn", "").split(":")
+    account = parts[4] if len(parts) > 4 else None
+    lean = os.environ.get("FORWARD_MODE") == "lean"
+    legs = [Member.of(account, os.environ.get("AWS_REGION"), leg) for leg in LEGS if not (lean and leg == KMS_LEG)]
+    return tuple(leg for leg in legs if leg is not None)
+
+
+def watch(expected: tuple[Member, ...]) -> list[str]:
+    """Page each leg gone silent once; publish how many are silent now."""
     store, sns = member_clients()
     silences = check_members(
         store,
@@ -70,9 +79,10 @@ def watch_members() -> list[str]:
         now=time.time(),
         heartbeat_minutes=int(os.environ.get("HEARTBEAT_MINUTES", "5")),
         stack=os.environ.get("STACK_NAME", "paramwatch"),
+        expected=expected,
     )
     for silence in silences:
-        logger.warning("member silent", extra={"member": silence.member.key, "paged": silence.paged})
-    metrics.add_metric(name="SilentMembers", unit=MetricUnit.Count, value=len(silences))
+        logger.warning("heartbeat silent", extra={"leg": silence.member.key, "paged": silence.paged})
+    metrics.add_metric(name="SilentHeartbeats", unit=MetricUnit.Count, value=len(silences))
     metrics.flush_metrics()
     return [s.member.key for s in silences]

@@ -25,7 +25,7 @@ from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.heartbeat import Heartbeat
 from paramwatch.hold import Holds
-from paramwatch.liveness import member_of
+from paramwatch.liveness import Member
 from paramwatch.pieces import Piece, merge
 from paramwatch.render import safe_dict
 from paramwatch.settings import Settings
@@ -285,24 +285,19 @@ def count(verdict: Verdict) -> None:
 
 
 def beat(rt: Runtime, heartbeat: Heartbeat, context: LambdaContext, now: float) -> None:
-    """One `Heartbeat` data point for the leg (`ssm`, `kms` or `tamper`), which the heartbeat alarms watch.
+    """Record the leg's arrival (`ssm`, `kms` or `tamper`) in the state table; the canary checks them.
 
-    A heartbeat from another account or region (organization mode) is a member's: it is recorded
-    as that member leg's last arrival in the state table, which the central canary checks, instead
-    of a metric series per member (see `paramwatch.liveness`).
+    The stack's own legs and, in organization mode, every member account and region's, each as one
+    small item, not a metric series and alarm per leg (see `paramwatch.liveness`).
     """
     parts = getattr(context, "invoked_function_arn", "").split(":")
     home = (parts[4] if len(parts) > 4 else None, os.environ.get("AWS_REGION"))
-    if heartbeat.account and heartbeat.region and (heartbeat.account, heartbeat.region) != home:
-        member = member_of(heartbeat, home)
-        if member is None:
-            logger.warning("member heartbeat with a malformed account or region ignored", extra={"leg": heartbeat.leg})
-        elif rt.liveness.record(member, now):
-            logger.info("new member heartbeat", extra={"member": member.key})
-        return
-    with single_metric(name="Heartbeat", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
-        metric.add_dimension(name="leg", value=heartbeat.leg)
-    logger.debug("heartbeat", extra={"leg": heartbeat.leg})
+    account, region = (heartbeat.account, heartbeat.region) if heartbeat.account and heartbeat.region else home
+    leg = Member.of(account, region, heartbeat.leg)
+    if leg is None:
+        logger.warning("heartbeat with a malformed account or region ignored", extra={"leg": heartbeat.leg})
+    elif rt.liveness.record(leg, now):
+        logger.info("first heartbeat of a leg", extra={"leg": leg.key})
 
 
 def _version(rt: Runtime, version: int) -> str | None:

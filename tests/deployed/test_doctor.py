@@ -3,7 +3,7 @@ AWS CLI would reach an endpoint: through `AWS_ENDPOINT_URL`, with the standard c
 
 moto's CloudFormation creates the rules (with their State), targets, permissions, functions, topics,
 queues and parameters of the SAM-translated template; it skips the alarms and the e-mail
-subscription, which the test makes itself. The heartbeat is put as the evaluator would emit it.
+subscription, which the test makes itself. The heartbeats are recorded as the evaluator records them.
 """
 
 from __future__ import annotations
@@ -82,19 +82,9 @@ def deployed(server: str, template: dict, monkeypatch: pytest.MonkeyPatch) -> st
         TrailName="management", EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}]
     )
     client("sns").subscribe(TopicArn=outputs["AlertTopicArn"], Protocol="email", Endpoint="secops@example.com")
+    account = outputs["AlertTopicArn"].split(":")[4]
     for leg in ("ssm", "kms", "tamper"):
-        client("cloudwatch").put_metric_data(
-            Namespace="paramwatch",
-            MetricData=[
-                {
-                    "MetricName": "Heartbeat",
-                    "Dimensions": [{"Name": "service", "Value": "paramwatch"}, {"Name": "leg", "Value": leg}],
-                    "Timestamp": datetime.now(UTC),
-                    "Value": 1,
-                    "Unit": "Count",
-                }
-            ],
-        )
+        put_member_beat(account, REGION, leg, minutes_ago=1)  # the stack's own legs, as the evaluator records them
     return server
 
 
@@ -180,7 +170,7 @@ def test_a_stack_that_does_not_exist_cannot_be_checked(deployed) -> None:
 
 
 def put_member_beat(account: str, region: str, leg: str, minutes_ago: int) -> None:
-    """Record a member's heartbeat in the stack's state table, with the evaluator's own store."""
+    """Record a heartbeat leg in the stack's state table, with the evaluator's own store."""
     table = boto3.resource("dynamodb", region_name=REGION).Table(rule_named("StateTable"))
     arrived = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     LivenessStore(table).record(Member(account, region, leg), arrived.timestamp())
@@ -197,3 +187,36 @@ def test_a_member_account_whose_heartbeat_stopped(deployed) -> None:
     assert "account 777788889999 in eu-central-1, ssm leg: no heartbeat in the last 15 minutes (last " in line
     assert "fix: check the member stack there (rules, trail), then its canary's log group in eu-central-1" in line
     assert "ok   members      1 member account/region leg(s) beating" in lines
+
+
+def test_a_leg_of_the_stacks_own_heartbeat_that_stopped(deployed) -> None:
+    account = client("sns").list_topics()["Topics"][0]["TopicArn"].split(":")[4]
+    put_member_beat(account, REGION, "kms", minutes_ago=60)
+    code, lines, _ = doctor()
+    assert code == 1
+    (line,) = failing(lines)
+    assert line.split()[1] == "heartbeat" and "kms leg: no heartbeat in the last 15 minutes" in line
+    assert "whether the trail excludes KMS events" in line
+    assert not [row for row in lines if row.split()[1] == "members"], "the stack's own legs are no members"
+
+
+def test_a_disabled_hold_queue_source(deployed) -> None:
+    """Held alerts (IncidentHoldSeconds) come back through an SQS event source; disabled, they wait unsent."""
+    uuid = rule_named("HeldPagesSource")
+    code, lines, _ = doctor()
+    assert code == 0 and any("HeldPagesSource is Enabled and hands held alerts to" in line for line in lines)
+    client("lambda").update_event_source_mapping(UUID=uuid, Enabled=False)
+    code, lines, _ = doctor()
+    assert code == 1
+    (line,) = failing(lines)
+    assert f"HeldPagesSource ({uuid}) is Disabled: held alerts wait unsent" in line
+    assert f"aws lambda update-event-source-mapping --uuid {uuid} --enabled" in line
+
+
+def test_a_deleted_hold_queue_source(deployed) -> None:
+    uuid = rule_named("HeldPagesSource")
+    client("lambda").delete_event_source_mapping(UUID=uuid)
+    code, lines, _ = doctor()
+    assert code == 1
+    (line,) = failing(lines)
+    assert f"HeldPagesSource ({uuid}) is deleted: held alerts are never sent" in line

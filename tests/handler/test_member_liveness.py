@@ -1,6 +1,7 @@
-"""Organization mode's member liveness, in the canary function against moto: the evaluator records
-each member leg's last heartbeat in the state table, and the central canary pages the operations
-topic once per member gone silent and publishes one aggregate `SilentMembers` metric."""
+"""Liveness, in the canary function against moto: the evaluator records each heartbeat leg's last
+arrival in the state table (the stack's own, and in organization mode each member's), and the
+central canary pages the operations topic once per leg gone silent and publishes one aggregate
+`SilentHeartbeats` metric."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def canary(stack, operations, monkeypatch) -> ModuleType:
     """The canary function with organization mode's settings (template.yaml)."""
     for key, value in {
         "CANARY_PARAMETER": "/paramwatch/paramwatch/canary",
-        "WATCH_MEMBERS": "true",
+        "AWS_REGION": REGION,
         "OPERATIONS_TOPIC_ARN": operations[0],
         "HEARTBEAT_MINUTES": "5",
         "STACK_NAME": "paramwatch",
@@ -70,8 +71,8 @@ def test_a_silent_member_pages_once_and_is_counted_in_one_series(canary, store, 
     assert store.record(BEATING, now - 60) and store.record(SILENT, now - 7200)
     # WHEN the canary runs twice
     first, second = run(canary), run(canary)
-    # THEN both runs see the same silent member...
-    assert first["silent_members"] == second["silent_members"] == [SILENT.key]
+    # THEN both runs see the same silent member (the stack's own legs start counting from the first run)...
+    assert first["silent"] == second["silent"] == [SILENT.key]
     # ...the operations topic got one page for it, naming the account, region and leg and what to check first
     (page,) = pages(stack, operations)
     assert page["Subject"] == "paramwatch: member 777788889999 eu-central-1 silent (kms leg)"
@@ -79,9 +80,9 @@ def test_a_silent_member_pages_once_and_is_counted_in_one_series(canary, store, 
     assert "no kms heartbeat from account 777788889999 in eu-central-1 for more than 15 minutes" in page["Message"]
     assert "Check first: whether the trail there excludes KMS events" in page["Message"]
     assert "paramwatch doctor --stack paramwatch" in page["Message"]
-    # AND each run published one SilentMembers point, with no per-member dimension
-    blobs = [b for b in emf_records(capsys.readouterr().out) if "SilentMembers" in b]
-    assert len(blobs) == 2 and metric_sum(blobs, "SilentMembers") == 2
+    # AND each run published one SilentHeartbeats point, with no per-leg dimension
+    blobs = [b for b in emf_records(capsys.readouterr().out) if "SilentHeartbeats" in b]
+    assert len(blobs) == 2 and metric_sum(blobs, "SilentHeartbeats") == 2
     assert {tuple(d) for b in blobs for m in b["_aws"]["CloudWatchMetrics"] for d in m["Dimensions"]} == {("service",)}
 
 
@@ -92,11 +93,11 @@ def test_a_member_that_beats_again_then_falls_silent_again_pages_again(canary, s
     assert len(pages(stack, operations)) == 1
     # WHEN it beats again, the next run finds nobody silent and pages nothing
     store.record(SILENT, now)
-    assert run(canary)["silent_members"] == []
+    assert run(canary)["silent"] == []
     assert pages(stack, operations) == []
     # AND a new silence (its last arrival is another one) is a new page
     store.record(SILENT, now - 3600)
-    assert run(canary)["silent_members"] == [SILENT.key]
+    assert run(canary)["silent"] == [SILENT.key]
     assert len(pages(stack, operations)) == 1
 
 
@@ -117,7 +118,7 @@ def test_a_member_whose_item_expired_is_forgotten(canary, store, stack) -> None:
     store.record(SILENT, time.time() - FORGET_DAYS * 86400)
     stack.dynamodb.delete_item(TableName=STATE_TABLE, Key={"pk": {"S": storage_key(f"alive#{SILENT.key}")}})
     # WHEN the canary runs, it counts it as nobody and drops it from the registry
-    assert run(canary)["silent_members"] == []
+    assert run(canary)["silent"] == []
     assert store.members() == []
 
 
@@ -131,12 +132,23 @@ def test_member_keys_are_bounded_and_hashed(store, stack) -> None:
     assert SHARDS * SHARD_CAP >= 50_000 and SHARD_CAP * len(BEATING.key) < 400_000 / 2
 
 
-def test_the_standalone_canary_checks_no_members(canary, store, stack, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("WATCH_MEMBERS", "false")
-    store.record(SILENT, time.time() - 7200)
-    result = run(canary)
-    assert "silent_members" not in result
-    assert metric_sum(emf_records(capsys.readouterr().out), "SilentMembers") == 0
+@pytest.mark.parametrize(("mode", "legs"), [("full", ["kms", "ssm", "tamper"]), ("lean", ["ssm", "tamper"])])
+def test_the_stacks_own_legs_are_checked_even_if_they_never_beat(
+    canary, store, stack, operations, monkeypatch, mode, legs
+) -> None:
+    # GIVEN a stack whose own legs never arrived (trail off since the deploy): the first run starts them
+    monkeypatch.setenv("FORWARD_MODE", mode)
+    assert run(canary)["silent"] == []
+    own = [Member("111122223333", REGION, leg) for leg in legs]
+    assert set(store.last_seen(own)) == set(own)
+    # WHEN three periods pass without an arrival (as if the first run was an hour ago)
+    for leg in own:
+        store.record(leg, time.time() - 3600)
+    # THEN each of its legs pages once, as this stack's own blindness, never a member's
+    assert run(canary)["silent"] == [leg.key for leg in own]
+    subjects = sorted(page["Subject"] for page in pages(stack, operations))
+    assert subjects == sorted(f"paramwatch may be blind: no {leg} heartbeat in {REGION}" for leg in legs)
+    assert run(canary)["silent"] == [leg.key for leg in own] and pages(stack, operations) == []
 
 
 def test_the_cost_model_counts_the_stores_registry_shards() -> None:

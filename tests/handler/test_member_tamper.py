@@ -61,3 +61,13 @@ def test_standalone_does_not_know_member_rules(app, stack) -> None:
     assert app.lambda_handler(in_member("tamper-rule-disabled", name="paramwatch-member-reads"), LambdaContext()) == {
         "verdicts": []
     }
+
+
+def test_the_finding_names_the_member_account_from_the_allowlist(organization, stack) -> None:
+    allowlist = {"version": 1, "grants": [], "accounts": {MEMBER: "payments-prod"}}
+    stack.put_allowlist(json.dumps(allowlist))
+    event = in_member("tamper-rule-disabled", name="paramwatch-member-reads")
+    (verdict,) = organization.lambda_handler(event, LambdaContext())["verdicts"]
+    assert verdict["account_name"] == "payments-prod"
+    (alert,) = stack.alerts()
+    assert f"account {MEMBER} (payments-prod), {REGION}" in alert["Message"]

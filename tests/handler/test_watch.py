@@ -49,19 +49,15 @@ def test_every_leg_of_the_canary_is_a_heartbeat_and_raises_nothing(watched, stac
         watched.lambda_handler(case_event(name), LambdaContext())
         for name in ("canary-heartbeat-ssm", "canary-heartbeat-kms", "canary-heartbeat-tamper")
     ]
-    # THEN no finding, no alert, no state written...
+    # THEN no finding, no alert, no metric...
     assert results == [{"verdicts": []}] * 3
     assert stack.alerts() == []
-    assert stack.items() == []
-    # ...and one Heartbeat per leg, with only the dimensions the heartbeat alarms watch
-    blobs = emf_records(capsys.readouterr().out)
-    assert metric_sum(blobs, "Heartbeat", leg="ssm") == 1
-    assert metric_sum(blobs, "Heartbeat", leg="kms") == 1
-    assert metric_sum(blobs, "Heartbeat", leg="tamper") == 1
-    beats = [b for b in blobs if "Heartbeat" in b]
-    assert {tuple(sorted(d)) for b in beats for m in b["_aws"]["CloudWatchMetrics"] for d in m["Dimensions"]} == {
-        ("leg", "service")
-    }
+    assert emf_records(capsys.readouterr().out) == []
+    # ...and each leg's arrival recorded in the state table, where the canary checks it
+    store = LivenessStore(boto3.resource("dynamodb", region_name=REGION).Table(STATE_TABLE))
+    legs = [Member("111122223333", REGION, leg) for leg in ("ssm", "kms", "tamper")]
+    seen = store.last_seen(legs)
+    assert set(seen) == set(legs) and all(abs(last - time.time()) < 60 for last, _ in seen.values())
 
 
 def test_a_member_accounts_heartbeat_is_recorded_as_its_last_arrival(watched, monkeypatch, capsys) -> None:
@@ -199,8 +195,11 @@ def test_an_allowlist_rewrite_that_drops_a_honeytoken_is_high(watched, stack) ->
 def test_the_canary_function_creates_the_canary_once_then_reads_it(stack, monkeypatch, capsys) -> None:
     # GIVEN no canary parameter yet
     monkeypatch.setenv("CANARY_PARAMETER", "/paramwatch/paramwatch/canary")
+    monkeypatch.setenv("OPERATIONS_TOPIC_ARN", stack.topic_arn)  # where it would page a silent leg
+    monkeypatch.setenv("AWS_REGION", REGION)
     canary = importlib.import_module("canary.app")
     canary.ssm_client.cache_clear()
+    canary.member_clients.cache_clear()
     # WHEN the schedule invokes the canary function twice
     first = canary.lambda_handler({"detail-type": "Scheduled Event"}, LambdaContext(function_name="canary"))
     second = canary.lambda_handler({"detail-type": "Scheduled Event"}, LambdaContext(function_name="canary"))
@@ -213,4 +212,7 @@ def test_the_canary_function_creates_the_canary_once_then_reads_it(stack, monkey
     assert [(h["Version"], h.get("Labels")) for h in history] == [(1, ["heartbeat"])]
     # AND its value is in no output
     assert parameter["Value"] not in capsys.readouterr().out + json.dumps([first, second])
+    # AND it checked the heartbeats: the stack's own legs, counted from its first run, are not silent
+    assert first["silent"] == second["silent"] == []
     canary.ssm_client.cache_clear()
+    canary.member_clients.cache_clear()

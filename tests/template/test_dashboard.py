@@ -31,7 +31,7 @@ def test_dashboard_shows_what_the_readme_promises(translated) -> None:
         "AlertsSent",
         "AlertsSuppressed",
         "AlertsParked",
-        "Heartbeat",
+        "SilentHeartbeats",
         "Errors",
         "Throttles",
         "InvalidEvents",

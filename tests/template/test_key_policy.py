@@ -46,21 +46,12 @@ DYNAMODB_NEEDS = (
 )
 
 
-NO_VALUE = object()
-
-
 def resolve(value: Any) -> Any:
-    """Resolve the intrinsics the key policy uses, for one fixed stack in organization mode (its
-    conditional statements are the superset: standalone drops them)."""
+    """Resolve the intrinsics the key policy uses, for one fixed stack."""
     if isinstance(value, list):
-        return [r for r in (resolve(v) for v in value) if r is not NO_VALUE]
+        return [resolve(v) for v in value]
     if not isinstance(value, dict):
         return value
-    if set(value) == {"Fn::If"}:
-        assert value["Fn::If"][0] == "OrganizationMode", value
-        return resolve(value["Fn::If"][1])
-    if value == {"Ref": "AWS::NoValue"}:
-        return NO_VALUE
     if set(value) == {"Fn::Sub"}:
         return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO[m.group(1)], value["Fn::Sub"])
     if set(value) == {"Ref"}:
@@ -215,20 +206,13 @@ def test_cloudwatch_alarms_of_this_account_publish_to_the_operations_topic(polic
 
 
 @pytest.mark.parametrize("action", ["kms:GenerateDataKey", "kms:Decrypt"])
-def test_in_organization_mode_the_canary_pages_the_operations_topic_through_sns_only(policy, action) -> None:
-    # the canary publishes its silent-member pages to the topic this key encrypts (SNS key management)
+def test_the_canary_pages_the_operations_topic_through_sns_only(policy, action) -> None:
+    # the canary publishes its silent-heartbeat pages to the topic this key encrypts (SNS key management)
     canary = role_arn("CanaryRole")
     assert allowed(policy, Request(canary, action, via("sns", **{"aws:PrincipalArn": canary})))
     assert not allowed(policy, Request(canary, action, {"kms:CallerAccount": ACCOUNT, "aws:PrincipalArn": canary}))
     other = f"arn:aws:iam::{ACCOUNT}:role/someone-else"
     assert not allowed(policy, Request(other, action, via("sns", **{"aws:PrincipalArn": other})))
-
-
-def test_the_canarys_statement_exists_in_organization_mode_only(key) -> None:
-    (conditional,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if "Fn::If" in s]
-    condition, statement, otherwise = conditional["Fn::If"]
-    assert (condition, otherwise) == ("OrganizationMode", {"Ref": "AWS::NoValue"})
-    assert statement["Condition"]["ArnEquals"]["aws:PrincipalArn"] == {"Fn::GetAtt": ["CanaryRole", "Arn"]}
 
 
 @pytest.mark.parametrize("action", ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DescribeKey"])

@@ -215,22 +215,25 @@ def test_the_canary_role_is_its_own_and_the_evaluator_knows_it(translated) -> No
     assert env["CANARY_PARAMETER"]["Fn::If"][2] == canary
 
 
-@pytest.mark.parametrize(
-    ("alarm", "leg"), [("HeartbeatSsmAlarm", "ssm"), ("HeartbeatKmsAlarm", "kms"), ("HeartbeatTamperAlarm", "tamper")]
-)
-def test_heartbeat_alarms_treat_missing_data_as_breaching_for_three_periods(translated, alarm: str, leg: str) -> None:
-    props = translated["Resources"][alarm]["Properties"]
-    assert (props["Namespace"], props["MetricName"]) == ("paramwatch", "Heartbeat")
-    assert {d["Name"]: d["Value"] for d in props["Dimensions"]} == {"service": "paramwatch", "leg": leg}
+def test_the_heartbeat_alarm_treats_missing_data_as_breaching(translated) -> None:
+    # one alarm on the canary's SilentHeartbeats (one series, no per-leg dimension); the canary pages
+    # each silent leg itself, and a check that stopped publishing is missing data: breaching
+    props = translated["Resources"]["HeartbeatAlarm"]["Properties"]
+    assert "Condition" not in translated["Resources"]["HeartbeatAlarm"]
+    assert (props["Namespace"], props["MetricName"]) == ("paramwatch", "SilentHeartbeats")
+    assert props["Dimensions"] == [{"Name": "service", "Value": "paramwatch"}]
     assert props["TreatMissingData"] == "breaching"
-    assert props["EvaluationPeriods"] == props["DatapointsToAlarm"] == 3
-    assert (props["ComparisonOperator"], props["Threshold"], props["Statistic"]) == ("LessThanThreshold", 1, "Sum")
+    assert (props["ComparisonOperator"], props["Threshold"], props["Statistic"]) == (
+        "GreaterThanThreshold",
+        0,
+        "Maximum",
+    )
     assert props["Period"] == {"Fn::FindInMap": ["HeartbeatPeriod", {"Ref": "HeartbeatMinutes"}, "Seconds"]}
     periods = translated["Mappings"]["HeartbeatPeriod"]
     assert set(periods) == {str(v) for v in translated["Parameters"]["HeartbeatMinutes"]["AllowedValues"]}
     assert all(periods[m]["Seconds"] == int(m) * 60 for m in periods)
     assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "OperationsTopic"}]
-    assert "Check first" in props["AlarmDescription"] and "paramwatch doctor" in props["AlarmDescription"]
+    assert "check the canary function" in props["AlarmDescription"] and "paramwatch doctor" in props["AlarmDescription"]
 
 
 def test_pipeline_alarms_go_to_the_operations_topic(translated) -> None:
@@ -247,8 +250,7 @@ def test_pipeline_alarms_go_to_the_operations_topic(translated) -> None:
         "InvalidEvents",
         "DestinationDeliveryFailures",  # Lambda could not park a failed event: lost
         "InvocationsFailedToBeSentToDlq",  # EventBridge could not park an undelivered event: lost
-        "Heartbeat",
-        "SilentMembers",  # organization mode: members gone silent, or the canary's member check stopped
+        "SilentHeartbeats",  # a heartbeat leg (own or a member's) gone silent, or the canary's check stopped
     }
 
 

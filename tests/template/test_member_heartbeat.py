@@ -81,14 +81,14 @@ def test_the_member_schedule_runs_every_heartbeat_period() -> None:
     assert resources["CanaryPermission"]["Properties"]["SourceArn"] == {"Fn::GetAtt": ["CanarySchedule", "Arn"]}
 
 
-def test_the_canary_checks_members_in_organization_mode_only(translated) -> None:
+def test_the_canary_checks_every_heartbeat_leg(translated) -> None:
     resources = translated["Resources"]
     env = resources["CanaryFunction"]["Properties"]["Environment"]["Variables"]
-    assert env["WATCH_MEMBERS"] == {"Fn::If": ["OrganizationMode", "true", "false"]}
+    assert env["FORWARD_MODE"] == {"Ref": "ForwardMode"}  # lean mode has no KMS leg
     assert env["STATE_TABLE"] == {"Ref": "StateTable"} and env["OPERATIONS_TOPIC_ARN"] == {"Ref": "OperationsTopic"}
-    # AND only then may its role read and mark the state table and page the operations topic
-    policy = resources["CanaryMembersPolicy"]
-    assert policy["Condition"] == "OrganizationMode" and policy["Properties"]["RoleName"] == {"Ref": "CanaryRole"}
+    # AND its role may read and mark the state table and page the operations topic, nothing more
+    policy = resources["CanaryHeartbeatPolicy"]
+    assert "Condition" not in policy and policy["Properties"]["RoleName"] == {"Ref": "CanaryRole"}
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert {(tuple(as_list(s["Action"])), json.dumps(s["Resource"])) for s in statements} == {
         (("dynamodb:BatchGetItem", "dynamodb:UpdateItem"), json.dumps({"Fn::GetAtt": ["StateTable", "Arn"]})),
@@ -96,18 +96,9 @@ def test_the_canary_checks_members_in_organization_mode_only(translated) -> None
     }
 
 
-def test_one_alarm_watches_every_member_through_one_series(translated) -> None:
-    # no series per member account, region and leg: one SilentMembers count, published on every run,
-    # so that a check that stopped (missing data) alarms too
-    alarm = translated["Resources"]["SilentMembersAlarm"]
-    props = alarm["Properties"]
-    assert alarm["Condition"] == "OrganizationMode"
-    assert (props["MetricName"], props["Dimensions"]) == ("SilentMembers", [{"Name": "service", "Value": "paramwatch"}])
-    assert (props["ComparisonOperator"], props["Threshold"], props["TreatMissingData"]) == (
-        "GreaterThanThreshold",
-        0,
-        "breaching",
-    )
-    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "OperationsTopic"}]
+def test_one_alarm_watches_every_leg_through_one_series(translated) -> None:
+    # no Heartbeat series and alarm per leg, member account or region: one SilentHeartbeats count,
+    # published on every run, so that a check that stopped (missing data) alarms too
+    assert not [n for n, r in translated["Resources"].items() if n.startswith("Heartbeat") and n != "HeartbeatAlarm"]
     alarms = translated["Resources"]["ResourcesParameter"]["Properties"]["Value"]
-    assert "SilentMembersAlarm" in json.dumps(alarms)  # its deletion is a tamper finding
+    assert "HeartbeatAlarm" in json.dumps(alarms)  # its deletion is a tamper finding

@@ -102,12 +102,15 @@ def test_the_heartbeat_is_on_the_bill() -> None:
     assert lines["heartbeat: Lambda requests (canaries and each leg)"].quantity == 8_640 * 4
     assert lines["heartbeat: KMS Decrypt of the canaries (aws/ssm key)"].monthly == pytest.approx(8_640 / 10_000 * 0.03)
     assert lines["heartbeat: members' legs forwarded to the central bus"].quantity == 0
-    assert lines["heartbeat: metrics (central legs; SilentMembers)"].monthly == pytest.approx(3 * 0.30)
-    assert lines["heartbeat: alarms (central legs; SilentMembers)"].monthly == pytest.approx(3 * 0.10)
-    assert lines["heartbeat: members' last arrivals written (DynamoDB)"].quantity == 0
-    assert lines["heartbeat: canary's member checks (DynamoDB)"].quantity == 0  # standalone: no member check
+    # one SilentHeartbeats series and one alarm, not a series and alarm per leg
+    assert lines["heartbeat: SilentHeartbeats metric"].monthly == pytest.approx(0.30)
+    assert lines["heartbeat: HeartbeatAlarm"].monthly == pytest.approx(0.10)
+    # each leg's arrival, and the canary renewing its own legs: one write unit each
+    assert lines["heartbeat: last arrivals written (DynamoDB)"].quantity == 8_640 * 3 * 2
+    # the canary reads its three legs and the registry's 16 shards each period, half a unit each
+    assert lines["heartbeat: canary's checks (DynamoDB)"].quantity == 8_640 * (16 + 3) * 0.5
     heartbeat = sum(line.monthly for item, line in lines.items() if item.startswith("heartbeat:"))
-    assert 1.2 < heartbeat < 1.3  # the metrics and alarms are nearly all of it
+    assert 0.45 < heartbeat < 0.5  # the metric and alarm are most of it
     # AND a slower heartbeat costs fewer reads, not fewer metrics
     slow = cost.heartbeat_lines(cost.Workload(reads_per_second=10, heartbeat_minutes=60), PRICES)
     assert slow[0].quantity == 720
@@ -137,21 +140,17 @@ def test_every_member_account_and_region_runs_its_own_canary(lean: bool, central
     assert crossing.quantity == forwarded
     assert crossing.monthly == pytest.approx(forwarded / 1e6 * 1.00)
     # AND no metric series per member: each leg's arrival is one write unit in the state table...
-    writes = lines["heartbeat: members' last arrivals written (DynamoDB)"]
-    assert writes.quantity == forwarded
-    assert writes.monthly == pytest.approx(forwarded / 1e6 * 0.625)
+    writes = lines["heartbeat: last arrivals written (DynamoDB)"]
+    assert writes.quantity == evaluations + central_legs * beats
+    assert writes.monthly == pytest.approx(writes.quantity / 1e6 * 0.625)
     # ...which the central canary reads every period (eventually consistent: half a unit an item)
-    checks = lines["heartbeat: canary's member checks (DynamoDB)"]
-    assert checks.quantity == beats * (cost.REGISTRY_SHARDS + 149 * member_legs) * 0.5
-    # AND the central legs' series plus one SilentMembers series, one alarm each, whatever the members
-    metrics = lines["heartbeat: metrics (central legs; SilentMembers)"]
-    assert metrics.quantity == central_legs + 1
-    assert metrics.monthly == pytest.approx((central_legs + 1) * 0.30)
+    checks = lines["heartbeat: canary's checks (DynamoDB)"]
+    assert checks.quantity == beats * (cost.REGISTRY_SHARDS + central_legs + 149 * member_legs) * 0.5
+    # AND one SilentHeartbeats series and one alarm, whatever the number of members
     bigger = cost.Workload(reads_per_second=10, accounts=500, regions=3, lean=lean)
     grown = {line.item: line for line in cost.heartbeat_lines(bigger, PRICES)}
-    assert grown["heartbeat: metrics (central legs; SilentMembers)"].monthly == metrics.monthly
-    alarms = lines["heartbeat: alarms (central legs; SilentMembers)"]
-    assert alarms.monthly == pytest.approx((central_legs + 1) * 0.10)
+    for item, monthly in (("heartbeat: SilentHeartbeats metric", 0.30), ("heartbeat: HeartbeatAlarm", 0.10)):
+        assert lines[item].monthly == grown[item].monthly == pytest.approx(monthly)
     assert lines["heartbeat: logs"].quantity == pytest.approx(canaries * 700 / 2**30)
     # AND the evaluator's duration covers every leg, the canaries' 100 ms each at 128 MB
     duration = lines["heartbeat: Lambda duration"]

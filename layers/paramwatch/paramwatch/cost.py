@@ -226,8 +226,7 @@ def monitor_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
 
 HEARTBEAT_LEGS = 3  # the canary's GetParameter, the Decrypt SSM makes for it (not in lean mode), and its label
 MEMBER_HEARTBEAT_LEGS = 2  # a member forwards its canary's read and Decrypt (not in lean mode), no write events
-HEARTBEAT_ALARMS = 3  # one per leg of the central stack's own canary
-MEMBER_ALARMS = 1  # organization mode: SilentMembers, one series whatever the number of members
+HEARTBEAT_ALARMS = 1  # HeartbeatAlarm on SilentHeartbeats, one series whatever the legs and members
 REGISTRY_SHARDS = 16  # paramwatch_aws.liveness_store.SHARDS (a test keeps them equal)
 CANARY_MEMORY_MB = 128
 LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
@@ -236,14 +235,13 @@ LOG_BYTES_CANARY = 700  # Lambda START/END/REPORT lines and one "heartbeat" line
 def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     """What the heartbeat adds: a canary read every `heartbeat_minutes` in every account and region.
 
-    The central stack's canary is judged on its legs in its home region, each a `Heartbeat` series
-    with an alarm. In organization mode each other account and region runs its own canary
-    (member.yaml): its schedule, Lambda, Decrypt and logs are billed to that member, and are
-    counted here as what the organization pays. Its read and Decrypt cross to the central bus,
-    where the evaluator records each leg's arrival as one small item in the state table (one write
-    unit), and the central canary reads them all every period (eventually consistent, half a read
-    unit per item of up to 4 KB, plus the registry's shards) and publishes one `SilentMembers`
-    series, with one alarm.
+    The evaluator records each leg's arrival (the central stack's own legs and, in organization
+    mode, each member account and region's) as one small item in the state table: one write unit.
+    Every period the central canary renews its own legs' items (one write each) and reads all items
+    and the registry's shards (eventually consistent, half a read unit per item of up to 4 KB), and
+    publishes one `SilentHeartbeats` series, with one alarm. Each other account and region runs its
+    own canary (member.yaml): its schedule, Lambda, Decrypt and logs are billed to that member, and
+    are counted here as what the organization pays; its read and Decrypt cross to the central bus.
     """
     beats = SECONDS_PER_MONTH / 60 / w.heartbeat_minutes
     legs = HEARTBEAT_LEGS - 1 if w.lean else HEARTBEAT_LEGS
@@ -252,11 +250,8 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
     canaries = beats * (1 + members)
     forwarded = beats * members * member_legs
     events = beats * legs + forwarded
-    organization = members > 0
-    series = legs + (MEMBER_ALARMS if organization else 0)
-    alarms = legs * HEARTBEAT_ALARMS // HEARTBEAT_LEGS + (MEMBER_ALARMS if organization else 0)
-    checks = beats if organization else 0
-    check_reads = checks * (REGISTRY_SHARDS + members * member_legs) * 0.5
+    writes = events + beats * legs
+    check_reads = beats * (REGISTRY_SHARDS + legs + members * member_legs) * 0.5
     canary_gb_s = canaries * billed_ms(0, w.canary_ms, CANARY_MEMORY_MB) / 1000 * CANARY_MEMORY_MB / 1024
     evaluator_gb_s = events * billed_ms(w.cpu_ms_allowed, 0, w.memory_mb) / 1000 * w.memory_mb / 1024
     log_gb = (canaries * LOG_BYTES_CANARY + events * LOG_BYTES_ALLOWED) / 2**30
@@ -298,31 +293,31 @@ def heartbeat_lines(w: Workload, p: dict[str, Any]) -> list[Line]:
         ),
         Line(
             "paramwatch",
-            "heartbeat: members' last arrivals written (DynamoDB)",
-            forwarded,
+            "heartbeat: last arrivals written (DynamoDB)",
+            writes,
             "WRU",
-            forwarded / 1e6 * p["dynamodb_write_request_unit_per_million"],
+            writes / 1e6 * p["dynamodb_write_request_unit_per_million"],
         ),
         Line(
             "paramwatch",
-            "heartbeat: canary's member checks (DynamoDB)",
+            "heartbeat: canary's checks (DynamoDB)",
             check_reads,
             "RRU",
             check_reads / 1e6 * p["dynamodb_read_request_unit_per_million"],
         ),
         Line(
             "paramwatch",
-            "heartbeat: metrics (central legs; SilentMembers)",
-            series,
+            "heartbeat: SilentHeartbeats metric",
+            1,
             "metrics",
-            series * p["cloudwatch_metric_month"],
+            p["cloudwatch_metric_month"],
         ),
         Line(
             "paramwatch",
-            "heartbeat: alarms (central legs; SilentMembers)",
-            alarms,
+            "heartbeat: HeartbeatAlarm",
+            HEARTBEAT_ALARMS,
             "alarm metrics",
-            alarms * p["cloudwatch_alarm_metric_month"],
+            HEARTBEAT_ALARMS * p["cloudwatch_alarm_metric_month"],
         ),
         Line("paramwatch", "heartbeat: logs", log_gb, "GB", log_gb * p["cloudwatch_logs_ingest_per_gb"]),
     ]

@@ -350,6 +350,8 @@ class Detector:
 
     def _tamper(self, finding: Finding, change: Change) -> Verdict:
         """A blinding change pages once per (principal, resource) and window; a deploy never pages."""
+        name = self.allowlist.account_name(finding.account)
+        finding = replace(finding, account_name=name) if name else finding
         if change.by_deploy:
             return Verdict(finding, paged=False, reason="CloudFormation deploying paramwatch's own stack")
         moment = parse_time(finding.event_time or "")

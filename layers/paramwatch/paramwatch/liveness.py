@@ -1,11 +1,11 @@
-"""Member liveness in organization mode: which member account, region and leg has gone silent.
+"""Liveness: which heartbeat leg, of this stack or of a member account and region, has gone silent.
 
-Each member account and region runs its own canary (member.yaml), whose legs reach the central
-evaluator. A CloudWatch series per member would cost 0.30 USD a month each and could have no alarm
-the template can list, so the evaluator records each leg's last arrival in the state table instead,
-and the central canary, every heartbeat period, pages once per member that has gone silent and
-publishes one aggregate `SilentMembers` count. This module holds the arithmetic and the page's
-words; the storage lives in `paramwatch_aws.liveness_store`.
+The canary's legs (and, in organization mode, every member account and region's, member.yaml)
+reach the evaluator, which records each leg's last arrival in the state table. A CloudWatch series
+and alarm per leg would cost 0.40 USD a month each, and a member's could have no alarm the template
+can list; instead the central canary, every heartbeat period, pages once per leg gone silent and
+publishes one aggregate `SilentHeartbeats` count, which one alarm watches. This module holds the
+arithmetic and the page's words; the storage lives in `paramwatch_aws.liveness_store`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from paramwatch.heartbeat import KMS_LEG, SSM_LEG, TAMPER_LEG, Heartbeat
+from paramwatch.heartbeat import KMS_LEG, SSM_LEG, TAMPER_LEG
 
 SILENT_PERIODS = 3  # as the central heartbeat alarms: one late period is EventBridge's best effort
 FORGET_DAYS = 7  # a member silent this long is forgotten (its account closed, its region removed)
@@ -52,13 +52,6 @@ class Member:
         return cls(account, region, leg) if leg in _LEGS else None
 
 
-def member_of(heartbeat: Heartbeat, home: tuple[str | None, str | None]) -> Member | None:
-    """The member whose heartbeat this is, or None for the central stack's own (home) heartbeat."""
-    if (heartbeat.account, heartbeat.region) == home:
-        return None
-    return Member.of(heartbeat.account, heartbeat.region, heartbeat.leg)
-
-
 def silent_after(heartbeat_minutes: int) -> float:
     """Seconds without a heartbeat after which a member counts as silent."""
     return SILENT_PERIODS * heartbeat_minutes * 60.0
@@ -68,6 +61,21 @@ def is_silent(last_seen: float, now: float, heartbeat_minutes: int) -> bool:
     return now - last_seen > silent_after(heartbeat_minutes)
 
 
+_CHECK_HOME = {
+    SSM_LEG: (
+        "is the trail logging with read management events ('paramwatch doctor' checks the trail, rules, "
+        "subscriptions and queues), are the read rules enabled with their State, then the canary "
+        "function's errors and the evaluator's errors"
+    ),
+    KMS_LEG: (
+        "if the ssm leg still beats: does the trail exclude KMS events ('paramwatch doctor'), then "
+        "whether the ParameterDecryptRule is enabled and still targets the evaluator"
+    ),
+    TAMPER_LEG: (
+        "is the tamper rule ENABLED and does it still target the evaluator ('paramwatch doctor'); if the "
+        "read legs stopped too, the trail"
+    ),
+}
 _CHECK_FIRST = {
     SSM_LEG: (
         "the member stack in that account and region (its rules, State "
@@ -91,10 +99,25 @@ class SilentPage:
     body: str
 
 
-def silent_page(member: Member, last_seen: float, heartbeat_minutes: int, stack: str) -> SilentPage:
-    """What the operations topic gets, once, when a member goes silent."""
+def silent_page(member: Member, last_seen: float, heartbeat_minutes: int, stack: str, home: bool = False) -> SilentPage:
+    """What the operations topic gets, once, when a leg goes silent (`home`: the stack's own)."""
     seen = datetime.fromtimestamp(last_seen, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     minutes = SILENT_PERIODS * heartbeat_minutes
+    if home:
+        subject = f"paramwatch may be blind: no {member.leg} heartbeat in {member.region}"
+        body = "\n".join(
+            [
+                f"paramwatch ({stack}) has had no {member.leg} heartbeat from its own canary in account "
+                f"{member.account}, {member.region}, for more than {minutes} minutes (last one at {seen}).",
+                "Reads of secrets may go unseen until it beats again.",
+                "",
+                f"Check first: {_CHECK_HOME[member.leg]}.",
+                f"Then: paramwatch doctor --stack {stack}.",
+                "",
+                "This page is sent once per silence; the HeartbeatAlarm stays in ALARM while any leg is silent.",
+            ]
+        )
+        return SilentPage(subject=subject[:99], body=body)
     subject = f"paramwatch: member {member.account} {member.region} silent ({member.leg} leg)"
     body = "\n".join(
         [
@@ -105,7 +128,7 @@ def silent_page(member: Member, last_seen: float, heartbeat_minutes: int, stack:
             f"Check first: {_CHECK_FIRST[member.leg]}.",
             f"Then: paramwatch doctor --stack {stack} (its 'members' lines).",
             "",
-            "This page is sent once per silence; the SilentMembers alarm stays in ALARM while any member "
+            "This page is sent once per silence; the HeartbeatAlarm stays in ALARM while any member "
             f"is silent. A member silent for {FORGET_DAYS} days is forgotten (an account closed, a region "
             "removed from the StackSet).",
         ]

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -23,7 +23,7 @@ from paramwatch import allowlist as allowlist_mod
 from paramwatch.allowlist import AllowlistError
 from paramwatch.escape import safe
 from paramwatch.heartbeat import LEGS
-from paramwatch.liveness import is_silent
+from paramwatch.liveness import Member, is_silent
 from paramwatch.trail import gaps
 from paramwatch_aws.liveness_store import LivenessStore
 
@@ -261,7 +261,43 @@ class Doctor:
         if reserved.get("ReservedConcurrentExecutions") == 0:
             fix = f"aws lambda delete-function-concurrency --function-name {function}"
             return [Check("evaluator", Status.FAIL, f"{function} has reserved concurrency 0: it judges nothing", fix)]
-        return [Check("evaluator", Status.OK, f"{function} is not throttled to zero")]
+        return [Check("evaluator", Status.OK, f"{function} is not throttled to zero"), *self._held_pages(function)]
+
+    def _held_pages(self, function: str) -> list[Check]:
+        """The hold queue's event source: disabled or retargeted, held alerts are never sent."""
+        client = self.session.client("lambda")
+        out = []
+        for logical, uuid in sorted(self.stack.physical("AWS::Lambda::EventSourceMapping").items()):
+            try:
+                mapping = client.get_event_source_mapping(UUID=uuid)
+            except client.exceptions.ResourceNotFoundException:
+                out.append(
+                    Check(
+                        "evaluator",
+                        Status.FAIL,
+                        f"{logical} ({uuid}) is deleted: held alerts are never sent",
+                        "redeploy the stack ('sam deploy')",
+                    )
+                )
+                continue
+            state, target = mapping.get("State"), str(mapping.get("FunctionArn", ""))
+            if not target.endswith(f":function:{function}"):
+                out.append(
+                    Check(
+                        "evaluator",
+                        Status.FAIL,
+                        f"{logical} ({uuid}) delivers to {safe(target)}, not {function}",
+                        "redeploy the stack ('sam deploy')",
+                    )
+                )
+            elif state in ("Disabled", "Disabling"):
+                fix = f"aws lambda update-event-source-mapping --uuid {uuid} --enabled"
+                out.append(
+                    Check("evaluator", Status.FAIL, f"{logical} ({uuid}) is {state}: held alerts wait unsent", fix)
+                )
+            else:
+                out.append(Check("evaluator", Status.OK, f"{logical} is {state} and hands held alerts to {function}"))
+        return out
 
     # -- the allowlist ------------------------------------------------------------------------
 
@@ -307,39 +343,41 @@ class Doctor:
 
     # -- heartbeat ----------------------------------------------------------------------------
 
+    def _liveness(self) -> LivenessStore | None:
+        table = self.stack.physical("AWS::DynamoDB::Table").get("StateTable")
+        return LivenessStore(self.session.resource("dynamodb").Table(table)) if table else None
+
+    def _home(self) -> str | None:
+        """The stack's account, from its alert topic's ARN."""
+        parts = self.stack.outputs.get("AlertTopicArn", "").split(":")
+        return parts[4] if len(parts) > 4 else None
+
     def heartbeat(self) -> list[Check]:
+        """Each of the stack's own legs must have arrived in the last 3 periods (the state table's
+        item, the one the canary checks)."""
+        store, account = self._liveness(), self._home()
+        if store is None or account is None:
+            return [Check("heartbeat", Status.UNKNOWN, "the stack has no StateTable or AlertTopicArn")]
         minutes = int(self.stack.parameters.get("HeartbeatMinutes") or 5)
-        period = minutes * 60
-        now = datetime.fromtimestamp(time.time(), UTC)
-        # the window reaches a period past now, so that the current, partial period is always in it
-        start, end = now - timedelta(seconds=period * HEARTBEAT_PERIODS), now + timedelta(seconds=period)
-        cloudwatch = self.session.client("cloudwatch")
-        out = []
         lean = self.stack.parameters.get("ForwardMode") == "lean"  # the Decrypt SSM makes is not delivered
-        for leg in [leg for leg in LEGS if not (lean and leg == "kms")]:
-            points = cloudwatch.get_metric_statistics(
-                Namespace="paramwatch",
-                MetricName="Heartbeat",
-                Dimensions=[{"Name": "service", "Value": "paramwatch"}, {"Name": "leg", "Value": leg}],
-                StartTime=start,
-                EndTime=end,
-                Period=period,
-                Statistics=["Sum"],
-            ).get("Datapoints", [])
-            beats = sum(p.get("Sum", 0) for p in points)
-            if beats:
-                last = max(p["Timestamp"] for p in points if p.get("Sum"))
-                out.append(
-                    Check("heartbeat", Status.OK, f"{leg} leg: {beats:g} heartbeat(s), last in the period of {last}")
-                )
+        legs = [Member.of(account, self.stack.region, leg) for leg in LEGS if not (lean and leg == "kms")]
+        wanted = [leg for leg in legs if leg is not None]
+        seen = store.last_seen(wanted)
+        now = time.time()
+        out = []
+        for leg in wanted:
+            last = seen.get(leg, (None, None))[0]
+            if last is not None and not is_silent(last, now, minutes):
+                when = datetime.fromtimestamp(last, UTC).strftime("%Y-%m-%d %H:%M UTC")
+                out.append(Check("heartbeat", Status.OK, f"{leg.leg} leg: last heartbeat at {when}"))
                 continue
             hint = {
                 "ssm": "the trail (above), the rules, then",
                 "kms": "whether the trail excludes KMS events, then",
                 "tamper": "the tamper rule (above), then",
-            }[leg]
+            }[leg.leg]
             fix = f"check {hint} the canary's logs: aws logs tail /paramwatch/{self.stack.name}/canary"
-            detail = f"{leg} leg: no heartbeat in the last {HEARTBEAT_PERIODS * minutes} minutes"
+            detail = f"{leg.leg} leg: no heartbeat in the last {HEARTBEAT_PERIODS * minutes} minutes"
             out.append(Check("heartbeat", Status.FAIL, detail, fix))
         return out
 
@@ -347,11 +385,10 @@ class Doctor:
         """Organization mode: every member account, region and leg the evaluator has recorded a
         heartbeat of (in the state table, forgotten after 7 silent days) must have beaten in the
         last 3 periods. The central canary pages each silence once; this lists them all."""
-        table = self.stack.physical("AWS::DynamoDB::Table").get("StateTable")
-        if table is None:
+        store, account = self._liveness(), self._home()
+        if store is None:
             return [Check("members", Status.UNKNOWN, "the stack has no StateTable")]
-        store = LivenessStore(self.session.resource("dynamodb").Table(table))
-        members = store.members()
+        members = [m for m in store.members() if (m.account, m.region) != (account, self.stack.region)]
         if not members:
             return []  # standalone, or no member heartbeat has arrived yet
         minutes = int(self.stack.parameters.get("HeartbeatMinutes") or 5)

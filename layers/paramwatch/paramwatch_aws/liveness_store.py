@@ -76,6 +76,23 @@ class LivenessStore:
             return False  # the registry is full: the member beats but cannot be listed
         return True
 
+    def expect(self, member: Member, now: float) -> None:
+        """Make sure a leg that must beat (the stack's own) has an item: one never seen counts from now.
+
+        An existing arrival is kept; the TTL is renewed, so that the stack's own legs are never
+        forgotten, however long they stay silent.
+        """
+        self._table.update_item(
+            Key={"pk": _item(member)},
+            UpdateExpression="SET v = if_not_exists(v, :now), m = :m, #t = :ttl",
+            ExpressionAttributeNames={"#t": "ttl"},
+            ExpressionAttributeValues={
+                ":now": Decimal(int(now)),
+                ":m": member.key,
+                ":ttl": int(now) + FORGET_DAYS * 86400,
+            },
+        )
+
     def members(self) -> list[Member]:
         """Every registered member leg, sorted."""
         keys = [{"pk": _registry(shard)} for shard in range(SHARDS)]
@@ -155,10 +172,22 @@ class Silence:
 
 
 def check_members(
-    store: LivenessStore, sns: Any, topic_arn: str, now: float, heartbeat_minutes: int, stack: str
+    store: LivenessStore,
+    sns: Any,
+    topic_arn: str,
+    now: float,
+    heartbeat_minutes: int,
+    stack: str,
+    expected: tuple[Member, ...] = (),
 ) -> list[Silence]:
-    """Page the operations topic once per member gone silent; forget those whose item expired."""
-    members = store.members()
+    """Page the operations topic once per leg gone silent; forget members whose item expired.
+
+    `expected` are the stack's own legs: checked whether or not they ever beat (a leg never seen
+    counts from the first check), and never forgotten.
+    """
+    for member in expected:
+        store.expect(member, now)
+    members = sorted(set(store.members()) | set(expected))
     seen = store.last_seen(members)
     out = []
     for member in members:
@@ -170,7 +199,7 @@ def check_members(
             continue
         page = paged_for != last and store.mark_paged(member, last)
         if page:
-            text = silent_page(member, last, heartbeat_minutes, stack)
+            text = silent_page(member, last, heartbeat_minutes, stack, home=member in expected)
             try:
                 sns.publish(TopicArn=topic_arn, Subject=text.subject, Message=text.body)
             except Exception:
