@@ -31,6 +31,15 @@ def test_make_mutation_runs_the_script_with_the_module_asked_for() -> None:
     assert args.module == ["names"]
 
 
+def test_the_readmes_other_mutation_commands_parse() -> None:
+    parser = _run_module().parser()
+    assert parser.parse_args(["--recheck", "--module", "names"]).recheck
+    assert parser.parse_args(["--report-only"]).report_only
+    readme = (ROOT / "README.md").read_text()
+    assert "`python mutation/run.py --recheck --module names`" in readme
+    assert "`python mutation/run.py --report-only`" in readme
+
+
 def test_every_equivalent_mutant_names_a_mutated_module_and_a_reason() -> None:
     run = _run_module()
     lines = [line for line in (HERE / "equivalent.txt").read_text().splitlines() if line and not line.startswith("#")]
