@@ -235,3 +235,17 @@ def test_kms_side_of_a_known_pair_carries_the_ssm_caller(sample_allowlist) -> No
     # AND when the Decrypt arrives first, nothing is known yet and nothing is made up
     kms_first = run_all(detector_for(sample_allowlist), [kms_decrypt("k", "/billing/k"), ssm_read("s", ["/billing/k"])])
     assert next(v for v in kms_first if v.finding.event_id == "k").finding.ssm_caller is None
+
+
+def test_kms_side_bulk_names_the_endpoint_the_ssm_call_came_through(sample_allowlist) -> None:
+    from support import kms_decrypt
+
+    # GIVEN the same burst, its SSM call made through a VPC endpoint
+    endpoint = "vpce-0a1b2c3d4e5f60718"
+    records = [ssm_read("call", ["/platform/p0"], "2026-11-02T10:15:00Z", vpcEndpointId=endpoint)]
+    records += [kms_decrypt(f"k{i}", f"/platform/p{i}", f"2026-11-02T10:15:{i:02d}Z") for i in range(1, 22)]
+    verdicts = run_all(detector_for(sample_allowlist), records)
+    (bulk,) = [v.finding for v in verdicts if str(v.finding.rule) == "bulk-retrieval"]
+    # THEN the alert says where the SSM call came from, endpoint included
+    assert bulk.ssm_caller is not None and bulk.ssm_caller.vpc_endpoint == endpoint
+    assert f"SSM call:   from 203.0.113.5 via {endpoint}, event call" in body(bulk)
