@@ -249,3 +249,17 @@ def test_kms_side_bulk_names_the_endpoint_the_ssm_call_came_through(sample_allow
     # THEN the alert says where the SSM call came from, endpoint included
     assert bulk.ssm_caller is not None and bulk.ssm_caller.vpc_endpoint == endpoint
     assert f"SSM call:   from 203.0.113.5 via {endpoint}, event call" in body(bulk)
+
+
+def test_only_the_decrypt_ssm_made_notes_that_the_parameter_is_a_securestring() -> None:
+    from paramwatch.allowlist import EMPTY
+    from support import kms_decrypt
+
+    # GIVEN an ungranted read seen only through the Decrypt SSM made for it, and another seen only as the SSM call
+    kms = run_all(detector_for(EMPTY), [kms_decrypt("k", "/billing/key")])
+    ssm = run_all(detector_for(EMPTY), [ssm_read("s", ["/billing/key"])])
+    # THEN the Decrypt's alert carries the note, the SSM call's does not
+    assert [v.notes for v in kms if v.paged] == [
+        ("The KMS Decrypt SSM made confirms the parameter is a SecureString.",)
+    ]
+    assert [v.notes for v in ssm if v.paged] == [()]
