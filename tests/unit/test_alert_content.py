@@ -263,3 +263,8 @@ def test_only_the_decrypt_ssm_made_notes_that_the_parameter_is_a_securestring() 
         ("The KMS Decrypt SSM made confirms the parameter is a SecureString.",)
     ]
     assert [v.notes for v in ssm if v.paged] == [()]
+    # nor does a Decrypt SSM did not make
+    direct = kms_decrypt("d", "/billing/key")
+    direct["userIdentity"] = {k: v for k, v in direct["userIdentity"].items() if k != "invokedBy"}
+    direct_verdicts = run_all(detector_for(EMPTY), [direct])
+    assert [(str(v.finding.rule), v.notes) for v in direct_verdicts if v.paged] == [("direct-decrypt", ())]
