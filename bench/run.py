@@ -348,12 +348,14 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
     from moto import mock_aws
 
     from evaluator import app
+    from paramwatch.hold import Holds
     from paramwatch.settings import Settings
     from paramwatch.state import MemoryState
     from paramwatch_aws.alerts import AlertSender
     from paramwatch_aws.allowlist_store import AllowlistStore
     from paramwatch_aws.bus import FindingBus
     from paramwatch_aws.cached_state import CachedState
+    from paramwatch_aws.liveness_store import LivenessStore
     from paramwatch_aws.own_store import OwnStore
 
     rng = random.Random(11)
@@ -383,15 +385,20 @@ def per_event(allowlist_json: str, events: int) -> dict[str, float]:
         events_client = boto3.client("events")
         bus_stubber = Stubber(events_client)
         settings = Settings.from_env(os.environ)
+        state = CachedState(MemoryState())
         runtime = app.Runtime(
             settings=settings,
             tuning=settings.tuning,
             alerts=AlertSender(sns=sns, sqs=None, topic_arn=os.environ["ALERT_TOPIC_ARN"], failure_queue_url=""),
-            state=CachedState(MemoryState()),
+            state=state,
             allowlist=AllowlistStore(ssm=ssm, name=settings.allowlist_parameter, max_age=3600),
             own=OwnStore(ssm=ssm, settings=settings, max_age=3600),
             bus=FindingBus(events=events_client, bus_name="default"),
             hub=None,
+            holds=Holds(state, 0),  # GetParameter reads only: nothing is held
+            hold_queue=None,
+            liveness=LivenessStore(boto3.resource("dynamodb").Table("bench-state")),  # no heartbeats here
+            account_names=None,
         )
         app.runtime = lambda: runtime  # the bench supplies the warm container's clients
         app.logger.setLevel("ERROR")
