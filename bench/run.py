@@ -175,8 +175,9 @@ def _secret_read(rng: random.Random, moment: float, violate: bool, kind: str | N
         read = _record(
             rng, moment, "ssm.amazonaws.com", "GetParameter", who, {"name": names[0], "withDecryption": True}, ip
         )
-    if kind == "refused":  # a name that does not exist, or one the role may not read: no Decrypt
-        read["errorCode"] = rng.choice(["ParameterNotFound", "AccessDeniedException"])
+    if kind == "refused":  # one the role may not read: no Decrypt. GetParameter's ParameterNotFound
+        # is not recorded in CloudTrail (SSM API Reference, GetParameter), so the day holds none.
+        read["errorCode"] = "AccessDeniedException"
         read["errorMessage"] = "refused"
         return [read]
     return [read, *(_ssm_decrypt(rng, moment, app, name) for name in names)]
