@@ -6,6 +6,7 @@ import json
 import re
 
 from sam_template import resources_of
+from support import ROOT
 
 ALLOWED_DIMENSIONS = {"service", "rule", "severity", "leg", "FunctionName", "QueueName", "RuleName"}
 
@@ -27,7 +28,7 @@ def test_dashboard_shows_what_the_readme_promises(translated) -> None:
     text = json.dumps(widgets)
     for metric in (
         "Findings",
-        "EventsEvaluated",
+        "Invocations",
         "AlertsSent",
         "AlertsSuppressed",
         "AlertsParked",
@@ -52,3 +53,16 @@ def test_dashboard_has_no_high_cardinality_dimension(translated) -> None:
             dimensions = {d for d in metric[2::2] if d != "."}
             assert dimensions <= ALLOWED_DIMENSIONS, (widget["properties"]["title"], dimensions)
             assert metric[2::2], f"{metric[1]} without a dimension"
+
+
+def test_every_paramwatch_metric_on_the_dashboard_is_one_the_code_emits(translated) -> None:
+    """A widget line for a metric nobody publishes is an empty graph that looks like a quiet day."""
+    code = "\n".join(p.read_text() for d in ("functions", "layers/paramwatch") for p in (ROOT / d).rglob("*.py"))
+    emitted = set(re.findall(r'name="([A-Za-z]+)", unit=', code))
+    assert {"Findings", "AlertsSent", "SilentHeartbeats"} <= emitted
+    namespace = None
+    for widget in body(translated)["widgets"]:
+        for metric in metrics_of(widget):
+            namespace = namespace if metric[0] in (".", "...") else metric[0]
+            if namespace == "paramwatch" and metric[0] != "...":
+                assert metric[1] in emitted, (widget["properties"]["title"], metric[1])
