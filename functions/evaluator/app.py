@@ -260,6 +260,25 @@ def release(rt: Runtime, body: str) -> Verdict:
     return page
 
 
+def release_batch(rt: Runtime, records: list[dict[str, Any]]) -> list[Verdict]:
+    """Send every held page of an SQS batch, then re-raise the first failure, if any.
+
+    One message that fails (a foreign body, a throttled publish) must not hold back the pages after
+    it; SQS then delivers the whole batch again, and the pages already sent are not sent twice.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    pages, failure = [], None
+    for record in records:
+        try:
+            pages.append(release(rt, record["body"]))
+        except (ValueError, ClientError, BotoCoreError) as exc:  # re-raised below, after the rest
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    return pages
+
+
 def announce(rt: Runtime, verdicts: list[Verdict]) -> None:
     """Put every finding, paged or not, on the event bus.
 
@@ -339,8 +358,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """
     try:
         if is_held_batch(event):
-            rt = runtime()
-            return {"pages": [release(rt, record["body"]).to_dict() for record in event["Records"]]}
+            return {"pages": [page.to_dict() for page in release_batch(runtime(), event["Records"])]}
         return _handle(event, context)
     finally:
         if metrics.metric_set:

@@ -75,6 +75,22 @@ def test_a_hold_message_paramwatch_did_not_write_fails_the_delivery(app, stack, 
         app.lambda_handler(sqs_event([message]), LambdaContext())
 
 
+def test_a_foreign_message_does_not_hold_back_the_pages_after_it_in_its_batch(app, stack, held) -> None:
+    for record in sweep():
+        invoke(app, record)
+    (message,) = stack.sqs.receive_message(QueueUrl=held, MaxNumberOfMessages=10)["Messages"]
+    foreign = {"MessageId": "m1", "ReceiptHandle": "r1", "Body": '{"kind": "something else"}', "MD5OfBody": "x"}
+    # WHEN a batch holds a message paramwatch did not write before a real held page
+    with pytest.raises(ValueError, match="not a paramwatch hold message"):
+        app.lambda_handler(sqs_event([foreign, message]), LambdaContext())
+    # THEN the delivery fails (SQS keeps the batch), but the real page went out, once
+    (alert,) = stack.alerts()
+    assert "Its Decrypts revealed 50 secret(s)" in alert["Message"]
+    with pytest.raises(ValueError):
+        app.lambda_handler(sqs_event([foreign, message]), LambdaContext())
+    assert stack.alerts() == []  # alerts() drains the subscribed queue: nothing new was sent
+
+
 class Container:
     """One warm evaluator: its own cache in front of the shared table, its own detector and holds."""
 
