@@ -284,3 +284,37 @@ def test_the_readme_quotes_the_cost_command() -> None:
     assert f"**{full}**" in readme and f"**{lean}**" in readme
     full, lean = totals[0]
     assert f"**{full} USD** a month in\nfull mode and **{lean} USD** in lean mode" in readme
+
+
+def test_the_goals_stay_out_of_reach_without_dropping_alarms_or_encryption() -> None:
+    """The README's "Why the goals stay out of reach": its figures are the model's, and they hold."""
+    from support import ROOT
+
+    def bill(lean: bool) -> tuple[dict[str, float], float]:
+        workload = cost.Workload(reads_per_second=10, lean=lean)
+        lines = {line.item: line.monthly for line in cost.monitor_lines(workload, PRICES)}
+        kms = sum(line.monthly for line in cost.workload_lines(workload, PRICES) if line.item.startswith("KMS Decrypt"))
+        return lines, kms
+
+    def metrics(lines: dict[str, float]) -> float:
+        return lines["CloudWatch custom metrics (published hourly)"] + lines["heartbeat: SilentHeartbeats metric"]
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    lean, kms = bill(lean=True)
+    kept = (
+        lean["Lambda requests"]
+        + lean["KMS pipeline key"]
+        + lean["CloudWatch alarms"]
+        + lean["heartbeat: HeartbeatAlarm"]
+    )
+    goal = cost.LEAN_GOAL * kms
+    assert f"goal is {goal:.2f} USD" in readme and f"are {kept:.2f} USD, which leaves {goal - kept:.2f} USD" in readme
+    violations = sum(
+        lean[item] for item in lean if item.startswith(("DynamoDB", "SNS", "CloudWatch Logs", "EventBridge, findings"))
+    )
+    assert goal - kept < violations and f"violations alone cost {violations:.2f} USD" in readme
+    without_metrics = sum(lean.values()) - metrics(lean)
+    assert without_metrics > goal and f"dropped: {without_metrics:.2f} USD, {without_metrics / kms:.1%}" in readme
+    full, kms = bill(lean=False)
+    without_metrics = sum(full.values()) - metrics(full)
+    assert without_metrics > cost.FULL_GOAL * kms and f"dropped is {without_metrics:.2f} USD" in readme
