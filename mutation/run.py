@@ -10,7 +10,8 @@ other survivor is listed; a survivor is either killed by a new test or gets a li
 
 Usage: python mutation/run.py [--module NAME ...] [--keep] [--recheck] [--report-only]
 Each module's result is kept in build/mutation-results/: run modules one at a time, add tests, run
---recheck (only the survivors run again), and --report-only sums them up.
+--recheck (only the survivors run again, and every mutant of a function whose code changed), and
+--report-only sums them up.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--recheck",
         action="store_true",
-        help="run again only the untriaged survivors of the last run (after adding tests)",
+        help="run again the untriaged survivors (after adding tests) and every mutant of a changed function",
     )
     return parser
 
@@ -217,7 +218,17 @@ def main(argv: list[str] | None = None) -> int:
             code, _ = mutmut_run(again)
             if code:
                 return code
-            status.update({n: state for n, state in results().items() if n in again})
+            # mutmut forgets the results of a function whose code changed (and numbers its mutants
+            # afresh): run those too, and drop the names that no longer exist
+            fresh = {n: s for n, s in results().items() if n.split(".")[1] in modules}
+            unchecked = [n for n, state in fresh.items() if state == "not checked"]
+            if unchecked:
+                code, _ = mutmut_run(unchecked)
+                if code:
+                    return code
+                fresh = {n: s for n, s in results().items() if n.split(".")[1] in modules}
+            status = {n: s for n, s in status.items() if n in fresh}
+            status.update({n: fresh[n] for n in [*again, *unchecked] if n in fresh})
             save(status, modules, {m: seconds.get(m) for m in modules})
             write_survivors(status, modules)
         return report(status, modules, seconds)

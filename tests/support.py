@@ -267,7 +267,8 @@ def run(detector: Detector, records: list[dict]) -> list[Verdict]:
 @dataclass
 class ExpiringState(MemoryState):
     """MemoryState with the state table's semantics: an item vanishes once `now` reaches its
-    `expires` (DynamoDB's TTL), and an event begun and neither finished nor abandoned is busy.
+    `expires` (DynamoDB's TTL), and an event begun and neither finished nor abandoned is busy
+    until its lease ends.
 
     Every write must name an expiry (the table has a TTL on every item), so a write without one
     raises. An item keeps the expiry of the write that created it, as a conditional put does.
@@ -275,10 +276,20 @@ class ExpiringState(MemoryState):
 
     now: float = 0.0
     expiry: dict[str, float] = field(default_factory=dict)
+    lease: float = 120.0  # the evaluator's lease on an event in progress (DynamoState's default)
+    leases: dict[str, float] = field(default_factory=dict)
 
     def begin(self, event_id: str, now: float, expires: float) -> Delivery:
-        if self.events.get(event_id) is Delivery.BUSY:
+        self._needs(expires, "event")
+        key = f"event#{event_id}"
+        if key in self.expiry and self.expiry[key] <= self.now:  # the TTL removed the event's item
+            del self.expiry[key]
+            self.events.pop(event_id, None)
+        if self.events.get(event_id) is Delivery.BUSY and now < self.leases[event_id]:
             return Delivery.BUSY
+        if self.events.get(event_id) is not Delivery.DONE:  # a conditional put: a new item, a new lease
+            self.leases[event_id] = now + self.lease
+            self.expiry[key] = expires
         return super().begin(event_id, now, expires)
 
     def _live(self, key: str, expires: float | None = None) -> None:

@@ -193,7 +193,7 @@ def test_expired_grant_allows_nothing_and_names_itself_in_the_finding(tmp_path: 
 def test_stale_grants() -> None:
     loaded = validate({"version": 1, "grants": [grant("used"), grant("idle", owner="t")]})
     assert [(r.grant, r.text) for r in stale(loaded, {"used"}, {"idle": "p.yaml"})] == [
-        ("idle", "allowed no read in the replayed period (stale)")
+        ("idle", "allowed no decrypting read in the replayed period (stale)")
     ]
     assert stale(loaded, {"used"}, {"idle": "p.yaml"})[0].line().startswith("p.yaml: grant 'idle'")
 
@@ -216,3 +216,16 @@ def test_replay_with_baseline_reports_stale_grants(tmp_path: Path) -> None:
     # AND without a baseline, replay says nothing about stale grants
     code, _, err = run("replay", "--allowlist", ALLOWLIST, str(trail))
     assert "stale" not in err
+
+
+def test_a_grant_whose_reads_never_decrypted_is_stale(tmp_path: Path) -> None:
+    # GIVEN alice's reads of /platform/a: without decryption (no grant needed: no finding either way)
+    plain = ssm_read("p1", ["/platform/a"])
+    plain["requestParameters"]["withDecryption"] = False
+    trail = tmp_path / "t.json"
+    trail.write_text(json.dumps({"Records": [plain]}))
+    code, _, err = run(
+        "replay", "--allowlist", ALLOWLIST, "--learn", "--baseline", str(tmp_path / "b.json"), str(trail)
+    )
+    # THEN the grant that would allow a decrypting read is a candidate for removal
+    assert code == 0 and "grant 'platform-admins': allowed no decrypting read" in err

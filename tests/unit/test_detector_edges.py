@@ -10,13 +10,15 @@ SecureString, whose `encryptionContext.PARAMETER_ARN` names it and whose `invoke
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from paramwatch.allowlist import EMPTY, validate
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.state import MemoryState
-from support import CASES, NO_LEARNING, OWN, kms_decrypt, load_case, run, ssm_read
+from support import CASES, NO_LEARNING, OWN, ExpiringState, kms_decrypt, load_case, run, ssm_read
 
 DAY = "2026-11-02T"
 
@@ -143,6 +145,7 @@ def test_a_repeated_bulk_finding_names_the_event_whose_alert_it_repeats(sample_a
     assert second.reason == "repeat within 60 minutes of the alert for event a20"
 
 
+SECURESTRING = "The KMS Decrypt SSM made confirms the parameter is a SecureString."
 LONG = "e" * 100  # CloudTrail text is attacker-controlled: a crafted record may carry any eventID
 
 
@@ -178,3 +181,166 @@ def test_a_page_names_what_it_pages_for(sample_allowlist) -> None:
     assert read.to_dict()["paged_for"] == ["/billing/key"]
     (seen,) = run(Detector(sample_allowlist, MemoryState(), NO_LEARNING), [ssm_read("seen", ["/platform/a"])])
     assert str(seen.finding.rule) == "first-seen" and seen.to_dict()["paged_for"] == ["*"]
+    records = [ssm_read(f"b{i}", [f"/platform/b{i}"], time=f"{DAY}10:15:{i:02d}Z") for i in range(21)]
+    detector = Detector(sample_allowlist, MemoryState(), NO_LEARNING, report_first_seen=False)
+    (bulk,) = [v for v in run(detector, records) if str(v.finding.rule) == "bulk-retrieval"]
+    assert bulk.paged and bulk.to_dict()["paged_for"] == ["*"]
+    # a read that names no parameter CloudTrail shows (a hidden name) pages for the principal too
+    hidden = load_case(next(p for p in CASES if p.stem == "hidden-name"))["record"]
+    (unjudgeable,) = run(Detector(EMPTY, MemoryState(), NO_LEARNING), [hidden])
+    assert unjudgeable.finding.parameters == () and unjudgeable.to_dict()["paged_for"] == ["*"]
+
+
+@pytest.mark.parametrize("order", ["ssm first", "decrypt first", "decrypt first, then ssm first"])
+def test_a_held_back_read_is_counted_once_whichever_side_arrives_first(order: str) -> None:
+    # GIVEN an ungranted read at 10:15 that pages, the same read at 10:30 (held back) and at 11:20
+    # (the next page), each an SSM call with the Decrypt SSM made for it, delivered in either order
+    records = []
+    for i, clock in enumerate(["10:15:00", "10:30:00", "11:20:00"]):
+        pair = [
+            ssm_read(f"s{i}", ["/billing/key"], time=f"{DAY}{clock}Z"),
+            kms_decrypt(f"k{i}", "/billing/key", f"{DAY}{clock}Z"),
+        ]
+        ssm_first = order == "ssm first" or (order != "decrypt first" and i > 0)
+        records += pair if ssm_first else pair[::-1]
+    verdicts = run(Detector(EMPTY, MemoryState(), NO_LEARNING), records)
+    # THEN the next page, whichever side it is, counts one read held back (not the other side of
+    # the first page, and not the held read twice), next to the note a Decrypt's page carries
+    (first, nxt) = [v for v in verdicts if v.paged]
+    assert first.finding.event_time < nxt.finding.event_time
+    held = "1 similar finding(s) were held back in the previous window."
+    assert nxt.held_back == 1
+    assert nxt.notes == ((SECURESTRING, held) if nxt.finding.event_name == "Decrypt" else (held,))
+
+
+def test_a_second_decrypt_of_a_parameter_is_a_repeat_not_the_other_side_of_a_read() -> None:
+    # GIVEN two Decrypts SSM made for the same parameter 1 s apart, their SSM calls not delivered
+    records = [
+        kms_decrypt("k1", "/billing/key", f"{DAY}10:15:00Z"),
+        kms_decrypt("k2", "/billing/key", f"{DAY}10:15:01Z"),
+    ]
+    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    # THEN the second is a repeat of the first (two Decrypts are never the two sides of one read)
+    assert verdicts["k1"].paged
+    assert verdicts["k2"].reason == "repeat within 60 minutes of the alert for event k1"
+
+
+def test_a_decrypt_is_a_repeat_of_a_page_taken_late_in_the_previous_window() -> None:
+    # GIVEN a read that pages at 09:59:00, repeats at 10:00:30 (the first of the 10:00 window, held
+    # back) and at 10:59:30 (a whole window after the page: it pages again, late in the 10:00
+    # window), and a Decrypt SSM made for the same parameter at 11:00:31, 61 s after that page
+    times = ["09:59:00", "10:00:30", "10:59:30"]
+    records = [ssm_read(f"s{i}", ["/billing/key"], time=f"{DAY}{clock}Z") for i, clock in enumerate(times)]
+    records.append(kms_decrypt("k", "/billing/key", f"{DAY}11:00:31Z"))
+    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    # THEN the read pages at 09:59:00 and 10:59:30, and the Decrypt is a repeat of the latter
+    assert [e for e, v in verdicts.items() if v.paged] == ["s0", "s2"]
+    assert verdicts["k"].reason == "repeat within 60 minutes of the alert for event s2"
+
+
+def test_a_decrypt_that_does_not_page_keeps_its_note() -> None:
+    # GIVEN an ungranted read and its Decrypt, and a by-path call and a Decrypt SSM made for it
+    pair = [ssm_read("s", ["/billing/key"]), kms_decrypt("k", "/billing/key")]
+    sweep = [by_path("call", "/prod", f"{DAY}10:15:00Z"), kms_decrypt("d", "/prod/db")]
+    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), pair + sweep))
+    # THEN each Decrypt joins the other side's page, and still says what it confirms
+    assert not verdicts["k"].paged and verdicts["k"].notes == (SECURESTRING,)
+    assert not verdicts["d"].paged and verdicts["d"].notes == (SECURESTRING,)
+    # and so does a Decrypt of another parameter within the window of a Decrypt's page
+    alone = [kms_decrypt("x", "/billing/x"), kms_decrypt("y", "/billing/y")]
+    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), alone))
+    assert verdicts["x"].paged and not verdicts["y"].paged and verdicts["y"].notes == (SECURESTRING,)
+
+
+def test_the_incident_index_keeps_room_for_a_by_path_call_after_many_decrypts() -> None:
+    # GIVEN 70 Decrypts SSM made for 70 ungranted parameters (their SSM calls not delivered: the
+    # first pages, the rest are repeats of it), then a by-path call and a Decrypt SSM made for it
+    records = [kms_decrypt(f"k{i}", f"/many/p{i}", f"{DAY}10:15:{i % 60:02d}Z") for i in range(70)]
+    records += [by_path("call", "/prod", f"{DAY}10:20:00Z"), kms_decrypt("d", "/prod/db", f"{DAY}10:20:01Z")]
+    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    # THEN the Decrypt is part of its call (the repeats took no room in the call's index)
+    assert verdicts["d"].reason == "part of GetParametersByPath event call, which pages for its path"
+
+
+def test_every_kms_side_bulk_alert_names_the_first_ssm_call_of_its_window(sample_allowlist) -> None:
+    # GIVEN 16 bursts an hour apart, each: 20 SSM calls, then the Decrypt that takes it over 20
+    records = []
+    for hour in range(16):
+        at = f"2026-11-03T{hour:02d}:15"
+        records += [ssm_read(f"s{hour}-{i}", [f"/platform/h{hour}/p{i}"], time=f"{at}:{i:02d}Z") for i in range(20)]
+        records.append(kms_decrypt(f"d{hour}", f"/platform/h{hour}/p20", time=f"{at}:30Z"))
+    verdicts = run(Detector(sample_allowlist, MemoryState(), NO_LEARNING, report_first_seen=False), records)
+    bulks = [v.finding for v in verdicts if str(v.finding.rule) == "bulk-retrieval"]
+    # THEN each names its window's first SSM call: a window keeps one caller, not a set to pick from
+    assert [(f.event_id, f.ssm_caller.event_id) for f in bulks] == [(f"d{h}", f"s{h}-0") for h in range(16)]
+
+
+def test_a_repeat_names_the_alert_it_repeats_not_an_earlier_repeat() -> None:
+    # GIVEN a read that pages at 10:50, repeats at 11:10 (next window) and at 11:40
+    times = ["10:50:00", "11:10:00", "11:40:00"]
+    records = [ssm_read(f"s{i}", ["/billing/key"], time=f"{DAY}{clock}Z") for i, clock in enumerate(times)]
+    verdicts = run(Detector(EMPTY, MemoryState(), NO_LEARNING), records)
+    # THEN both repeats name the page at 10:50
+    assert [v.paged for v in verdicts] == [True, False, False]
+    assert verdicts[2].reason == verdicts[1].reason == "repeat within 60 minutes of the alert for event s0"
+
+
+@pytest.mark.parametrize("order", ["decrypt first", "call first"])
+def test_a_by_path_call_near_a_decrypt_that_paged_and_a_later_call_are_one_incident(order: str) -> None:
+    # GIVEN a Decrypt SSM made for /prod/db at 09:59:30 and a by-path call of /prod at 10:00:10
+    # (one incident, in either order), and another call of /prod at 10:59:40, 60:10 after the Decrypt
+    pair = [kms_decrypt("k", "/prod/db", f"{DAY}09:59:30Z"), by_path("c1", "/prod", f"{DAY}10:00:10Z")]
+    records = (pair if order == "decrypt first" else pair[::-1]) + [by_path("c2", "/prod", f"{DAY}10:59:40Z")]
+    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    # THEN whichever half arrived first pages, and the later call repeats the first call (less than
+    # 60 minutes before it), which is part of that incident: one page either way
+    assert sum(v.paged for v in verdicts.values()) == 1
+    assert verdicts["c2"].reason == "repeat within 60 minutes of the alert for event c1"
+
+
+def test_a_retried_repeat_stays_a_repeat_after_the_page_it_repeated_is_forgotten() -> None:
+    # GIVEN a page at 10:50 and a repeat at 11:10 whose invocation failed after judging it
+    state = ExpiringState()
+    detector = Detector(EMPTY, state, NO_LEARNING)
+    run(detector, [ssm_read("page", ["/billing/key"], time=f"{DAY}10:50:00Z")])
+    repeat = ssm_read("repeat", ["/billing/key"], time=f"{DAY}11:10:00Z")
+    first = detector.process(repeat, now=0.0)
+    detector.abandon(first.begun)
+    # WHEN Lambda retries it at 13:00, when the page is forgotten but the repeat's own decision is not
+    state.now = datetime.fromisoformat(f"{DAY}13:00:00+00:00").timestamp()
+    (again,) = detector.process(repeat, now=1.0).verdicts
+    # THEN it is still a repeat (its earlier decision stands), though the page it named is gone
+    assert not first.verdicts[0].paged and not again.paged
+    assert again.reason == "repeat of an earlier alert"
+
+
+def test_a_reencrypt_ssm_made_is_placed_under_the_first_parameter_it_names() -> None:
+    # GIVEN a KMS ReEncrypt SSM made whose source names /a/x and destination /b/y (it pages), and a
+    # by-path call of /b (not recursive) 1 s later
+    reencrypt = kms_decrypt("re", "/a/x")
+    reencrypt["eventName"] = "ReEncrypt"
+    reencrypt["requestParameters"] = {
+        f"{end}EncryptionContext": {"PARAMETER_ARN": f"arn:aws:ssm:us-east-1:111122223333:parameter{name}"}
+        for end, name in (("source", "/a/x"), ("destination", "/b/y"))
+    }
+    call = by_path("call", "/b", f"{DAY}10:15:01Z")
+    call["requestParameters"]["recursive"] = False
+    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), [reencrypt, call]))
+    # THEN the call is no part of it: a by-path call causes Decrypts, and only /a/x places this one
+    assert verdicts["re"].paged and verdicts["call"].paged
+
+
+def test_a_bulk_finding_that_joined_a_by_path_incident_holds_back_the_next_one() -> None:
+    # GIVEN bulk findings over 2 distinct parameters: one that pages at 10:50 (three SSM calls), one
+    # at 11:05 raised by the Decrypts of a by-path call (it joins the call's page), and one at 11:55,
+    # 65 minutes after the first page but 50 after the second finding
+    tuning = Tuning(learning_days=0, bulk_threshold=2)
+    records = [ssm_read(f"s{i}", [f"/x/{i}"], time=f"{DAY}10:50:0{i}Z") for i in range(3)]
+    records.append(by_path("call", "/prod", f"{DAY}11:05:00Z"))
+    records += [kms_decrypt(f"d{i}", f"/prod/{i}", f"{DAY}11:05:0{i}Z") for i in range(3)]
+    records += [ssm_read(f"t{i}", [f"/y/{i}"], time=f"{DAY}11:55:0{i}Z") for i in range(3)]
+    verdicts = run(Detector(EMPTY, MemoryState(), tuning), records)
+    bulks = {v.finding.event_id: v for v in verdicts if str(v.finding.rule) == "bulk-retrieval"}
+    # THEN the third repeats the second, which is part of an incident that paged
+    assert bulks["s2"].paged and bulks["d2"].reason.startswith("the sweep is part of GetParametersByPath event call")
+    assert bulks["t2"].reason == "repeat within 60 minutes of the alert for event d2"

@@ -9,7 +9,7 @@ import pytest
 
 from paramwatch.allowlist import EMPTY
 from paramwatch.baseline import export_pairs
-from paramwatch.detector import Detector, Tuning
+from paramwatch.detector import Detector, EventInProgress, Tuning
 from paramwatch.state import MemoryState
 from support import CASES, NO_LEARNING, OWN, ExpiringState, kms_decrypt, load_case, run, ssm_read
 
@@ -207,3 +207,121 @@ def test_each_utc_day_has_its_own_storm_before_1970_too(sample_allowlist) -> Non
     seen = _storms(ExpiringState(), Tuning(learning_days=0, storm_pairs=1, storm_ratio=0), reads, sample_allowlist)
     # THEN each day's second read is that day's storm
     assert [v.finding.event_id for v in seen if str(v.finding.severity) == "high"] == ["d0-1", "d1-1"]
+
+
+def _deliver(detector: Detector, state: ExpiringState, records: list[tuple[dict, datetime]]) -> dict[str, list]:
+    """Each record at its arrival time (the state forgets what expired by then); verdicts by event."""
+    out: dict[str, list] = {}
+    for record, arrival in records:
+        state.now = arrival.timestamp()
+        for verdict in run(detector, [record]):
+            out.setdefault(verdict.finding.event_id, []).append(verdict)
+    return out
+
+
+def _at(clock: str) -> datetime:
+    return datetime.fromisoformat(f"2026-11-02T{clock}+00:00")
+
+
+def _by_path(event_id: str, path: str, time: str = "2026-11-02T10:15:00Z") -> dict:
+    record = ssm_read(event_id, ["/unused"], eventName="GetParametersByPath", time=time)
+    record["requestParameters"] = {"path": path, "recursive": True, "withDecryption": True}
+    return record
+
+
+# What an incident leaves behind for a later event of the next window, with 60-minute windows: the
+# page of an SSM call, the page of a Decrypt SSM made (which arrived first), a by-path call's page.
+FIRSTS = {
+    "ssm call": ssm_read("first", ["/billing/key"], time="2026-11-02T10:50:00Z"),
+    "decrypt": kms_decrypt("first", "/billing/key", time="2026-11-02T10:50:00Z"),
+    "by-path call": _by_path("first", "/billing", time="2026-11-02T10:50:00Z"),
+}
+LATERS = {
+    "ssm call": ssm_read("later", ["/billing/key"], time="2026-11-02T11:10:00Z"),
+    "decrypt": ssm_read("later", ["/billing/key"], time="2026-11-02T11:10:00Z"),
+    "by-path call": kms_decrypt("later", "/billing/key", time="2026-11-02T11:10:00Z"),
+}
+
+
+@pytest.mark.parametrize("first", list(FIRSTS))
+@pytest.mark.parametrize(("arrival", "remembered"), [("12:59:59", True), ("13:00:00", False)])
+def test_a_page_is_remembered_until_the_end_of_the_window_after_next(
+    first: str, arrival: str, remembered: bool
+) -> None:
+    # GIVEN an ungranted read that pages at 10:50 (window 10:00-11:00), and a read of the same
+    # secret at 11:10 (20 minutes later: the same incident) delivered late, at 12:59:59 or 13:00
+    state = ExpiringState()
+    detector = Detector(EMPTY, state, NO_LEARNING)
+    seen = _deliver(detector, state, [(FIRSTS[first], _at("10:50:00")), (LATERS[first], _at(arrival))])
+    # THEN until 13:00 (two windows after the page's own) the later read joins the page; from then on
+    # the page is forgotten (the state table's TTL) and the later read pages on its own
+    assert seen["first"][0].paged
+    assert [v.paged for v in seen["later"]] == [not remembered]
+
+
+@pytest.mark.parametrize(("arrival", "counted"), [("13:59:59", 1), ("14:00:00", 0)])
+def test_a_held_back_repeat_is_counted_until_the_end_of_the_window_after_the_next_page(
+    arrival: str, counted: int
+) -> None:
+    # GIVEN a page at 10:15, a repeat at 10:30 (held back), and the next page at 11:20 delivered late
+    state = ExpiringState()
+    detector = Detector(EMPTY, state, NO_LEARNING)
+    reads = [ssm_read(e, ["/billing/key"], time=f"2026-11-02T{t}Z") for e, t in [("a", "10:15:00"), ("b", "10:30:00")]]
+    records = [(reads[0], _at("10:15:00")), (reads[1], _at("10:30:00"))]
+    records.append((ssm_read("c", ["/billing/key"], time="2026-11-02T11:20:00Z"), _at(arrival)))
+    seen = _deliver(detector, state, records)
+    # THEN the next page counts the repeat while the count is kept (until 14:00)
+    assert seen["c"][0].paged and seen["c"][0].held_back == counted
+
+
+def _case(name: str) -> dict:
+    return load_case(next(p for p in CASES if p.stem == name))["record"]
+
+
+def test_a_record_no_rule_family_wants_gives_an_empty_outcome() -> None:
+    outcome = Detector(EMPTY, ExpiringState(), NO_LEARNING).process(_case("describe-parameters"), now=0.0)
+    assert outcome.verdicts == [] and outcome.begun is None
+
+
+def test_a_record_that_cannot_be_judged_pages() -> None:
+    (verdict,) = Detector(EMPTY, ExpiringState(), NO_LEARNING).process({"eventID": 7}, now=0.0).verdicts
+    assert str(verdict.finding.rule) == "invalid-event" and verdict.paged
+
+
+def test_each_tamper_event_is_judged_once_and_carries_its_change() -> None:
+    detector = Detector(EMPTY, ExpiringState(), NO_LEARNING, own=OWN)
+    stop, delete = _case("tamper-trail-stop-logging"), _case("tamper-trail-delete")
+    outcomes = []
+    for record in (stop, delete, stop):
+        outcomes.append(detector.process(record, now=0.0))
+        if outcomes[-1].begun:
+            detector.finish(outcomes[-1].begun)
+    # THEN two distinct events give a verdict each, with the change that blinds; the redelivery none
+    assert [len(o.verdicts) for o in outcomes] == [1, 1, 0]
+    assert outcomes[0].change is not None and outcomes[0].change.by_deploy is False
+
+
+def test_an_event_in_progress_is_busy_until_its_lease_ends() -> None:
+    # GIVEN an event begun at 10:15 by an invocation that then died (neither finished nor abandoned)
+    state = ExpiringState()
+    detector = Detector(EMPTY, state, NO_LEARNING)
+    record = ssm_read("lost", ["/billing/key"])
+    start = datetime(2026, 11, 2, 10, 15, tzinfo=UTC).timestamp()
+    assert detector.process(record, now=start).begun == "lost"
+    # THEN another invocation is told it is busy (naming it) while the lease lasts, and takes it over after
+    with pytest.raises(EventInProgress, match="event lost is being processed by another invocation"):
+        detector.process(record, now=start + state.lease - 1)
+    assert detector.process(record, now=start + state.lease).begun == "lost"
+
+
+@pytest.mark.parametrize(("later", "judged"), [(timedelta(hours=24, seconds=-1), False), (timedelta(hours=24), True)])
+def test_an_event_id_is_remembered_for_dedup_hours(later: timedelta, judged: bool) -> None:
+    # GIVEN an event handled at 10:15, delivered again 24 hours (DedupHours) later or a second before
+    state = ExpiringState()
+    detector = Detector(EMPTY, state, NO_LEARNING)
+    record = ssm_read("again", ["/billing/key"])
+    start = datetime(2026, 11, 2, 10, 15, tzinfo=UTC)
+    detector.finish(detector.process(record, now=start.timestamp()).begun)
+    state.now = (start + later).timestamp()
+    # THEN it is a redelivery while remembered, and judged afresh once forgotten
+    assert bool(detector.process(record, now=state.now).verdicts) is judged

@@ -187,3 +187,13 @@ def test_the_readme_commands_of_knowing_it_works_parse() -> None:
         assert argv[0] == "paramwatch"
         args = build_parser().parse_args(argv[1:])
         assert args.stack == "paramwatch"
+
+
+def test_replay_counts_where_the_canarys_heartbeat_was_read(tmp_path: Path) -> None:
+    # GIVEN a trail holding only the canary's heartbeat read (no finding)
+    trail = tmp_path / "trail.json"
+    trail.write_text(json.dumps({"Records": [record("canary-heartbeat-ssm")]}))
+    code, rows, err = run("replay", "--allowlist", str(EVENTS / "allowlist.yaml"), "--stack", "paramwatch", str(trail))
+    # THEN it is a parameter read of one account and region, like any other
+    assert code == 0 and rows == []
+    assert "1 parameter read(s) in 1 account(s) and 1 region(s)" in err

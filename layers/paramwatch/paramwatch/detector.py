@@ -346,7 +346,9 @@ class Detector:
         candidates += self._denied_burst(access)
         if primary is None:
             candidates += self._first_seen(access)
-        return verdicts + [self._page(side, named(c)) for c in candidates]
+        # a finding about many reads (bulk, denied burst, first-seen) has no other side to pair
+        # with: its claims carry its kind, so two of them are never "the two sides of one read"
+        return verdicts + [self._page(c.kind, named(c)) for c in candidates]
 
     def _tamper(self, finding: Finding, change: Change) -> Verdict:
         """A blinding change pages once per (principal, resource) and window; a deploy never pages."""
@@ -589,7 +591,10 @@ class Detector:
             if near is not None:
                 return Verdict(f, paged=False, reason=self._repeat_reason(side, near, moment), notes=candidate.notes)
         units = (SSM_MADE_UNIT,) if ssm_made else candidate.units
-        verdict = self._claim_units(side, candidate, units, bucket, size, fold)
+        # a Decrypt SSM made pages for its principal's SSM-made Decrypts; the repeats of its read
+        # were counted under its parameters (by their SSM calls), and its page reports those too
+        also = candidate.units if ssm_made else ()
+        verdict = self._claim_units(side, candidate, units, bucket, size, fold, also)
         if ssm_made and verdict.paged:
             me = Claim(candidate.owner, {"side": side, "time": str(moment), "paged": "1"})
             for unit in candidate.units:
@@ -601,8 +606,18 @@ class Detector:
         return verdict
 
     def _claim_units(
-        self, side: str, candidate: _Candidate, units: tuple[str, ...], bucket: int, size: float, fold: str | None
+        self,
+        side: str,
+        candidate: _Candidate,
+        units: tuple[str, ...],
+        bucket: int,
+        size: float,
+        fold: str | None,
+        also: tuple[str, ...] = (),
     ) -> Verdict:
+        """Page for the units no page holds; otherwise a repeat, counted for the unit's next page
+        unless it is the other side of the read that paged (a read is counted once, not per side).
+        A page reports the repeats held back in the previous window of its units and of `also`."""
         f, moment = candidate.finding, candidate.incident_time
         expires = (bucket + 3) * size
         fresh_units, others = [], []
@@ -614,7 +629,8 @@ class Detector:
             else:
                 others.append((base, blocker))
         if fresh_units:
-            held = sum(self.state.count(f"held#{base}#{bucket - 1}") for _, base in fresh_units)
+            bases = [base for _, base in fresh_units] + [f"page#{f.rule}#{paging(f)}#{unit}" for unit in also]
+            held = sum(self.state.count(f"held#{base}#{bucket - 1}") for base in bases)
             notes = candidate.notes
             if held:
                 notes += (f"{held} similar finding(s) were held back in the previous window.",)
@@ -628,7 +644,11 @@ class Detector:
             paged=False,
             reason=reason,
             notes=candidate.notes,
-            holds=tuple((f"held#{base}#{bucket}", expires + size) for base, _ in others),
+            holds=tuple(
+                (f"held#{base}#{bucket}", expires + size)
+                for base, blocker in others
+                if blocker is None or not _paired(side, blocker, moment)
+            ),
         )
 
     def _claim_unit(
@@ -691,9 +711,8 @@ class Detector:
 
     def _repeat_reason(self, side: str, holder: Claim, moment: float) -> str:
         event = safe(holder.owner.split("#", 1)[0], 64)
-        other = holder.note.get("side")
-        if other not in (None, side, "pipeline") and _close(holder, moment):
-            return f"paired with event {event}, the {other} side of the same read"
+        if _paired(side, holder, moment):
+            return f"paired with event {event}, the {holder.note['side']} side of the same read"
         return f"repeat within {self.tuning.suppression_minutes} minutes of the alert for event {event}"
 
     # -- incidents across units ---------------------------------------------------------------
@@ -814,6 +833,13 @@ def _within(holder: Claim, moment: float, seconds: float) -> bool:
 def natural(name: str) -> list[Any]:
     """Sort key that puts credentials-2 before credentials-10."""
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
+
+
+def _paired(side: str, holder: Claim, moment: float) -> bool:
+    """The holder is the other side of the same read: the SSM call and the Decrypt SSM made for
+    it, within the pairing tolerance. (Only reads have two sides; every other rule's claims carry
+    one side string, the asker's own.)"""
+    return holder.note.get("side") not in (None, side) and _close(holder, moment)
 
 
 def _close(holder: Claim, moment: float) -> bool:

@@ -49,11 +49,12 @@ def review(allowlist: Allowlist, today: date, origins: Mapping[str, str] | None 
 
 
 def stale(allowlist: Allowlist, used: Iterable[str], origins: Mapping[str, str] | None = None) -> list[Review]:
-    """Grants that allowed no read in the replayed period: candidates for removal."""
+    """Grants that allowed no decrypting read in the replayed period: candidates for removal (a read
+    without decryption needs no grant)."""
     origins = origins or {}
     seen = set(used)
     return [
-        Review(g.name, origins.get(g.name), "allowed no read in the replayed period (stale)")
+        Review(g.name, origins.get(g.name), "allowed no decrypting read in the replayed period (stale)")
         for g in allowlist.grants
         if g.name not in seen
     ]
