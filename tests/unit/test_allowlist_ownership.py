@@ -218,14 +218,22 @@ def test_replay_with_baseline_reports_stale_grants(tmp_path: Path) -> None:
     assert "stale" not in err
 
 
-def test_a_grant_whose_reads_never_decrypted_is_stale(tmp_path: Path) -> None:
-    # GIVEN alice's reads of /platform/a: without decryption (no grant needed: no finding either way)
-    plain = ssm_read("p1", ["/platform/a"])
+def test_a_grant_is_stale_unless_it_let_a_decrypting_read_through_without_a_finding(tmp_path: Path) -> None:
+    # GIVEN a grant of everything to alice, who only read a parameter without decryption (no grant
+    # needed) and decrypted a decoy (an alert with or without the grant)
+    allowlist = tmp_path / "a.yaml"
+    alice = "arn:aws:iam::111122223333:user/alice"
+    allowlist.write_text(
+        json.dumps(
+            {"version": 1, "grants": [grant("all", principals=[alice], parameters=["/*"])], "honeytokens": ["/decoy/*"]}
+        )
+    )
+    plain = ssm_read("plain", ["/app/a"])
     plain["requestParameters"]["withDecryption"] = False
     trail = tmp_path / "t.json"
-    trail.write_text(json.dumps({"Records": [plain]}))
+    trail.write_text(json.dumps({"Records": [plain, ssm_read("decoy", ["/decoy/x"])]}))
     code, _, err = run(
-        "replay", "--allowlist", ALLOWLIST, "--learn", "--baseline", str(tmp_path / "b.json"), str(trail)
+        "replay", "--allowlist", str(allowlist), "--learn", "--baseline", str(tmp_path / "b.json"), str(trail)
     )
-    # THEN the grant that would allow a decrypting read is a candidate for removal
-    assert code == 0 and "grant 'platform-admins': allowed no decrypting read" in err
+    # THEN removing the grant would change no verdict: it is a candidate for removal
+    assert code == 1 and "grant 'all': allowed no decrypting read" in err

@@ -344,3 +344,12 @@ def test_a_bulk_finding_that_joined_a_by_path_incident_holds_back_the_next_one()
     # THEN the third repeats the second, which is part of an incident that paged
     assert bulks["s2"].paged and bulks["d2"].reason.startswith("the sweep is part of GetParametersByPath event call")
     assert bulks["t2"].reason == "repeat within 60 minutes of the alert for event d2"
+
+
+def test_a_repeat_a_second_after_the_page_is_counted() -> None:
+    # GIVEN a read that pages, the same read from the same side a second later, and the next page
+    times = ["10:15:00", "10:15:01", "11:20:00"]
+    records = [ssm_read(f"s{i}", ["/billing/key"], time=f"{DAY}{clock}Z") for i, clock in enumerate(times)]
+    verdicts = run(Detector(EMPTY, MemoryState(), NO_LEARNING), records)
+    # THEN the second is a repeat (not the other side of the read), and the next page counts it
+    assert [v.paged for v in verdicts] == [True, False, True] and verdicts[2].held_back == 1
