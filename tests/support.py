@@ -6,12 +6,14 @@ import copy
 import json
 import os
 import re
-from dataclasses import replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.own import Own
+from paramwatch.state import Claim, Delivery, MemoryState
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -260,3 +262,61 @@ def run(detector: Detector, records: list[dict]) -> list[Verdict]:
         if outcome.begun:
             detector.finish(outcome.begun)
     return verdicts
+
+
+@dataclass
+class ExpiringState(MemoryState):
+    """MemoryState with the state table's semantics: an item vanishes once `now` reaches its
+    `expires` (DynamoDB's TTL), and an event begun and neither finished nor abandoned is busy.
+
+    Every write must name an expiry (the table has a TTL on every item), so a write without one
+    raises. An item keeps the expiry of the write that created it, as a conditional put does.
+    """
+
+    now: float = 0.0
+    expiry: dict[str, float] = field(default_factory=dict)
+
+    def begin(self, event_id: str, now: float, expires: float) -> Delivery:
+        if self.events.get(event_id) is Delivery.BUSY:
+            return Delivery.BUSY
+        return super().begin(event_id, now, expires)
+
+    def _live(self, key: str, expires: float | None = None) -> None:
+        if key in self.expiry and self.expiry[key] <= self.now:
+            for table in (self.claims, self.sets, self.counters):
+                table.pop(key, None)
+            del self.expiry[key]
+        if expires is not None and key not in self.expiry:
+            self.expiry[key] = expires
+
+    @staticmethod
+    def _needs(expires: float | None, what: str) -> None:
+        if expires is None:
+            raise TypeError(f"{what} without an expiry")
+
+    def claim(self, key: str, claim: Claim, expires: float) -> Claim:
+        self._needs(expires, "claim")
+        self._live(key, expires)
+        return super().claim(key, claim, expires)
+
+    def add_members(self, key: str, members: Iterable[str], expires: float, cap: int) -> int:
+        self._needs(expires, "members")
+        self._live(key, expires)
+        return super().add_members(key, members, expires, cap)
+
+    def increment(self, key: str, expires: float) -> int:
+        self._needs(expires, "counter")
+        self._live(key, expires)
+        return super().increment(key, expires)
+
+    def peek(self, key: str) -> Claim | None:
+        self._live(key)
+        return super().peek(key)
+
+    def members(self, key: str) -> frozenset[str]:
+        self._live(key)
+        return super().members(key)
+
+    def count(self, key: str) -> int:
+        self._live(key)
+        return super().count(key)

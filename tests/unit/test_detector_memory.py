@@ -3,7 +3,6 @@ spelled, retries after a failed send, the learning period's end, first-seen pair
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,8 +10,8 @@ import pytest
 from paramwatch.allowlist import EMPTY
 from paramwatch.baseline import export_pairs
 from paramwatch.detector import Detector, Tuning
-from paramwatch.state import Claim, Delivery, MemoryState
-from support import CASES, NO_LEARNING, OWN, kms_decrypt, load_case, run, ssm_read
+from paramwatch.state import MemoryState
+from support import CASES, NO_LEARNING, OWN, ExpiringState, kms_decrypt, load_case, run, ssm_read
 
 DAY = 86400
 
@@ -64,44 +63,6 @@ def test_learning_lasts_exactly_learning_days_from_the_earliest_event(sample_all
     verdicts = run(Detector(sample_allowlist, MemoryState(), Tuning(learning_days=1)), records)
     # THEN only the read at the end of the period reports its pair
     assert _first_seen(verdicts) == ["l-2"]
-
-
-@dataclass
-class ExpiringState(MemoryState):
-    """MemoryState with the state table's semantics: an entry vanishes once `now` reaches its
-    `expires` (DynamoDB's TTL), and an event begun and neither finished nor abandoned is busy."""
-
-    def begin(self, event_id: str, now: float, expires: float) -> Delivery:
-        if self.events.get(event_id) is Delivery.BUSY:
-            return Delivery.BUSY
-        return super().begin(event_id, now, expires)
-
-    now: float = 0.0
-    expiry: dict[str, float] = field(default_factory=dict)
-
-    def _live(self, key: str, expires: float | None = None) -> None:
-        if key in self.expiry and self.expiry[key] <= self.now:
-            for table in (self.claims, self.sets, self.counters):
-                table.pop(key, None)
-            del self.expiry[key]
-        if expires is not None and key not in self.expiry:
-            self.expiry[key] = expires
-
-    def claim(self, key: str, claim: Claim, expires: float) -> Claim:
-        if expires is None:
-            raise TypeError("claim without an expiry")
-        self._live(key, expires)
-        return super().claim(key, claim, expires)
-
-    def add_members(self, key: str, members, expires: float, cap: int) -> int:
-        if expires is None:
-            raise TypeError("members without an expiry")
-        self._live(key, expires)
-        return super().add_members(key, members, expires, cap)
-
-    def peek(self, key: str) -> Claim | None:
-        self._live(key)
-        return super().peek(key)
 
 
 def test_a_pair_is_remembered_for_180_days_after_it_is_first_seen(sample_allowlist) -> None:
@@ -206,3 +167,43 @@ def test_a_read_and_its_decrypt_across_a_window_edge_page_once(order: str) -> No
     verdicts = run(Detector(EMPTY, MemoryState(), NO_LEARNING), records)
     # THEN they are one read: one page
     assert sum(v.paged for v in verdicts) == 1
+
+
+def test_a_pair_that_joined_the_storm_does_not_hold_back_the_next_days_first_seen_page(sample_allowlist) -> None:
+    # GIVEN 7-minute suppression windows (one spans midnight: 23:56 to 00:03), day 1's storm, a
+    # new pair at 23:58 that joins it, and the first new pair of day 2 at 00:01
+    tuning = Tuning(learning_days=0, storm_pairs=1, storm_ratio=0, suppression_minutes=7)
+    at = [D1 + timedelta(hours=10), D1 + timedelta(hours=11), D1 + timedelta(hours=23, minutes=58)]
+    at.append(D1 + timedelta(days=1, minutes=1))
+    reads = [(f"n{i}", [f"/platform/n{i}"], t, t) for i, t in enumerate(at)]
+    seen = {v.finding.event_id: v for v in _storms(ExpiringState(), tuning, reads, sample_allowlist)}
+    # THEN the pair that joined the storm paged nothing, so day 2's first new pair pages
+    assert seen["n2"].reason == "part of the first-seen storm paged for event n1"
+    assert seen["n3"].paged and str(seen["n3"].finding.severity) == "low"
+
+
+def test_a_storm_raised_again_after_its_day_was_forgotten_is_a_repeat_of_the_first(sample_allowlist) -> None:
+    # GIVEN day-long suppression, day 1's storm, and two more new pairs of day 1 delivered once
+    # day 1's count and storm are forgotten (after day 2): they make a storm of their own
+    tuning = Tuning(learning_days=0, storm_pairs=1, storm_ratio=0, suppression_minutes=1440)
+    at = [D1 + timedelta(hours=h) for h in (10, 11, 12)]
+    reads = [("s0", ["/platform/a"], at[0], at[0]), ("s1", ["/platform/b"], at[1], at[1])]
+    reads.append(("late", ["/platform/c", "/platform/d"], at[2], D1 + timedelta(days=2)))
+    seen = [v for v in _storms(ExpiringState(), tuning, reads, sample_allowlist) if str(v.finding.severity) == "high"]
+    # THEN the second storm does not page within the suppression window of the first, and says so
+    assert [(v.finding.event_id, v.paged) for v in seen] == [("s1", True), ("late", False)]
+    assert seen[1].reason == "repeat within 1440 minutes of the alert for event s1"
+
+
+def test_each_utc_day_has_its_own_storm_before_1970_too(sample_allowlist) -> None:
+    # GIVEN storm_pairs 1: two new pairs on 1969-12-31 and two on 1970-01-01 (negative epoch seconds)
+    start = datetime(1969, 12, 31, tzinfo=UTC)
+    reads = [
+        (f"d{d}-{i}", [f"/platform/d{d}-{i}"], start + timedelta(days=d, hours=10 + i), None)
+        for d in (0, 1)
+        for i in (0, 1)
+    ]
+    reads = [(e, n, t, t) for e, n, t, _ in reads]
+    seen = _storms(ExpiringState(), Tuning(learning_days=0, storm_pairs=1, storm_ratio=0), reads, sample_allowlist)
+    # THEN each day's second read is that day's storm
+    assert [v.finding.event_id for v in seen if str(v.finding.severity) == "high"] == ["d0-1", "d1-1"]
