@@ -216,3 +216,70 @@ def test_the_canary_function_creates_the_canary_once_then_reads_it(stack, monkey
     assert first["silent"] == second["silent"] == []
     canary.ssm_client.cache_clear()
     canary.member_clients.cache_clear()
+
+
+DEAD_LETTER = "https://sqs.us-east-1.amazonaws.com/111122223333/paramwatch-RulesDeadLetterQueue-Kl34Mn56"
+MAPPING = "6a7c1f42-3b1e-4d2a-9c55-0e1f2a3b4c5d"
+
+
+@pytest.fixture
+def with_queues(watched, stack):
+    """The resources parameter as a stack that holds pages writes it: its dead-letter queue and mapping."""
+    data = json.loads(stack.ssm.get_parameter(Name=RESOURCES)["Parameter"]["Value"])
+    data |= {"queues": [DEAD_LETTER], "mappings": [MAPPING]}
+    stack.ssm.put_parameter(Name=RESOURCES, Value=json.dumps(data), Type="String", Overwrite=True)
+    watched.runtime.cache_clear()
+    return watched
+
+
+def test_purging_or_starving_a_queue_that_holds_alerts_pages(with_queues, stack) -> None:
+    # GIVEN the failure queue (its URL in the settings) and the rules' dead-letter queue (in the
+    # resources parameter): each holds alerts or events nobody has judged yet
+    purges = [
+        case_event("tamper-hold-queue-purged", requestParameters={"queueUrl": stack.failure_queue_url}),
+        case_event("tamper-hold-queue-purged", event_id="purge-dlq", requestParameters={"queueUrl": DEAD_LETTER}),
+        case_event(
+            "tamper-failure-queue-retention",
+            requestParameters={"queueUrl": DEAD_LETTER, "attributes": {"ReceiveMessageWaitTimeSeconds": "20"}},
+        ),
+    ]
+    # WHEN each is purged, then a quiet attribute of one changes
+    verdicts = [with_queues.lambda_handler(event, LambdaContext())["verdicts"] for event in purges]
+    # THEN the purges page high, naming the queue; the quiet attribute's change is medium
+    assert [(v["rule"], v["severity"], v["paged"]) for (v,) in verdicts] == [
+        ("tamper", "high", True),
+        ("tamper", "high", True),
+        ("tamper", "medium", True),
+    ]
+    alerts = stack.alerts()
+    assert len(alerts) == 3 and "purged" in alerts[0]["Message"] and DEAD_LETTER in alerts[1]["Message"]
+    assert "ReceiveMessageWaitTimeSeconds changed outside a deploy" in alerts[2]["Message"]
+
+
+def test_disabling_the_hold_queues_mapping_pages_by_its_uuid(with_queues, stack) -> None:
+    # GIVEN the mapping's UUID alone (no function in the request or the response)
+    disable = case_event(
+        "tamper-held-pages-source-disabled",
+        requestParameters={"uUID": MAPPING, "enabled": False},
+        responseElements=None,
+    )
+    # WHEN it is disabled
+    (verdict,) = with_queues.lambda_handler(disable, LambdaContext())["verdicts"]
+    # THEN it pages high: held alerts would wait unsent
+    assert (verdict["severity"], verdict["paged"]) == ("high", True)
+    assert "disabled" in stack.alerts()[0]["Message"]
+
+
+def test_other_queues_and_mappings_are_no_finding(with_queues, stack) -> None:
+    other = "arn:aws:lambda:us-east-1:111122223333:function:orders-worker"
+    for event in (
+        case_event("other-queue-purged"),
+        case_event("tamper-hold-queue-purged", requestParameters={"queueUrl": stack.failure_queue_url + "-other"}),
+        case_event(
+            "tamper-held-pages-source-disabled",
+            requestParameters={"uUID": "0f0f0f0f-0000-4000-8000-000000000000", "enabled": False},
+            responseElements={"uUID": "0f0f0f0f-0000-4000-8000-000000000000", "functionArn": other},
+        ),
+    ):
+        assert with_queues.lambda_handler(event, LambdaContext()) == {"verdicts": []}
+    assert stack.alerts() == []

@@ -197,3 +197,26 @@ def test_replay_counts_where_the_canarys_heartbeat_was_read(tmp_path: Path) -> N
     # THEN it is a parameter read of one account and region, like any other
     assert code == 0 and rows == []
     assert "1 parameter read(s) in 1 account(s) and 1 region(s)" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "response", "says"),
+    [
+        # deleted: the response is the mapping, naming the evaluator (replay knows no UUID)
+        (
+            "DeleteEventSourceMapping20150331",
+            {"uUID": "u-1"},
+            {"uUID": "u-1", "functionArn": "arn:aws:lambda:us-east-1:111122223333:function:paramwatch-Ev-1:live"},
+            "is deleted",
+        ),
+        # re-pointed at another batch size, enabled: still a change outside a deploy
+        ("UpdateEventSourceMapping20150331", {"UUID": "u-2", "functionName": "paramwatch-Ev-1"}, None, "changed"),
+    ],
+)
+def test_the_hold_queues_mapping_is_watched_by_function_or_uuid(name, params, response, says) -> None:
+    change = {**record("tamper-held-pages-source-disabled"), "eventName": name}
+    finding = judge({**change, "requestParameters": params, "responseElements": response}, None, OWN)
+    assert finding is not None and finding.severity.name == "HIGH" and says in finding.summary
+    # the same change to another function's mapping is none of paramwatch's business
+    other = {k: v.replace("paramwatch-", "orders-") for k, v in params.items()}
+    assert judge({**change, "requestParameters": other, "responseElements": None}, None, OWN) is None

@@ -33,6 +33,8 @@ class Own:
     parameters: tuple[str, ...] = ()  # its other parameters (the list of its resources)
     canary_parameters: tuple[str, ...] = ()  # canonical names (more than one in organization mode)
     canary_roles: tuple[str, ...] = ()  # role ARNs (the session issuer of the canary's reads)
+    queues: tuple[str, ...] = ()  # queue URLs: held pages, parked alerts, undelivered events
+    mappings: tuple[str, ...] = ()  # event source mapping UUIDs (the hold queue's)
 
     @classmethod
     def for_stack(cls, stack: str) -> Own:
@@ -52,13 +54,14 @@ class Own:
             parameters=(f"/paramwatch/{stack}/*",),
             canary_parameters=(f"/paramwatch/{stack}/canary",),
             canary_roles=(f"arn:*:iam::*:role/{stack}-{CANARY_ROLE_LOGICAL_ID}-*",),
+            queues=(f"https://sqs.*/{stack}-*",),
         )
 
     @property
     def knows_resources(self) -> bool:
         """False for the empty `Own`: only trail-wide tamper rules apply."""
         return self.stack is not None or any(
-            (self.rules, self.functions, self.topics, self.keys, self.alarms, self.allowlists)
+            (self.rules, self.functions, self.topics, self.keys, self.alarms, self.allowlists, self.queues)
         )
 
 

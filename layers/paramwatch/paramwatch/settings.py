@@ -68,6 +68,7 @@ class Settings(BaseModel):
             parameters=listed(self.resources_parameter),
             canary_parameters=listed(self.canary_parameter),
             canary_roles=listed(self.canary_role_arn),
+            queues=listed(self.failure_queue_url, self.hold_queue_url),
         )
 
     @property

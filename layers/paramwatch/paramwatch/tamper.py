@@ -2,8 +2,8 @@
 
 An attacker who knows the monitor blinds it first, then reads the secrets: stops or narrows the
 trail, disables or retargets the rules, throttles or rewrites the evaluator, silences the alert
-topic, disables the key, or rewrites the allowlist. Each such write is a finding that names what
-changed, who changed it, and why it blinds the monitor.
+topic, disables the key, purges the queues that hold alerts, or rewrites the allowlist. Each such
+write is a finding that names what changed, who changed it, and why it blinds the monitor.
 
 Trail-wide rules apply to every trail in the account. The others apply to paramwatch's own
 resources (`Own`). A change that CloudFormation makes to them (`invokedBy`
@@ -54,8 +54,11 @@ SOURCES: dict[str, frozenset[str]] = {
             "DeleteFunction",
             "RemovePermission",
             "PutFunctionConcurrency",
+            "UpdateEventSourceMapping",
+            "DeleteEventSourceMapping",
         }
     ),
+    "sqs.amazonaws.com": frozenset({"PurgeQueue", "DeleteQueue", "SetQueueAttributes"}),
     "sns.amazonaws.com": frozenset({"Unsubscribe", "DeleteTopic", "SetTopicAttributes", "SetSubscriptionAttributes"}),
     "kms.amazonaws.com": frozenset({"DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy"}),
     "ssm.amazonaws.com": frozenset({"PutParameter", "DeleteParameter", "DeleteParameters", "LabelParameterVersion"}),
@@ -87,6 +90,8 @@ LAMBDA_EVENT_NAMES = frozenset(
         "DeleteFunction20150331",
         "RemovePermission20150331v2",
         "PutFunctionConcurrency20171031",
+        "UpdateEventSourceMapping20150331",
+        "DeleteEventSourceMapping20150331",
     }
 )
 
@@ -121,6 +126,9 @@ def wants(record: dict[str, Any], own: Own) -> bool:
         if not isinstance(params, dict):
             return False
         return bool(_own_parameters(params, own)) or (name == "LabelParameterVersion" and _names_canary(params, own))
+    if source == "sqs.amazonaws.com":  # the rule delivers the stack's queues only, like SSM's parameters
+        params = record.get("requestParameters")
+        return isinstance(params, dict) and matches(own.queues, _text(params, "queueUrl"))
     return True
 
 
@@ -245,6 +253,8 @@ def _rules(name: str, params: dict[str, Any], own: Own, record: CloudTrailRecord
 
 
 def _functions(name: str, params: dict[str, Any], own: Own, record: CloudTrailRecord) -> Change | None:
+    if name.endswith("EventSourceMapping"):
+        return _mapping(name, params, own, record)
     function = _function_name(_text(params, "functionName"))
     if not matches(own.functions, function):
         return None
@@ -263,6 +273,82 @@ def _functions(name: str, params: dict[str, Any], own: Own, record: CloudTrailRe
             why = f"reserved concurrency set to {safe(reserved)}: a burst of reads is throttled and alerts are late"
             severity = Severity.MEDIUM
     return Change("function", function, severity, why, "Redeploy the stack ('sam deploy') to restore the function.")
+
+
+def _mapping_fields(record: CloudTrailRecord) -> tuple[set[str], set[str]]:
+    """The UUIDs and function names a mapping change names, request and response alike.
+
+    Matched on any spelling of the key (CloudTrail writes request fields in lower camel case, so
+    `UUID` may read `uUID`): a mapping change that names paramwatch's is judged whatever the casing.
+    """
+    uuids: set[str] = set()
+    functions: set[str] = set()
+    for part in (record.request_parameters, record.response_elements):
+        if not isinstance(part, dict):
+            continue
+        for key, value in part.items():
+            if not isinstance(value, str):
+                continue
+            if key.lower() == "uuid":
+                uuids.add(value)
+            elif key.lower() in ("functionname", "functionarn"):
+                functions.add(_function_name(value) or value)
+    return uuids, functions
+
+
+def _mapping(name: str, params: dict[str, Any], own: Own, record: CloudTrailRecord) -> Change | None:
+    """The hold queue's event source mapping: disabled or deleted, held pages are never sent."""
+    uuids, functions = _mapping_fields(record)
+    mine = sorted(u for u in uuids if matches(own.mappings, u))
+    if not mine and not any(matches(own.functions, f) for f in functions):
+        return None
+    target = mine[0] if mine else sorted(uuids)[0] if uuids else "an event source mapping of the evaluator"
+    if name.startswith("Delete"):
+        why = "the mapping that delivers held pages to the evaluator is deleted, so held alerts are never sent"
+    elif params.get("enabled") is False:
+        why = "the mapping that delivers held pages to the evaluator is disabled, so held alerts wait unsent"
+    else:
+        why = "the mapping that delivers held pages to the evaluator was changed outside a deploy"
+    return Change("event source mapping", target, Severity.HIGH, why, "Redeploy the stack ('sam deploy').")
+
+
+# what a queue attribute can do to the alerts it holds: delay them, drop them, or lock out their readers
+_LOUD_QUEUE_ATTRIBUTES = frozenset(
+    {"DelaySeconds", "MessageRetentionPeriod", "Policy", "KmsMasterKeyId", "RedrivePolicy", "VisibilityTimeout"}
+)
+
+
+def _queues(name: str, params: dict[str, Any], own: Own, record: CloudTrailRecord) -> Change | None:
+    """The queues that hold alerts: held pages, parked alerts, events EventBridge could not deliver."""
+    queue = _text(params, "queueUrl")
+    if not matches(own.queues, queue):
+        return None
+    if name == "PurgeQueue":
+        return Change(
+            "queue",
+            queue,
+            Severity.HIGH,
+            "the queue was purged: the alerts it held (held pages, parked alerts, undelivered events) are gone",
+            "Nothing brings them back: 'paramwatch replay' over the trail's last hours shows what they were.",
+        )
+    if name == "DeleteQueue":
+        return Change(
+            "queue",
+            queue,
+            Severity.HIGH,
+            "the queue and every alert it held are gone",
+            "Redeploy the stack ('sam deploy'), then replay the trail for the last hours.",
+        )
+    attributes = params.get("attributes")
+    changed = sorted(attributes) if isinstance(attributes, dict) else []
+    loud = [a for a in changed if a in _LOUD_QUEUE_ATTRIBUTES] or (["attributes"] if not changed else [])
+    why = (
+        f"its {_items(loud)} changed: a delay, a short retention, a policy or a key can hold back or drop alerts"
+        if loud
+        else f"its {_items(changed)} changed outside a deploy"
+    )
+    severity = Severity.HIGH if loud else Severity.MEDIUM
+    return Change("queue", queue, severity, why, "Redeploy the stack ('sam deploy') to restore its attributes.")
 
 
 _LOUD_TOPIC_ATTRIBUTES = frozenset({"Policy", "KmsMasterKeyId", "DeliveryPolicy", "DataProtectionPolicy"})
@@ -378,6 +464,7 @@ _JUDGES: dict[str, Callable[[str, dict[str, Any], Own, CloudTrailRecord], Change
     "cloudtrail.amazonaws.com": _trail,
     "events.amazonaws.com": _rules,
     "lambda.amazonaws.com": _functions,
+    "sqs.amazonaws.com": _queues,
     "sns.amazonaws.com": _topics,
     "kms.amazonaws.com": _keys,
     "ssm.amazonaws.com": _allowlist,

@@ -1,4 +1,5 @@
-"""paramwatch's own resources as the evaluator knows them: its settings, plus its rules and alarms.
+"""paramwatch's own resources as the evaluator knows them: its settings, plus its rules, alarms, dead-letter
+queue and event source mapping.
 
 The rules target the evaluator, so its settings cannot name them (that would be a dependency
 cycle), and CloudFormation generates their names. The same deploy writes them into a String
@@ -50,7 +51,14 @@ class OwnStore:
             if isinstance(data, dict):
                 read_rules = _names(data.get("read_rules"))
                 rules = read_rules + _names(data.get("rules"))
-                own = replace(own, read_rules=read_rules, rules=rules, alarms=_names(data.get("alarms")))
+                own = replace(
+                    own,
+                    read_rules=read_rules,
+                    rules=rules,
+                    alarms=_names(data.get("alarms")),
+                    queues=own.queues + _names(data.get("queues")),
+                    mappings=_names(data.get("mappings")),
+                )
         own = with_member_rules(own, self.settings.member_rule_prefix)
         self._cached, self._fetched = own, now
         return own
