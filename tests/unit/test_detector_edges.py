@@ -353,3 +353,12 @@ def test_a_repeat_a_second_after_the_page_is_counted() -> None:
     verdicts = run(Detector(EMPTY, MemoryState(), NO_LEARNING), records)
     # THEN the second is a repeat (not the other side of the read), and the next page counts it
     assert [v.paged for v in verdicts] == [True, False, True] and verdicts[2].held_back == 1
+
+
+def test_an_event_id_holding_the_key_separator_is_an_invalid_event() -> None:
+    # GIVEN a crafted read whose eventID holds '#' (CloudTrail's are UUIDs; paramwatch's state keys
+    # and claim owners use '#' as their separator, and reasons name events by the part before it)
+    (verdict,) = run(Detector(EMPTY, MemoryState(), NO_LEARNING), [ssm_read("a#bulk-retrieval", ["/billing/key"])])
+    # THEN it is judged as an event that cannot be read, and pages as one
+    assert str(verdict.finding.rule) == "invalid-event" and verdict.paged
+    assert "eventID: Value error, holds '#', which no CloudTrail event ID does" in verdict.finding.summary

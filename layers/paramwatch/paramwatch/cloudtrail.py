@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Lenient(BaseModel):
@@ -57,6 +57,15 @@ class CloudTrailRecord(_Lenient):
     # Read only by the tamper rules (a new allowlist version, a key's ARN); never logged or sent.
     response_elements: Any = Field(default=None, alias="responseElements")
     resources: Any = Field(default=None, alias="resources")
+
+    @field_validator("event_id")
+    @classmethod
+    def _no_key_separator(cls, value: str) -> str:
+        """CloudTrail's event IDs are UUIDs; '#' separates the parts of paramwatch's state keys and
+        claim owners, so an ID holding one is a crafted record, judged as an invalid event."""
+        if "#" in value:
+            raise ValueError("holds '#', which no CloudTrail event ID does (they are UUIDs)")
+        return value
 
 
 MAX_DEPTH = 64
