@@ -325,3 +325,12 @@ def test_an_event_id_is_remembered_for_dedup_hours(later: timedelta, judged: boo
     state.now = (start + later).timestamp()
     # THEN it is a redelivery while remembered, and judged afresh once forgotten
     assert bool(detector.process(record, now=state.now).verdicts) is judged
+
+
+def test_a_storm_counts_every_new_pair_of_the_read_that_raised_it(sample_allowlist) -> None:
+    # GIVEN storm_pairs 1 and no ratio, and alice's first read: three parameters she never read
+    reads = [("r0", ["/platform/a", "/platform/b", "/platform/c"], D1 + timedelta(hours=10), D1 + timedelta(hours=10))]
+    (storm,) = _storms(ExpiringState(), Tuning(learning_days=0, storm_pairs=1, storm_ratio=0), reads, sample_allowlist)
+    # THEN the high alert counts all three (a day's count keeps room for a whole read past the limit)
+    assert str(storm.finding.severity) == "high"
+    assert "It read 3 new parameter(s) today (UTC) against 0 known before" in storm.finding.summary

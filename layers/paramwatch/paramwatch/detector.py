@@ -534,8 +534,10 @@ class Detector:
             return []
         t = self.tuning
         day = int(moment // DAY)
-        cap = t.storm_pairs + math.ceil(t.storm_ratio * KNOWN_CAP) + 1
         digests = [_digest(p) for p in scoped]
+        # room past the largest limit for every new pair of this read, so the count that crosses it
+        # (the one the high alert states) is exact
+        cap = t.storm_pairs + math.ceil(t.storm_ratio * KNOWN_CAP) + len(digests)
         today = self.state.add_members(f"new#{principal}#{day}", digests, (day + 2) * DAY, cap=cap)
         limit = max(t.storm_pairs, math.ceil(t.storm_ratio * max(known - today, 0)))
         storm_key = f"storm#{principal}#{day}"
