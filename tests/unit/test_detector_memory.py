@@ -334,3 +334,11 @@ def test_a_storm_counts_every_new_pair_of_the_read_that_raised_it(sample_allowli
     # THEN the high alert counts all three (a day's count keeps room for a whole read past the limit)
     assert str(storm.finding.severity) == "high"
     assert "It read 3 new parameter(s) today (UTC) against 0 known before" in storm.finding.summary
+
+
+def test_a_tamper_record_whose_time_cannot_be_read_still_pages() -> None:
+    # GIVEN StopLogging on the trail with an eventTime no parser reads (CloudTrail text is not trusted)
+    record = {**_case("tamper-trail-stop-logging"), "eventTime": "garbage"}
+    (verdict,) = Detector(EMPTY, ExpiringState(), NO_LEARNING, own=OWN).process(record, now=0.0).verdicts
+    # THEN it is judged and pages: a change that blinds paramwatch is never dropped
+    assert str(verdict.finding.rule) == "tamper" and verdict.paged
