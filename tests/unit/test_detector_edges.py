@@ -362,3 +362,44 @@ def test_an_event_id_holding_the_key_separator_is_an_invalid_event() -> None:
     # THEN it is judged as an event that cannot be read, and pages as one
     assert str(verdict.finding.rule) == "invalid-event" and verdict.paged
     assert "eventID: Value error, holds '#', which no CloudTrail event ID does" in verdict.finding.summary
+
+
+def test_a_read_far_from_every_page_pages_even_when_both_places_of_its_window_are_taken() -> None:
+    # GIVEN pages at 10:01 and 12:59, then reads delivered out of order: 11:00 and 11:59:30 (each a
+    # repeat of the page next to it, taking both places of the 11:00 window), then 11:30 and 11:31,
+    # each 89 minutes or more from every page
+    order = [("A", "10:01:00"), ("C", "12:59:00"), ("X", "11:00:00"), ("Y", "11:59:30"), ("Z", "11:30:00")]
+    order.append(("W", "11:31:00"))
+    records = [ssm_read(event, ["/billing/key"], time=f"{DAY}{clock}Z") for event, clock in order]
+    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    # THEN the far reads page (no place is left to record them, so each does: a second alert rather
+    # than a missed one), and the near ones stay repeats of the page next to them
+    assert [verdicts[e].paged for e, _ in order] == [True, True, False, False, True, True]
+    assert verdicts["Y"].reason == "repeat within 60 minutes of the alert for event C"
+
+
+def test_counted_sets_hold_eighty_bits_of_each_name() -> None:
+    # GIVEN a read of a name at SSM's length limit (the README: state keys and counted sets hold
+    # the first 80 bits of a SHA-256 digest of attacker-chosen text)
+    state = MemoryState()
+    run(Detector(EMPTY, state, NO_LEARNING), [ssm_read("r", ["/" + "n" * 1010], time=f"{DAY}10:00:00Z")])
+    # THEN the bulk window counts it as 20 hex digits
+    counted = [m for key, members in state.sets.items() if not key.endswith(("#names", "#caller")) for m in members]
+    assert counted and all(len(m) == 20 and int(m, 16) >= 0 for m in counted)
+
+
+@pytest.mark.parametrize("case", [None, "tamper-rule-disabled"])
+def test_a_finding_whose_time_cannot_be_read_is_placed_at_the_epoch(case: str | None) -> None:
+    # GIVEN a read (or a tamper change) whose eventTime cannot be read: it still pages, placed at
+    # 1970-01-01T00:00:00Z for suppression; then the same finding a whole window later, and again
+    # a second less than a window after that
+    def at(event: str, time: str) -> dict:
+        if case is None:
+            return ssm_read(event, ["/billing/key"], time=time)
+        return {**load_case(next(p for p in CASES if p.stem == case))["record"], "eventID": event, "eventTime": time}
+
+    records = [at("u", "not a time"), at("w", "1970-01-01T01:00:00Z"), at("r", "1970-01-01T01:59:59Z")]
+    detector = Detector(EMPTY, MemoryState(), NO_LEARNING, own=OWN)
+    verdicts = _by_event(run(detector, records))
+    # THEN the one a whole window after the epoch pages too, and the next is its repeat
+    assert [verdicts[e].paged for e in ("u", "w", "r")] == [True, True, False]

@@ -662,7 +662,10 @@ class Detector:
         A window has two places. The first finding of a window takes the first; it pages unless a
         neighbouring window paged less than a window ago, and then it records that page as its
         anchor. A later finding a whole window or more after that anchor takes the second place and
-        pages, so that a unit read without pause pages once every `suppression_minutes`.
+        pages, so that a unit read without pause pages once every `suppression_minutes`. A finding
+        that finds both places taken by findings that did not page, and is a whole window or more
+        from both their anchors (reads delivered more than a window out of order), pages: it is far
+        from every page known, and a second alert is better than a missed one.
         """
         moment = candidate.incident_time
         near = None if fold else self._paged_neighbour(base, bucket, moment, size)
@@ -685,7 +688,7 @@ class Detector:
             first = Claim(holder.note.get("anchor_event", holder.owner), {"time": holder.note.get("anchor", "nan")})
             if _within(first, moment, size):
                 return False, first
-        return False, holder
+        return True, None
 
     def _paged_neighbour(self, base: str, bucket: int, moment: float, size: float) -> Claim | None:
         """A page of the same unit in a neighbouring window less than one window away, if any.
