@@ -81,6 +81,24 @@ def ssm_read(event_id: str, names: list[str], time: str = "2026-11-02T10:15:00Z"
     }
 
 
+def by_path(
+    event_id: str, path: str, time: str = "2026-11-02T10:15:00Z", recursive: bool = True, token: str | None = None
+) -> dict:
+    """Alice's `GetParametersByPath` with decryption (SSM API reference: `path`, `recursive`,
+    `withDecryption`, and `nextToken` for the pages after the first)."""
+    record = ssm_read(event_id, [path], time=time)
+    record["eventName"] = "GetParametersByPath"
+    record["requestParameters"] = {"path": path, "recursive": recursive, "withDecryption": True}
+    if token:
+        record["requestParameters"]["nextToken"] = token
+    return record
+
+
+def by_event(verdicts: list[Verdict]) -> dict[str, Verdict]:
+    """Verdicts by the event ID of their finding."""
+    return {v.finding.event_id: v for v in verdicts}
+
+
 def kms_decrypt(event_id: str, name: str, time: str = "2026-11-02T10:15:00Z") -> dict:
     """The Decrypt that SSM makes for alice's read of `name`."""
     return {

@@ -18,20 +18,9 @@ from paramwatch.allowlist import EMPTY, validate
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.escape import safe
 from paramwatch.state import MemoryState
-from support import CASES, NO_LEARNING, OWN, ExpiringState, kms_decrypt, load_case, run, ssm_read
+from support import CASES, NO_LEARNING, OWN, ExpiringState, by_event, by_path, kms_decrypt, load_case, run, ssm_read
 
 DAY = "2026-11-02T"
-
-
-def by_path(event_id: str, path: str, time: str) -> dict:
-    record = ssm_read(event_id, [path], time=time)
-    record["eventName"] = "GetParametersByPath"
-    record["requestParameters"] = {"path": path, "recursive": True, "withDecryption": True}
-    return record
-
-
-def _by_event(verdicts: list[Verdict]) -> dict[str, Verdict]:
-    return {v.finding.event_id: v for v in verdicts}
 
 
 @pytest.mark.parametrize(("seconds", "label"), [(2, "paired with event s, the SSM side"), (3, "repeat within 60")])
@@ -39,7 +28,7 @@ def test_a_decrypt_is_labelled_paired_up_to_two_seconds_from_its_call(seconds: i
     # GIVEN an ungranted read and the Decrypt SSM made for it, 2 s (the pairing tolerance) or 3 s later
     records = [ssm_read("s", ["/billing/key"], time=f"{DAY}10:15:00Z")]
     records.append(kms_decrypt("k", "/billing/key", time=f"{DAY}10:15:{seconds:02d}Z"))
-    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    verdicts = by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
     # THEN the Decrypt does not page either way; only within the tolerance is it called the same read
     assert verdicts["s"].paged and not verdicts["k"].paged
     assert verdicts["k"].reason.startswith(label)
@@ -65,7 +54,7 @@ def test_a_decrypt_joins_the_sweep_of_a_call_less_than_suppression_minutes_befor
     # GIVEN an ungranted by-path call at 10:00:00, and a Decrypt SSM made for a parameter under its
     # path 59:59 or exactly 60 minutes (SuppressionMinutes) later
     records = [by_path("call", "/prod", f"{DAY}10:00:00Z"), kms_decrypt("dec", "/prod/app/db", f"{DAY}{decrypt_at}Z")]
-    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    verdicts = by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
     # THEN it joins the sweep while less than the window away, and is a read of its own after that
     assert verdicts["dec"].paged is not joins
     assert (verdicts["dec"].reason or "").startswith("part of the by-path sweep of event call") is joins
@@ -115,7 +104,7 @@ def test_a_first_seen_alert_names_only_the_parameters_new_to_the_principal(sampl
     # GIVEN alice read /platform/a before, and now reads it with /platform/b
     records = [ssm_read("r0", ["/platform/a"], time=f"{DAY}10:00:00Z")]
     records.append(ssm_read("r1", ["/platform/a", "/platform/b"], time=f"{DAY}12:00:00Z"))
-    verdicts = _by_event(run(Detector(sample_allowlist, MemoryState(), Tuning(learning_days=0)), records))
+    verdicts = by_event(run(Detector(sample_allowlist, MemoryState(), Tuning(learning_days=0)), records))
     # THEN the second alert names /platform/b only
     assert verdicts["r1"].paged and verdicts["r1"].finding.parameters == ("/platform/b",)
 
@@ -128,7 +117,7 @@ def test_a_decrypt_is_paired_with_its_own_call_even_when_that_call_was_a_repeat(
         ssm_read("s2", ["/billing/key"], time=f"{DAY}11:10:00Z"),
         kms_decrypt("k2", "/billing/key", f"{DAY}11:10:00Z"),
     ]
-    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    verdicts = by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
     # THEN the second read is a repeat, and its Decrypt is the other side of that read, not a repeat of s1
     assert verdicts["s2"].reason == "repeat within 60 minutes of the alert for event s1"
     assert verdicts["k2"].reason == "paired with event s2, the SSM side of the same read"
@@ -167,7 +156,7 @@ def test_a_reason_quotes_at_most_64_characters_of_the_event_it_names(sample_allo
     tuning = Tuning(learning_days=0, storm_pairs=1, storm_ratio=0)
     events = ["a", LONG, "c"]
     records = [ssm_read(event, [f"/platform/{i}"], time=f"{DAY}1{i}:00:00Z") for i, event in enumerate(events)]
-    storm = _by_event(run(Detector(sample_allowlist, MemoryState(), tuning), records))
+    storm = by_event(run(Detector(sample_allowlist, MemoryState(), tuning), records))
     assert storm["c"].reason == f"part of the first-seen storm paged for event {shown}"
 
 
@@ -219,7 +208,7 @@ def test_a_second_decrypt_of_a_parameter_is_a_repeat_not_the_other_side_of_a_rea
         kms_decrypt("k1", "/billing/key", f"{DAY}10:15:00Z"),
         kms_decrypt("k2", "/billing/key", f"{DAY}10:15:01Z"),
     ]
-    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    verdicts = by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
     # THEN the second is a repeat of the first (two Decrypts are never the two sides of one read)
     assert verdicts["k1"].paged
     assert verdicts["k2"].reason == "repeat within 60 minutes of the alert for event k1"
@@ -232,7 +221,7 @@ def test_a_decrypt_is_a_repeat_of_a_page_taken_late_in_the_previous_window() -> 
     times = ["09:59:00", "10:00:30", "10:59:30"]
     records = [ssm_read(f"s{i}", ["/billing/key"], time=f"{DAY}{clock}Z") for i, clock in enumerate(times)]
     records.append(kms_decrypt("k", "/billing/key", f"{DAY}11:00:31Z"))
-    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    verdicts = by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
     # THEN the read pages at 09:59:00 and 10:59:30, and the Decrypt is a repeat of the latter
     assert [e for e, v in verdicts.items() if v.paged] == ["s0", "s2"]
     assert verdicts["k"].reason == "repeat within 60 minutes of the alert for event s2"
@@ -242,13 +231,13 @@ def test_a_decrypt_that_does_not_page_keeps_its_note() -> None:
     # GIVEN an ungranted read and its Decrypt, and a by-path call and a Decrypt SSM made for it
     pair = [ssm_read("s", ["/billing/key"]), kms_decrypt("k", "/billing/key")]
     sweep = [by_path("call", "/prod", f"{DAY}10:15:00Z"), kms_decrypt("d", "/prod/db")]
-    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), pair + sweep))
+    verdicts = by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), pair + sweep))
     # THEN each Decrypt joins the other side's page, and still says what it confirms
     assert not verdicts["k"].paged and verdicts["k"].notes == (SECURESTRING,)
     assert not verdicts["d"].paged and verdicts["d"].notes == (SECURESTRING,)
     # and so does a Decrypt of another parameter within the window of a Decrypt's page
     alone = [kms_decrypt("x", "/billing/x"), kms_decrypt("y", "/billing/y")]
-    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), alone))
+    verdicts = by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), alone))
     assert verdicts["x"].paged and not verdicts["y"].paged and verdicts["y"].notes == (SECURESTRING,)
 
 
@@ -257,7 +246,7 @@ def test_the_incident_index_keeps_room_for_a_by_path_call_after_many_decrypts() 
     # first pages, the rest are repeats of it), then a by-path call and a Decrypt SSM made for it
     records = [kms_decrypt(f"k{i}", f"/many/p{i}", f"{DAY}10:15:{i % 60:02d}Z") for i in range(70)]
     records += [by_path("call", "/prod", f"{DAY}10:20:00Z"), kms_decrypt("d", "/prod/db", f"{DAY}10:20:01Z")]
-    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    verdicts = by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
     # THEN the Decrypt is part of its call (the repeats took no room in the call's index)
     assert verdicts["d"].reason == "part of GetParametersByPath event call, which pages for its path"
 
@@ -291,7 +280,7 @@ def test_a_by_path_call_near_a_decrypt_that_paged_and_a_later_call_are_one_incid
     # (one incident, in either order), and another call of /prod at 10:59:40, 60:10 after the Decrypt
     pair = [kms_decrypt("k", "/prod/db", f"{DAY}09:59:30Z"), by_path("c1", "/prod", f"{DAY}10:00:10Z")]
     records = (pair if order == "decrypt first" else pair[::-1]) + [by_path("c2", "/prod", f"{DAY}10:59:40Z")]
-    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    verdicts = by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
     # THEN whichever half arrived first pages, and the later call repeats the first call (less than
     # 60 minutes before it), which is part of that incident: one page either way
     assert sum(v.paged for v in verdicts.values()) == 1
@@ -325,7 +314,7 @@ def test_a_reencrypt_ssm_made_is_placed_under_the_first_parameter_it_names() -> 
     }
     call = by_path("call", "/b", f"{DAY}10:15:01Z")
     call["requestParameters"]["recursive"] = False
-    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), [reencrypt, call]))
+    verdicts = by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), [reencrypt, call]))
     # THEN the call is no part of it: a by-path call causes Decrypts, and only /a/x places this one
     assert verdicts["re"].paged and verdicts["call"].paged
 
@@ -371,7 +360,7 @@ def test_a_read_far_from_every_page_pages_even_when_both_places_of_its_window_ar
     order = [("A", "10:01:00"), ("C", "12:59:00"), ("X", "11:00:00"), ("Y", "11:59:30"), ("Z", "11:30:00")]
     order.append(("W", "11:31:00"))
     records = [ssm_read(event, ["/billing/key"], time=f"{DAY}{clock}Z") for event, clock in order]
-    verdicts = _by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
+    verdicts = by_event(run(Detector(EMPTY, MemoryState(), NO_LEARNING), records))
     # THEN the far reads page (no place is left to record them, so each does: a second alert rather
     # than a missed one), and the near ones stay repeats of the page next to them
     assert [verdicts[e].paged for e, _ in order] == [True, True, False, False, True, True]
@@ -400,6 +389,6 @@ def test_a_finding_whose_time_cannot_be_read_is_placed_at_the_epoch(case: str | 
 
     records = [at("u", "not a time"), at("w", "1970-01-01T01:00:00Z"), at("r", "1970-01-01T01:59:59Z")]
     detector = Detector(EMPTY, MemoryState(), NO_LEARNING, own=OWN)
-    verdicts = _by_event(run(detector, records))
+    verdicts = by_event(run(detector, records))
     # THEN the one a whole window after the epoch pages too, and the next is its repeat
     assert [verdicts[e].paged for e in ("u", "w", "r")] == [True, True, False]

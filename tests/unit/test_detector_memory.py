@@ -120,14 +120,15 @@ def test_a_first_seen_storm_names_only_the_new_parameters_and_what_it_counted(sa
     assert str(later.finding.severity) == "low" and later.reason == "part of the first-seen storm paged for event r1"
 
 
-def test_each_utc_day_has_its_own_count_and_storm(sample_allowlist) -> None:
+# D1, and 1969-12-31 (negative epoch seconds, on either side of 1970-01-01)
+@pytest.mark.parametrize("start", [D1, datetime(1969, 12, 31, tzinfo=UTC)], ids=["2026", "1969"])
+def test_each_utc_day_has_its_own_count_and_storm(start: datetime, sample_allowlist) -> None:
     # GIVEN storm_pairs 1 and no ratio: two new pairs make a storm; two on each of two days
-    reads = [
-        (f"d{day}-{i}", [f"/platform/d{day}-{i}"], D1 + timedelta(days=day, hours=10 + i), None)
-        for day in (0, 1)
-        for i in (0, 1)
-    ]
-    reads = [(e, n, t, t) for e, n, t, _ in reads]
+    reads = []
+    for day in (0, 1):
+        for i in (0, 1):
+            at = start + timedelta(days=day, hours=10 + i)
+            reads.append((f"d{day}-{i}", [f"/platform/d{day}-{i}"], at, at))
     seen = _storms(ExpiringState(), Tuning(learning_days=0, storm_pairs=1, storm_ratio=0), reads, sample_allowlist)
     # THEN each day's second read is that day's storm
     assert [v.finding.event_id for v in seen if str(v.finding.severity) == "high"] == ["d0-1", "d1-1"]
@@ -193,20 +194,6 @@ def test_a_storm_raised_again_after_its_day_was_forgotten_is_a_repeat_of_the_fir
     # THEN the second storm does not page within the suppression window of the first, and says so
     assert [(v.finding.event_id, v.paged) for v in seen] == [("s1", True), ("late", False)]
     assert seen[1].reason == "repeat within 1440 minutes of the alert for event s1"
-
-
-def test_each_utc_day_has_its_own_storm_before_1970_too(sample_allowlist) -> None:
-    # GIVEN storm_pairs 1: two new pairs on 1969-12-31 and two on 1970-01-01 (negative epoch seconds)
-    start = datetime(1969, 12, 31, tzinfo=UTC)
-    reads = [
-        (f"d{d}-{i}", [f"/platform/d{d}-{i}"], start + timedelta(days=d, hours=10 + i), None)
-        for d in (0, 1)
-        for i in (0, 1)
-    ]
-    reads = [(e, n, t, t) for e, n, t, _ in reads]
-    seen = _storms(ExpiringState(), Tuning(learning_days=0, storm_pairs=1, storm_ratio=0), reads, sample_allowlist)
-    # THEN each day's second read is that day's storm
-    assert [v.finding.event_id for v in seen if str(v.finding.severity) == "high"] == ["d0-1", "d1-1"]
 
 
 def _deliver(detector: Detector, state: ExpiringState, records: list[tuple[dict, datetime]]) -> dict[str, list]:

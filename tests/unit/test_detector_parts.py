@@ -17,24 +17,13 @@ import pytest
 from paramwatch.allowlist import EMPTY
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.state import MemoryState
-from support import CASES, NO_LEARNING, ExpiringState, kms_decrypt, load_case, run, ssm_read
+from support import CASES, NO_LEARNING, ExpiringState, by_event, by_path, kms_decrypt, load_case, run, ssm_read
 
 DAY = "2026-11-02T"
 
 
-def by_path(event_id: str, path: str, time: str, recursive: bool = True) -> dict:
-    record = ssm_read(event_id, [path], time=time)
-    record["eventName"] = "GetParametersByPath"
-    record["requestParameters"] = {"path": path, "recursive": recursive, "withDecryption": True}
-    return record
-
-
-def _by_event(verdicts: list[Verdict]) -> dict[str, Verdict]:
-    return {v.finding.event_id: v for v in verdicts}
-
-
 def _judge(records: list[dict], allowlist=EMPTY, tuning: Tuning = NO_LEARNING) -> dict[str, Verdict]:
-    return _by_event(run(Detector(allowlist, MemoryState(), tuning), records))
+    return by_event(run(Detector(allowlist, MemoryState(), tuning), records))
 
 
 def test_a_get_parameter_right_after_a_by_path_call_is_a_read_of_its_own() -> None:

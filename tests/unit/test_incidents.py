@@ -20,21 +20,12 @@ from hypothesis import strategies as st
 from paramwatch.allowlist import EMPTY, validate
 from paramwatch.detector import Detector, Tuning, Verdict
 from paramwatch.state import MemoryState
-from support import NO_LEARNING, kms_decrypt, run, ssm_read
+from support import NO_LEARNING, by_path, kms_decrypt, run, ssm_read
 
 
 def pages(verdicts: list[Verdict]) -> Counter:
     """What paged, per (rule, severity, principal): one incident each."""
     return Counter((str(v.finding.rule), str(v.finding.severity), v.finding.principal) for v in verdicts if v.paged)
-
-
-def by_path(event_id: str, path: str, time: str, token: str | None = None) -> dict:
-    record = ssm_read(event_id, [path], time=time)
-    record["eventName"] = "GetParametersByPath"
-    record["requestParameters"] = {"path": path, "recursive": True, "withDecryption": True}
-    if token:
-        record["requestParameters"]["nextToken"] = token
-    return record
 
 
 def sweep(secrets: int = 50, per_page: int = 10, start_second: int = 0) -> list[dict]:
