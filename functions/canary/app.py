@@ -23,7 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paramwatch.heartbeat import KMS_LEG, LEGS
-from paramwatch.liveness import Member
+from paramwatch.liveness import Member, account_of
 from paramwatch_aws.canary import beat
 from paramwatch_aws.liveness_store import LivenessStore, check_members
 
@@ -62,8 +62,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 def own_legs(context: LambdaContext) -> tuple[Member, ...]:
     """This stack's legs, in the canary's own account and region (no KMS leg in lean mode)."""
-    parts = getattr(context, "invoked_function_arn", "").split(":")
-    account = parts[4] if len(parts) > 4 else None
+    account = account_of(getattr(context, "invoked_function_arn", ""))
     lean = os.environ.get("FORWARD_MODE") == "lean"
     legs = [Member.of(account, os.environ.get("AWS_REGION"), leg) for leg in LEGS if not (lean and leg == KMS_LEG)]
     return tuple(leg for leg in legs if leg is not None)

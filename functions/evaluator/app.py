@@ -25,7 +25,7 @@ from paramwatch.escape import safe
 from paramwatch.findings import Finding, Rule, Severity
 from paramwatch.heartbeat import Heartbeat
 from paramwatch.hold import Holds
-from paramwatch.liveness import Member
+from paramwatch.liveness import Member, account_of
 from paramwatch.pieces import Piece, merge
 from paramwatch.render import safe_dict
 from paramwatch.settings import Settings
@@ -309,8 +309,7 @@ def beat(rt: Runtime, heartbeat: Heartbeat, context: LambdaContext, now: float) 
     The stack's own legs and, in organization mode, every member account and region's, each as one
     small item, not a metric series and alarm per leg (see `paramwatch.liveness`).
     """
-    parts = getattr(context, "invoked_function_arn", "").split(":")
-    home = (parts[4] if len(parts) > 4 else None, os.environ.get("AWS_REGION"))
+    home = (account_of(getattr(context, "invoked_function_arn", "")), os.environ.get("AWS_REGION"))
     account, region = (heartbeat.account, heartbeat.region) if heartbeat.account and heartbeat.region else home
     leg = Member.of(account, region, heartbeat.leg)
     if leg is None:

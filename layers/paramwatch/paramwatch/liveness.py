@@ -52,6 +52,12 @@ class Member:
         return cls(account, region, leg) if leg in _LEGS else None
 
 
+def account_of(function_arn: str) -> str | None:
+    """The account in a Lambda function's ARN (the context's `invoked_function_arn`): the stack's own."""
+    parts = function_arn.split(":")
+    return parts[4] if len(parts) > 4 else None
+
+
 def silent_after(heartbeat_minutes: int) -> float:
     """Seconds without a heartbeat after which a member counts as silent."""
     return SILENT_PERIODS * heartbeat_minutes * 60.0

@@ -53,11 +53,7 @@ class LivenessStore:
             Key={"pk": _item(member)},
             UpdateExpression="SET v = :now, m = :m, #t = :ttl",
             ExpressionAttributeNames={"#t": "ttl"},
-            ExpressionAttributeValues={
-                ":now": Decimal(int(now)),
-                ":m": member.key,
-                ":ttl": int(now) + FORGET_DAYS * 86400,
-            },
+            ExpressionAttributeValues=_arrival(member, now),
             ReturnValues="UPDATED_OLD",
         )
         if "v" in got.get("Attributes", {}):
@@ -86,11 +82,7 @@ class LivenessStore:
             Key={"pk": _item(member)},
             UpdateExpression="SET v = if_not_exists(v, :now), m = :m, #t = :ttl",
             ExpressionAttributeNames={"#t": "ttl"},
-            ExpressionAttributeValues={
-                ":now": Decimal(int(now)),
-                ":m": member.key,
-                ":ttl": int(now) + FORGET_DAYS * 86400,
-            },
+            ExpressionAttributeValues=_arrival(member, now),
         )
 
     def members(self) -> list[Member]:
@@ -160,6 +152,11 @@ class LivenessStore:
                 time.sleep(0.05 * 2**attempt)  # throttled: DynamoDB asks to back off
             else:
                 raise RuntimeError(f"DynamoDB left {len(pending[name]['Keys'])} key(s) unprocessed")
+
+
+def _arrival(member: Member, now: float) -> dict[str, Any]:
+    """An arrival's values: its time, the member's key, and when to forget it."""
+    return {":now": Decimal(int(now)), ":m": member.key, ":ttl": int(now) + FORGET_DAYS * 86400}
 
 
 @dataclass(frozen=True, slots=True)
