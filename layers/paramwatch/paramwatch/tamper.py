@@ -302,7 +302,7 @@ def _mapping(name: str, params: dict[str, Any], own: Own, record: CloudTrailReco
     mine = sorted(u for u in uuids if matches(own.mappings, u))
     if not mine and not any(matches(own.functions, f) for f in functions):
         return None
-    target = mine[0] if mine else sorted(uuids)[0] if uuids else "an event source mapping of the evaluator"
+    target = (mine or sorted(uuids) or ["an event source mapping of the evaluator"])[0]
     if name.startswith("Delete"):
         why = "the mapping that delivers held pages to the evaluator is deleted, so held alerts are never sent"
     elif params.get("enabled") is False:
